@@ -1,0 +1,5 @@
+//! `forge-api` binary: argument parsing and adapter wiring only.
+
+fn main() -> anyhow::Result<()> {
+    Ok(())
+}
