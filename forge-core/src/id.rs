@@ -237,12 +237,20 @@ impl FromStr for CommitSha {
     type Err = IdError;
     fn from_str(s: &str) -> Result<Self, IdError> {
         if s.len() != 40 {
-            return Err(IdError::new("commit SHA", s, format!("must be exactly 40 hex digits (found {} characters)", s.len())));
+            return Err(IdError::new(
+                "commit SHA",
+                s,
+                format!("must be exactly 40 hex digits (found {} characters)", s.len()),
+            ));
         }
         let mut out = [0u8; 40];
         for (i, c) in s.bytes().enumerate() {
             if !c.is_ascii_hexdigit() {
-                return Err(IdError::new("commit SHA", s, format!("must contain only hex digits (found {:?})", c as char)));
+                return Err(IdError::new(
+                    "commit SHA",
+                    s,
+                    format!("must contain only hex digits (found {:?})", c as char),
+                ));
             }
             out[i] = c.to_ascii_lowercase();
         }
@@ -283,7 +291,11 @@ impl FromStr for CanonicalId {
     fn from_str(s: &str) -> Result<Self, IdError> {
         let parts: Vec<&str> = s.split('/').collect();
         if parts.len() != 4 {
-            return Err(IdError::new("canonical release id", s, "expected `owner/name/project/sha` (four `/`-separated parts)"));
+            return Err(IdError::new(
+                "canonical release id",
+                s,
+                "expected `owner/name/project/sha` (four `/`-separated parts)",
+            ));
         }
         Ok(Self {
             repository: Repository::new(parts[0], parts[1])?,
@@ -378,7 +390,9 @@ impl FromStr for ReleaseRef {
     type Err = IdError;
     fn from_str(s: &str) -> Result<Self, IdError> {
         const K: &str = "release OCI reference";
-        let (path, tag) = s.rsplit_once(':').ok_or_else(|| IdError::new(K, s, "expected `<registry>/<owner>/<name>/<project>:<sha>`"))?;
+        let (path, tag) = s
+            .rsplit_once(':')
+            .ok_or_else(|| IdError::new(K, s, "expected `<registry>/<owner>/<name>/<project>:<sha>`"))?;
         let parts: Vec<&str> = path.rsplitn(4, '/').collect();
         if parts.len() != 4 {
             return Err(IdError::new(K, s, "expected `<registry>/<owner>/<name>/<project>:<sha>`"));
@@ -395,7 +409,10 @@ string_serde!(ReleaseRef);
 
 fn lower_repo(id: CanonicalId) -> Result<CanonicalId, IdError> {
     Ok(CanonicalId {
-        repository: Repository::new(&id.repository.owner().to_ascii_lowercase(), &id.repository.name().to_ascii_lowercase())?,
+        repository: Repository::new(
+            &id.repository.owner().to_ascii_lowercase(),
+            &id.repository.name().to_ascii_lowercase(),
+        )?,
         ..id
     })
 }
@@ -416,7 +433,11 @@ impl FromStr for ArtifactName {
         if is_dns_label(s) {
             Ok(Self(s.to_owned()))
         } else {
-            Err(IdError::new("artifact name", s, "must be 1-63 characters of a-z, 0-9 and `-`, starting and ending with a letter or digit"))
+            Err(IdError::new(
+                "artifact name",
+                s,
+                "must be 1-63 characters of a-z, 0-9 and `-`, starting and ending with a letter or digit",
+            ))
         }
     }
 }
@@ -475,7 +496,11 @@ impl FromStr for TrackingRef {
         if parts.len() != 5 {
             return Err(IdError::new(K, s, FORM));
         }
-        let id = CanonicalId { repository: Repository::new(parts[3], parts[2])?, project: parts[1].parse()?, commit: sha.parse()? };
+        let id = CanonicalId {
+            repository: Repository::new(parts[3], parts[2])?,
+            project: parts[1].parse()?,
+            commit: sha.parse()?,
+        };
         Ok(Self { registry: parts[4].parse()?, id: lower_repo(id)?, artifact: parts[0].parse()? })
     }
 }
@@ -500,7 +525,13 @@ impl PointerPath {
     }
     /// The directory holding the pointer (and the per-project `env.yml`).
     pub fn dir(&self) -> String {
-        format!("environments/{}/{}/{}/{}", self.environment, self.repository.owner(), self.repository.name(), self.project)
+        format!(
+            "environments/{}/{}/{}/{}",
+            self.environment,
+            self.repository.owner(),
+            self.repository.name(),
+            self.project
+        )
     }
 }
 impl fmt::Display for PointerPath {
@@ -516,7 +547,11 @@ impl FromStr for PointerPath {
         if parts.len() != 6 || parts[0] != "environments" || parts[5] != "release.yaml" {
             return Err(IdError::new(K, s, "expected `environments/<env>/<owner>/<name>/<project>/release.yaml`"));
         }
-        Ok(Self { environment: parts[1].parse()?, repository: Repository::new(parts[2], parts[3])?, project: parts[4].parse()? })
+        Ok(Self {
+            environment: parts[1].parse()?,
+            repository: Repository::new(parts[2], parts[3])?,
+            project: parts[4].parse()?,
+        })
     }
 }
 string_serde!(PointerPath);

@@ -34,7 +34,7 @@ pub mod strategies;
 
 pub use error::{BoxError, Error, ErrorClass, ErrorCode, Result, classify_http_status};
 pub use id::{
-    ArtifactName, CanonicalId, CommitSha, Environment, IdError, Namespace, PointerPath, ProjectName, Registry, ReleaseRef,
-    Repository, TrackingRef,
+    ArtifactName, CanonicalId, CommitSha, Environment, IdError, Namespace, PointerPath, ProjectName, Registry,
+    ReleaseRef, Repository, TrackingRef,
 };
 pub use status::{DeploymentStatus, ExecStatus, JobStatus, ReleaseStatus, RunStatus, StatusMachine, TransitionError};

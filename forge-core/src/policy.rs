@@ -35,7 +35,12 @@ fn all_triggers() -> Vec<TriggerType> {
 
 impl Default for EnvironmentPolicy {
     fn default() -> Self {
-        Self { allowed_triggers: all_triggers(), allowed_branches: Vec::new(), auto_deploy: false, requires_approval: false }
+        Self {
+            allowed_triggers: all_triggers(),
+            allowed_branches: Vec::new(),
+            auto_deploy: false,
+            requires_approval: false,
+        }
     }
 }
 

@@ -41,7 +41,11 @@ pub trait StatusMachine: Copy + Eq + fmt::Display + 'static {
                 machine: Self::MACHINE,
                 from: self.to_string(),
                 to: to.to_string(),
-                reason: if self.is_terminal() { "the current state is terminal" } else { "transitions only move forward" },
+                reason: if self.is_terminal() {
+                    "the current state is terminal"
+                } else {
+                    "transitions only move forward"
+                },
             })
         }
     }

@@ -37,7 +37,8 @@ pub fn commit_state_for(pipeline_state: &str) -> CommitState {
 #[async_trait]
 pub trait CommitStatusReporter: Send + Sync {
     /// Sets the status of a commit.
-    async fn set_status(&self, repo: &Repository, sha: &CommitSha, state: CommitState, description: &str) -> Result<()>;
+    async fn set_status(&self, repo: &Repository, sha: &CommitSha, state: CommitState, description: &str)
+    -> Result<()>;
     /// Posts (or updates) the run summary comment on a pull request.
     async fn comment(&self, repo: &Repository, pull_request: u64, body: &str) -> Result<()>;
 }

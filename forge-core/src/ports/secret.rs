@@ -142,7 +142,10 @@ pub fn validate_secret_ref(schema: &ProviderSchema, r: &SecretRef) -> std::resul
                         FieldKind::String => "a non-empty string",
                         FieldKind::Bool => "a boolean",
                     };
-                    return Err(SecretRefError { field: f.name.clone(), message: format!("expected {want}, found {v}") });
+                    return Err(SecretRefError {
+                        field: f.name.clone(),
+                        message: format!("expected {want}, found {v}"),
+                    });
                 }
             }
         }

@@ -4,8 +4,8 @@ use uuid::Uuid;
 use crate::Result;
 use crate::id::{Environment, ProjectName, Repository};
 use crate::model::{
-    Approval, CreateApproval, CreateRelease, CreateRun, Deployment, JobRecord, PipelineRun, RegisterRepository, Release,
-    ReleasePage, StatusUpdate,
+    Approval, CreateApproval, CreateRelease, CreateRun, Deployment, JobRecord, PipelineRun, RegisterRepository,
+    Release, ReleasePage, StatusUpdate,
 };
 
 /// Whether a create call made something new or returned what existed (idempotency).
@@ -44,11 +44,22 @@ pub trait Store: Send + Sync {
     /// Resolves a release id (SPEC §5.1) within a project.
     async fn get_release(&self, repo: &Repository, project: &ProjectName, id: &str) -> Result<Release>;
     /// Lists releases, newest first.
-    async fn list_releases(&self, repo: &Repository, project: &ProjectName, limit: u32, offset: u64) -> Result<ReleasePage>;
+    async fn list_releases(
+        &self,
+        repo: &Repository,
+        project: &ProjectName,
+        limit: u32,
+        offset: u64,
+    ) -> Result<ReleasePage>;
     /// Records a deployment as active and supersedes the previous active one, atomically.
     async fn record_deployment(&self, deployment: &Deployment) -> Result<Deployment>;
     /// Deployment history of a project in an environment, newest first.
-    async fn list_deployments(&self, repo: &Repository, project: &ProjectName, env: &Environment) -> Result<Vec<Deployment>>;
+    async fn list_deployments(
+        &self,
+        repo: &Repository,
+        project: &ProjectName,
+        env: &Environment,
+    ) -> Result<Vec<Deployment>>;
     /// Records an approval.
     async fn create_approval(&self, req: &CreateApproval, release: &Release, approver: &str) -> Result<Approval>;
     /// Approvals of a release for an environment.

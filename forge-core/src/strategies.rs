@@ -1,0 +1,1 @@
+//! `proptest` strategies for every identifier and entity (feature `proptest`).
