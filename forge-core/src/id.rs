@@ -558,7 +558,8 @@ string_serde!(PointerPath);
 
 /// A Kubernetes namespace derived by the rule of SPEC §1: `<name>-<project>`, lowercased; if
 /// longer than 63 characters, the first 54 characters, `-`, and 8 hex digits of the SHA-256 of
-/// the full name.
+/// the full name. Decision where the spec is silent: `.` and `_` of the repository name become
+/// `-` and leading `-` are dropped, so the result is always a DNS label.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Namespace(String);
 
@@ -566,8 +567,11 @@ impl Namespace {
     /// Derives the namespace of a project of a repository.
     pub fn for_project(repository: &Repository, project: &ProjectName) -> Self {
         let full = format!("{}-{}", repository.name(), project).to_ascii_lowercase();
-        // Repository names may hold `.` and `_`, which are not allowed in DNS labels.
+        // Repository names may hold `.` and `_`, which are not allowed in DNS labels: they
+        // become `-`, and a leading `-` is dropped (the project part always ends the name with
+        // a letter or digit).
         let full: String = full.chars().map(|c| if c == '.' || c == '_' { '-' } else { c }).collect();
+        let full = full.trim_start_matches('-').to_owned();
         if full.len() <= 63 {
             return Self(full);
         }

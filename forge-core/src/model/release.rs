@@ -117,7 +117,6 @@ pub struct PublishResult {
 
 /// An artifact of a release (SPEC §5.2 `artifacts`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct ReleaseArtifact {
     /// Artifact name.
     pub name: ArtifactName,

@@ -14,6 +14,8 @@ pub struct Delivery {
     pub receipt: String,
     /// How many times this message has been received, including this one.
     pub receive_count: u32,
+    /// When the message was first sent, if the queue reports it (used for queue-lag metrics).
+    pub sent_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A job queue with at-least-once delivery (SPEC §3.3).
@@ -27,6 +29,7 @@ pub trait JobQueue: Send + Sync {
     async fn ack(&self, delivery: &Delivery) -> Result<()>;
     /// Makes a delivered job visible again at once (graceful shutdown).
     async fn release(&self, delivery: &Delivery) -> Result<()>;
-    /// Extends the visibility timeout of a job still being worked on.
+    /// Sets the remaining visibility timeout of a job still being worked on to `by` from now
+    /// (the heartbeat of a running job).
     async fn extend_visibility(&self, delivery: &Delivery, by: Duration) -> Result<()>;
 }

@@ -169,6 +169,11 @@ pub trait SecretProvider: Send + Sync {
     fn name(&self) -> &str;
     /// The schema of its reference fields.
     fn schema(&self) -> ProviderSchema;
+    /// Checks a reference without resolving it. The default checks it against
+    /// [`SecretProvider::schema`]; providers may add rules of their own (a region's shape, …).
+    fn validate(&self, reference: &SecretRef) -> std::result::Result<(), SecretRefError> {
+        validate_secret_ref(&self.schema(), reference)
+    }
     /// Resolves a reference. Errors name the reference, never the value.
     async fn resolve(&self, reference: &SecretRef) -> Result<SecretValue>;
 }
