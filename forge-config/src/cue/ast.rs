@@ -1,0 +1,260 @@
+//! Syntax tree. Every node carries a byte [`Span`].
+
+use super::source::Span;
+use super::value::Attribute;
+
+/// A parsed file.
+#[derive(Debug, Clone)]
+pub struct File {
+    /// `package name`, if present.
+    pub package: Option<(String, Span)>,
+    /// Import declarations.
+    pub imports: Vec<Import>,
+    /// Top-level declarations.
+    pub decls: Vec<Decl>,
+    /// Span of the whole file.
+    pub span: Span,
+}
+
+/// `import "path"` or `import name "path"`.
+#[derive(Debug, Clone)]
+pub struct Import {
+    /// Local name (explicit or last path element).
+    pub name: String,
+    /// Import path, e.g. `encoding/json`.
+    pub path: String,
+    /// Span of the import spec.
+    pub span: Span,
+}
+
+/// A declaration inside a struct or file.
+#[derive(Debug, Clone)]
+pub enum Decl {
+    /// `label: value`.
+    Field(Field),
+    /// An embedded expression.
+    Embed(Expr),
+    /// `let x = expr`.
+    Let(LetClause),
+    /// `...` optionally with a type (`...T`).
+    Ellipsis(Option<Expr>, Span),
+    /// A field comprehension `for ... if ... { }`.
+    Comprehension(Comprehension),
+    /// A declaration attribute `@attr()` on its own.
+    Attribute(Attribute),
+}
+
+/// Field constraint marker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Constraint {
+    /// Regular field.
+    None,
+    /// `a?:`.
+    Optional,
+    /// `a!:`.
+    Required,
+}
+
+/// A field declaration.
+#[derive(Debug, Clone)]
+pub struct Field {
+    /// The label.
+    pub label: Label,
+    /// Optional/required marker.
+    pub constraint: Constraint,
+    /// The value.
+    pub value: Expr,
+    /// Attributes after the value (or in value position when enabled).
+    pub attrs: Vec<Attribute>,
+    /// Span of the whole field.
+    pub span: Span,
+}
+
+/// A field label.
+#[derive(Debug, Clone)]
+pub struct Label {
+    /// What kind of label.
+    pub kind: LabelKind,
+    /// `X=label` alias.
+    pub alias: Option<String>,
+    /// Span of the label.
+    pub span: Span,
+}
+
+/// Kinds of labels.
+#[derive(Debug, Clone)]
+pub enum LabelKind {
+    /// Identifier or quoted string, already unquoted.
+    Name(String),
+    /// Interpolated string label or `(expr)`.
+    Dynamic(Box<Expr>),
+    /// `[expr]` pattern constraint, optionally `[Name=expr]`.
+    Pattern(Box<Expr>, Option<String>),
+}
+
+/// `let name = expr`.
+#[derive(Debug, Clone)]
+pub struct LetClause {
+    /// Bound name.
+    pub name: String,
+    /// The expression.
+    pub expr: Expr,
+    /// Span.
+    pub span: Span,
+}
+
+/// A comprehension: clauses then a struct body.
+#[derive(Debug, Clone)]
+pub struct Comprehension {
+    /// `for`, `if` and `let` clauses.
+    pub clauses: Vec<Clause>,
+    /// The struct yielded.
+    pub body: Box<Expr>,
+    /// Span.
+    pub span: Span,
+}
+
+/// A comprehension clause.
+#[derive(Debug, Clone)]
+pub enum Clause {
+    /// `for k, v in expr` (key optional).
+    For(Option<String>, String, Expr),
+    /// `if cond`.
+    If(Expr),
+    /// `let x = expr`.
+    Let(String, Expr),
+}
+
+/// Binary operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinOp {
+    /// `|`
+    Or,
+    /// `&`
+    And,
+    /// `||`
+    LOr,
+    /// `&&`
+    LAnd,
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `=~`
+    Match,
+    /// `!~`
+    NotMatch,
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`
+    Div,
+}
+
+/// Unary operators (including bound constructors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnOp {
+    /// `-x`
+    Neg,
+    /// `+x`
+    Pos,
+    /// `!x`
+    Not,
+    /// `*x` default marker
+    Default,
+    /// `<x`
+    Lt,
+    /// `<=x`
+    Le,
+    /// `>x`
+    Gt,
+    /// `>=x`
+    Ge,
+    /// `!=x`
+    Ne,
+    /// `=~x`
+    Match,
+    /// `!~x`
+    NotMatch,
+}
+
+/// An expression with its span.
+#[derive(Debug, Clone)]
+pub struct Expr {
+    /// The expression.
+    pub kind: ExprKind,
+    /// Its span.
+    pub span: Span,
+}
+
+/// A literal piece or interpolated expression of a string.
+#[derive(Debug, Clone)]
+pub enum StrPart {
+    /// Literal text.
+    Lit(String),
+    /// `\(expr)`.
+    Expr(Expr),
+}
+
+/// An element of a list literal.
+#[derive(Debug, Clone)]
+pub enum ListElem {
+    /// A value.
+    Expr(Expr),
+    /// `...` or `...T` (must be last).
+    Ellipsis(Option<Expr>),
+    /// A list comprehension.
+    Comprehension(Comprehension),
+}
+
+/// Expression kinds.
+#[derive(Debug, Clone)]
+pub enum ExprKind {
+    /// An identifier reference (incl. `_`, predeclared names).
+    Ident(String),
+    /// `_|_`.
+    Bottom,
+    /// `null`.
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// Integer literal, already decoded.
+    Int(i128),
+    /// Decimal literal: mantissa and exponent (value = mant × 10^exp).
+    Float(i128, i32),
+    /// String literal, possibly interpolated.
+    Str(Vec<StrPart>),
+    /// Bytes literal.
+    Bytes(Vec<u8>),
+    /// `{...}`.
+    Struct(Vec<Decl>),
+    /// `[...]`.
+    List(Vec<ListElem>),
+    /// `x.sel`.
+    Selector(Box<Expr>, String),
+    /// `x[i]`.
+    Index(Box<Expr>, Box<Expr>),
+    /// `f(args)`.
+    Call(Box<Expr>, Vec<Expr>),
+    /// Unary operation.
+    Unary(UnOp, Box<Expr>),
+    /// Binary operation.
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+    /// `(x)`.
+    Paren(Box<Expr>),
+    /// Value-position attribute (`a: @artifact("x")`): evaluates to `_`.
+    AttrOnly,
+    /// Syntax that parses but is outside the supported subset.
+    Unsupported(String),
+}

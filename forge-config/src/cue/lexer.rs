@@ -1,0 +1,762 @@
+//! Tokenizer with CUE's automatic comma insertion.
+
+use super::diag::DiagnosticKind;
+use super::source::{FileId, Span};
+use super::value::{AttrArg, Attribute};
+
+/// A lexing or parsing error before it is resolved against the source files.
+#[derive(Debug, Clone)]
+pub(crate) struct SynErr {
+    pub kind: DiagnosticKind,
+    pub msg: String,
+    pub span: Span,
+}
+
+pub(crate) type LResult<T> = Result<T, SynErr>;
+
+/// Part of a string token.
+#[derive(Debug, Clone)]
+pub(crate) enum LexPart {
+    Lit(String),
+    /// Interpolation: byte range of the expression inside `\( )`.
+    Interp(usize, usize),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Tok {
+    Ident(String),
+    Int(i128),
+    Float(i128, i32),
+    Str(Vec<LexPart>),
+    Bytes(Vec<u8>),
+    Bottom,
+    Attr(Attribute),
+    P(&'static str),
+    /// Explicit or inserted comma; bool = inserted by newline.
+    Comma(bool),
+    Eof,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Token {
+    pub tok: Tok,
+    pub span: Span,
+}
+
+const PUNCTS: &[&str] = &[
+    "...", "&&", "||", "==", "!=", "<=", ">=", "=~", "!~", "<", ">", "=", "!", "+", "-", "*", "/",
+    "&", "|", ":", ",", ".", "(", ")", "[", "]", "{", "}", "?",
+];
+
+pub(crate) struct Lexer<'a> {
+    src: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+    end: usize,
+    file: FileId,
+    out: Vec<Token>,
+}
+
+fn is_ident_start(c: u8) -> bool {
+    c.is_ascii_alphabetic() || c == b'_' || c == b'$' || c == b'#'
+}
+fn is_ident_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80
+}
+
+/// Maximum number of tokens per file (size limit).
+const MAX_TOKENS: usize = 20_000_000;
+
+impl<'a> Lexer<'a> {
+    pub fn new(src: &'a str, file: FileId, start: usize, end: usize) -> Self {
+        Lexer {
+            src,
+            bytes: src.as_bytes(),
+            pos: start,
+            end: end.min(src.len()),
+            file,
+            out: Vec::new(),
+        }
+    }
+
+    fn span(&self, a: usize, b: usize) -> Span {
+        Span::new(self.file, a, b)
+    }
+
+    fn err<T>(&self, a: usize, b: usize, msg: impl Into<String>) -> LResult<T> {
+        Err(SynErr {
+            kind: DiagnosticKind::Syntax,
+            msg: msg.into(),
+            span: self.span(a, b),
+        })
+    }
+
+    fn peek(&self, off: usize) -> u8 {
+        let i = self.pos + off;
+        if i < self.end { self.bytes[i] } else { 0 }
+    }
+
+    fn needs_comma(&self) -> bool {
+        match self.out.last() {
+            None => false,
+            Some(t) => matches!(
+                t.tok,
+                Tok::Ident(_)
+                    | Tok::Int(_)
+                    | Tok::Float(..)
+                    | Tok::Str(_)
+                    | Tok::Bytes(_)
+                    | Tok::Bottom
+                    | Tok::Attr(_)
+                    | Tok::P(")")
+                    | Tok::P("]")
+                    | Tok::P("}")
+                    | Tok::P("...")
+            ),
+        }
+    }
+
+    fn push(&mut self, tok: Tok, a: usize, b: usize) -> LResult<()> {
+        if self.out.len() >= MAX_TOKENS {
+            return Err(SynErr {
+                kind: DiagnosticKind::Limit,
+                msg: "file too large (token limit)".into(),
+                span: self.span(a, b),
+            });
+        }
+        let span = self.span(a, b);
+        self.out.push(Token { tok, span });
+        Ok(())
+    }
+
+    pub fn run(mut self) -> LResult<Vec<Token>> {
+        loop {
+            // skip whitespace and comments, inserting commas at newlines
+            while self.pos < self.end {
+                let c = self.bytes[self.pos];
+                if c == b'\n' {
+                    if self.needs_comma() {
+                        self.push(Tok::Comma(true), self.pos, self.pos + 1)?;
+                    }
+                    self.pos += 1;
+                } else if c == b' ' || c == b'\t' || c == b'\r' {
+                    self.pos += 1;
+                } else if c == b'/' && self.peek(1) == b'/' {
+                    while self.pos < self.end && self.bytes[self.pos] != b'\n' {
+                        self.pos += 1;
+                    }
+                } else {
+                    break;
+                }
+            }
+            if self.pos >= self.end {
+                if self.needs_comma() {
+                    self.push(Tok::Comma(true), self.end, self.end)?;
+                }
+                self.push(Tok::Eof, self.end, self.end)?;
+                return Ok(self.out);
+            }
+            let start = self.pos;
+            let c = self.bytes[start];
+            if c == b'_' && self.peek(1) == b'|' && self.peek(2) == b'_' {
+                self.pos += 3;
+                self.push(Tok::Bottom, start, self.pos)?;
+            } else if c == b'"' || c == b'\'' || (c == b'#' && matches!(self.peek(1), b'#' | b'"' | b'\''))
+            {
+                let tok = self.string()?;
+                self.push(tok, start, self.pos)?;
+            } else if is_ident_start(c) || c >= 0x80 {
+                if c >= 0x80 {
+                    let ch = self.src[start..].chars().next().unwrap_or('?');
+                    if !ch.is_alphabetic() {
+                        return self.err(start, start + ch.len_utf8(), format!("illegal character {ch:?}"));
+                    }
+                }
+                self.pos += 1;
+                if c == b'_' && self.peek(0) == b'#' {
+                    self.pos += 1;
+                }
+                while self.pos < self.end && is_ident_char(self.bytes[self.pos]) {
+                    self.pos += 1;
+                }
+                let text = &self.src[start..self.pos];
+                if text == "#" || text == "_#" {
+                    return self.err(start, self.pos, "invalid identifier");
+                }
+                self.push(Tok::Ident(text.to_string()), start, self.pos)?;
+            } else if c.is_ascii_digit() || (c == b'.' && self.peek(1).is_ascii_digit()) {
+                let tok = self.number()?;
+                self.push(tok, start, self.pos)?;
+            } else if c == b'@' {
+                let attr = self.attribute()?;
+                self.push(Tok::Attr(attr), start, self.pos)?;
+            } else {
+                let rest = &self.src[start..self.end];
+                let Some(p) = PUNCTS.iter().find(|p| rest.starts_with(**p)) else {
+                    let ch = rest.chars().next().unwrap_or('?');
+                    return self.err(start, start + ch.len_utf8(), format!("illegal character {ch:?}"));
+                };
+                self.pos += p.len();
+                if *p == "," {
+                    self.push(Tok::Comma(false), start, self.pos)?;
+                } else {
+                    self.push(Tok::P(p), start, self.pos)?;
+                }
+            }
+        }
+    }
+
+    fn number(&mut self) -> LResult<Tok> {
+        let start = self.pos;
+        let radix = if self.peek(0) == b'0' {
+            match self.peek(1) {
+                b'x' | b'X' => 16,
+                b'o' | b'O' => 8,
+                b'b' | b'B' => 2,
+                _ => 10,
+            }
+        } else {
+            10
+        };
+        if radix != 10 {
+            self.pos += 2;
+            let mut v: i128 = 0;
+            let mut any = false;
+            while self.pos < self.end {
+                let c = self.bytes[self.pos];
+                if c == b'_' {
+                    self.pos += 1;
+                    continue;
+                }
+                let Some(d) = (c as char).to_digit(radix) else { break };
+                v = v
+                    .checked_mul(radix as i128)
+                    .and_then(|v| v.checked_add(d as i128))
+                    .ok_or_else(|| self.unsupported(start, "integer literal too large"))?;
+                any = true;
+                self.pos += 1;
+            }
+            if !any {
+                return self.err(start, self.pos, "invalid number literal");
+            }
+            if self.pos < self.end && is_ident_char(self.bytes[self.pos]) {
+                return self.err(start, self.pos + 1, "invalid number literal");
+            }
+            return Ok(Tok::Int(v));
+        }
+        let mut mant: i128 = 0;
+        let mut exp: i32 = 0;
+        let mut is_float = false;
+        let mut overflow = false;
+        let mut digit = |mant: &mut i128, d: u8| {
+            match mant.checked_mul(10).and_then(|m| m.checked_add((d - b'0') as i128)) {
+                Some(m) => {
+                    *mant = m;
+                    true
+                }
+                None => {
+                    overflow = true;
+                    false
+                }
+            }
+        };
+        while self.pos < self.end && (self.bytes[self.pos].is_ascii_digit() || self.bytes[self.pos] == b'_') {
+            let c = self.bytes[self.pos];
+            if c != b'_' {
+                digit(&mut mant, c);
+            }
+            self.pos += 1;
+        }
+        if self.peek(0) == b'.' && self.peek(1).is_ascii_digit() {
+            is_float = true;
+            self.pos += 1;
+            while self.pos < self.end && (self.bytes[self.pos].is_ascii_digit() || self.bytes[self.pos] == b'_') {
+                let c = self.bytes[self.pos];
+                if c != b'_' {
+                    digit(&mut mant, c);
+                    exp -= 1;
+                }
+                self.pos += 1;
+            }
+        } else if self.peek(0) == b'.' && !matches!(self.peek(1), b'.') && !is_ident_start(self.peek(1)) {
+            // `1.` is a float
+            is_float = true;
+            self.pos += 1;
+        }
+        if matches!(self.peek(0), b'e' | b'E')
+            && (self.peek(1).is_ascii_digit()
+                || (matches!(self.peek(1), b'+' | b'-') && self.peek(2).is_ascii_digit()))
+        {
+            is_float = true;
+            self.pos += 1;
+            let neg = self.peek(0) == b'-';
+            if matches!(self.peek(0), b'+' | b'-') {
+                self.pos += 1;
+            }
+            let mut e: i32 = 0;
+            while self.pos < self.end && self.bytes[self.pos].is_ascii_digit() {
+                e = e.saturating_mul(10).saturating_add((self.bytes[self.pos] - b'0') as i32);
+                self.pos += 1;
+            }
+            if e > 10_000 {
+                return Err(self.unsupported(start, "exponent too large"));
+            }
+            exp += if neg { -e } else { e };
+        }
+        if overflow {
+            return Err(self.unsupported(start, "number literal too large"));
+        }
+        // multipliers
+        let mult_pow: Option<(i128, u32)> = {
+            let c = self.peek(0);
+            let idx = match c {
+                b'K' => Some(1),
+                b'M' => Some(2),
+                b'G' => Some(3),
+                b'T' => Some(4),
+                b'P' => Some(5),
+                _ => None,
+            };
+            idx.map(|i| {
+                if self.peek(1) == b'i' {
+                    (1024, i)
+                } else {
+                    (1000, i)
+                }
+            })
+        };
+        if let Some((base, n)) = mult_pow {
+            self.pos += if base == 1024 { 2 } else { 1 };
+            let m = base.pow(n);
+            let Some(mut v) = mant.checked_mul(m) else {
+                return Err(self.unsupported(start, "number literal too large"));
+            };
+            // apply the decimal exponent, must be integral
+            let mut e = exp;
+            while e < 0 {
+                if v % 10 != 0 {
+                    return self.err(start, self.pos, "number with multiplier is not an integer");
+                }
+                v /= 10;
+                e += 1;
+            }
+            while e > 0 {
+                v = v
+                    .checked_mul(10)
+                    .ok_or_else(|| self.unsupported(start, "number literal too large"))?;
+                e -= 1;
+            }
+            if self.pos < self.end && is_ident_char(self.bytes[self.pos]) {
+                return self.err(start, self.pos + 1, "invalid number literal");
+            }
+            return Ok(Tok::Int(v));
+        }
+        if self.pos < self.end && is_ident_char(self.bytes[self.pos]) && self.bytes[self.pos] != b'_' {
+            return self.err(start, self.pos + 1, "invalid number literal");
+        }
+        if is_float {
+            Ok(Tok::Float(mant, exp))
+        } else {
+            Ok(Tok::Int(mant))
+        }
+    }
+
+    fn unsupported(&self, start: usize, msg: &str) -> SynErr {
+        SynErr {
+            kind: DiagnosticKind::Unsupported,
+            msg: format!("not supported: {msg}"),
+            span: self.span(start, self.pos.max(start + 1)),
+        }
+    }
+
+    fn attribute(&mut self) -> LResult<Attribute> {
+        let start = self.pos;
+        self.pos += 1;
+        let ns = self.pos;
+        while self.pos < self.end && is_ident_char(self.bytes[self.pos]) {
+            self.pos += 1;
+        }
+        let name = self.src[ns..self.pos].to_string();
+        if name.is_empty() || self.peek(0) != b'(' {
+            return self.err(start, self.pos, "invalid attribute: expected @name(...)");
+        }
+        self.pos += 1;
+        let body_start = self.pos;
+        let mut depth = 1usize;
+        let mut args = Vec::new();
+        let mut arg_start = body_start;
+        let mut in_str: Option<u8> = None;
+        while self.pos < self.end {
+            let c = self.bytes[self.pos];
+            if let Some(q) = in_str {
+                if c == b'\\' {
+                    self.pos += 1;
+                } else if c == q {
+                    in_str = None;
+                } else if c == b'\n' {
+                    break;
+                }
+            } else {
+                match c {
+                    b'"' | b'\'' => in_str = Some(c),
+                    b'(' | b'[' | b'{' => depth += 1,
+                    b')' | b']' | b'}' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    b',' if depth == 1 => {
+                        args.push(parse_attr_arg(&self.src[arg_start..self.pos]));
+                        arg_start = self.pos + 1;
+                    }
+                    b'\n' => break,
+                    _ => {}
+                }
+            }
+            self.pos += 1;
+        }
+        if self.peek(0) != b')' || depth != 0 {
+            return self.err(start, self.pos, "attribute not terminated");
+        }
+        let raw = self.src[body_start..self.pos].to_string();
+        let last = &self.src[arg_start..self.pos];
+        if !last.trim().is_empty() || !args.is_empty() {
+            args.push(parse_attr_arg(last));
+        }
+        self.pos += 1;
+        Ok(Attribute {
+            name,
+            args,
+            raw,
+            span: self.span(start, self.pos),
+        })
+    }
+
+    /// Lexes a string or bytes literal starting at `self.pos`.
+    fn string(&mut self) -> LResult<Tok> {
+        let start = self.pos;
+        let mut hashes = 0;
+        while self.peek(0) == b'#' {
+            hashes += 1;
+            self.pos += 1;
+        }
+        let q = self.peek(0);
+        if q != b'"' && q != b'\'' {
+            return self.err(start, self.pos, "invalid raw string");
+        }
+        let is_bytes = q == b'\'';
+        let multi = self.peek(1) == q && self.peek(2) == q;
+        let close: String = std::iter::repeat_n(q as char, if multi { 3 } else { 1 })
+            .chain(std::iter::repeat_n('#', hashes))
+            .collect();
+        // content chars with their offsets
+        let mut chars: Vec<(usize, char)> = Vec::new();
+        if multi {
+            self.pos += 3;
+            // must be followed by newline
+            let mut p = self.pos;
+            while p < self.end && matches!(self.bytes[p], b' ' | b'\t' | b'\r') {
+                p += 1;
+            }
+            if p >= self.end || self.bytes[p] != b'\n' {
+                return self.err(start, p, "expected newline after multiline quote");
+            }
+            let content_start = p + 1;
+            // find closing: a line consisting of whitespace followed by close
+            let mut line_start = content_start;
+            let (close_line_start, close_at) = loop {
+                if line_start > self.end {
+                    return self.err(start, self.end, "string literal not terminated");
+                }
+                let line_end = self.src[line_start..self.end]
+                    .find('\n')
+                    .map(|i| line_start + i)
+                    .unwrap_or(self.end);
+                let line = &self.src[line_start..line_end];
+                let trimmed = line.trim_start_matches([' ', '\t']);
+                if trimmed.starts_with(&close) {
+                    break (line_start, line_start + (line.len() - trimmed.len()));
+                }
+                if line_end >= self.end {
+                    return self.err(start, self.end, "string literal not terminated");
+                }
+                line_start = line_end + 1;
+            };
+            let indent = &self.src[close_line_start..close_at];
+            // collect lines
+            let mut ls = content_start;
+            while ls < close_line_start {
+                let le = self.src[ls..close_line_start]
+                    .find('\n')
+                    .map(|i| ls + i)
+                    .unwrap_or(close_line_start);
+                let line = &self.src[ls..le];
+                let body_off = if line.trim_end_matches('\r').is_empty() {
+                    ls + line.len()
+                } else if let Some(_rest) = line.strip_prefix(indent) {
+                    ls + indent.len()
+                } else {
+                    return self.err(ls, le, "invalid whitespace in multiline string: lines must start with the closing quote's indentation");
+                };
+                for (i, ch) in self.src[body_off..le].char_indices() {
+                    chars.push((body_off + i, ch));
+                }
+                // newline, except after the last line
+                if le + 1 < close_line_start {
+                    chars.push((le, '\n'));
+                }
+                ls = le + 1;
+            }
+            // strip \r before \n
+            chars.retain(|(_, c)| *c != '\r');
+            self.pos = close_at + close.len();
+        } else {
+            self.pos += 1;
+            loop {
+                if self.pos >= self.end {
+                    return self.err(start, self.pos, "string literal not terminated");
+                }
+                let rest = &self.src[self.pos..self.end];
+                if rest.starts_with(&close) {
+                    self.pos += close.len();
+                    break;
+                }
+                let Some(ch) = rest.chars().next() else {
+                    return self.err(start, self.pos, "string literal not terminated");
+                };
+                if ch == '\n' {
+                    return self.err(start, self.pos, "string literal not terminated");
+                }
+                if ch == '\\' {
+                    // skip escape so that an escaped quote does not terminate
+                    let after = &rest[1..];
+                    let h = after.bytes().take_while(|b| *b == b'#').count();
+                    if h == hashes {
+                        let nxt = after[h..].chars().next();
+                        if nxt == Some('(') {
+                            // interpolation: copy through matching paren
+                            let end = self.skip_interp(self.pos + 1 + h + 1)?;
+                            for (i, c) in self.src[self.pos..end].char_indices() {
+                                chars.push((self.pos + i, c));
+                            }
+                            self.pos = end;
+                            continue;
+                        }
+                        if let Some(n) = nxt {
+                            let l = 1 + h + n.len_utf8();
+                            for (i, c) in self.src[self.pos..self.pos + l].char_indices() {
+                                chars.push((self.pos + i, c));
+                            }
+                            self.pos += l;
+                            continue;
+                        }
+                    }
+                }
+                chars.push((self.pos, ch));
+                self.pos += ch.len_utf8();
+            }
+        }
+        let parts = self.unescape(&chars, hashes, is_bytes)?;
+        if is_bytes {
+            let mut out = Vec::new();
+            for p in parts {
+                match p {
+                    LexPart::Lit(s) => out.extend(s.chars().map(|c| {
+                        // chars < 256 produced by \x escapes map to single bytes
+                        c
+                    }).flat_map(|c| {
+                        if (c as u32) >= 0xF700 && (c as u32) < 0xF800 {
+                            vec![(c as u32 - 0xF700) as u8]
+                        } else {
+                            let mut b = [0u8; 4];
+                            c.encode_utf8(&mut b).as_bytes().to_vec()
+                        }
+                    })),
+                    LexPart::Interp(..) => {
+                        return Err(self.unsupported(start, "interpolation in bytes literal"));
+                    }
+                }
+            }
+            Ok(Tok::Bytes(out))
+        } else {
+            Ok(Tok::Str(parts))
+        }
+    }
+
+    /// Given the offset just after `\(`, returns the offset just after the matching `)`.
+    fn skip_interp(&self, from: usize) -> LResult<usize> {
+        let mut depth = 1usize;
+        let mut p = from;
+        let mut in_str: Option<u8> = None;
+        while p < self.end {
+            let c = self.bytes[p];
+            if let Some(q) = in_str {
+                if c == b'\\' {
+                    p += 1;
+                } else if c == q {
+                    in_str = None;
+                }
+            } else {
+                match c {
+                    b'"' | b'\'' => in_str = Some(c),
+                    b'(' => depth += 1,
+                    b')' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Ok(p + 1);
+                        }
+                    }
+                    b'\n' => break,
+                    _ => {}
+                }
+            }
+            p += 1;
+        }
+        self.err(from, p, "interpolation not terminated")
+    }
+
+    fn unescape(&self, chars: &[(usize, char)], hashes: usize, is_bytes: bool) -> LResult<Vec<LexPart>> {
+        let mut parts = Vec::new();
+        let mut cur = String::new();
+        let mut i = 0;
+        while i < chars.len() {
+            let (off, c) = chars[i];
+            if c != '\\' {
+                cur.push(c);
+                i += 1;
+                continue;
+            }
+            // count hashes
+            let mut j = i + 1;
+            let mut h = 0;
+            while h < hashes && j < chars.len() && chars[j].1 == '#' {
+                h += 1;
+                j += 1;
+            }
+            if h < hashes {
+                cur.push('\\');
+                i += 1;
+                continue;
+            }
+            let Some(&(eoff, e)) = chars.get(j) else {
+                return self.err(off, off + 1, "invalid escape");
+            };
+            j += 1;
+            match e {
+                'n' => cur.push('\n'),
+                't' => cur.push('\t'),
+                'r' => cur.push('\r'),
+                'a' => cur.push('\u{7}'),
+                'b' => cur.push('\u{8}'),
+                'f' => cur.push('\u{c}'),
+                'v' => cur.push('\u{b}'),
+                '\\' => cur.push('\\'),
+                '"' => cur.push('"'),
+                '\'' => cur.push('\''),
+                '/' => cur.push('/'),
+                'u' | 'U' => {
+                    let n = if e == 'u' { 4 } else { 8 };
+                    let hex: String = chars.iter().skip(j).take(n).map(|x| x.1).collect();
+                    let v = u32::from_str_radix(&hex, 16).ok().filter(|_| hex.len() == n);
+                    let Some(ch) = v.and_then(char::from_u32) else {
+                        return self.err(off, eoff + 1, "invalid unicode escape");
+                    };
+                    cur.push(ch);
+                    j += n;
+                }
+                'x' if is_bytes => {
+                    let hex: String = chars.iter().skip(j).take(2).map(|x| x.1).collect();
+                    let Some(v) = u8::from_str_radix(&hex, 16).ok().filter(|_| hex.len() == 2) else {
+                        return self.err(off, eoff + 1, "invalid hex escape");
+                    };
+                    // encode raw byte in a private range, decoded by the bytes path
+                    cur.push(char::from_u32(0xF700 + v as u32).unwrap_or('?'));
+                    j += 2;
+                }
+                '(' => {
+                    if !cur.is_empty() {
+                        parts.push(LexPart::Lit(std::mem::take(&mut cur)));
+                    }
+                    // find matching ')' in chars
+                    let mut depth = 1;
+                    let mut k = j;
+                    let mut in_str: Option<char> = None;
+                    while k < chars.len() {
+                        let ch = chars[k].1;
+                        if let Some(q) = in_str {
+                            if ch == '\\' {
+                                k += 1;
+                            } else if ch == q {
+                                in_str = None;
+                            }
+                        } else if ch == '"' || ch == '\'' {
+                            in_str = Some(ch);
+                        } else if ch == '(' {
+                            depth += 1;
+                        } else if ch == ')' {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        k += 1;
+                    }
+                    if k >= chars.len() {
+                        return self.err(off, off + 1, "interpolation not terminated");
+                    }
+                    let s = if j < chars.len() { chars[j].0 } else { chars[k].0 };
+                    parts.push(LexPart::Interp(s, chars[k].0));
+                    j = k + 1;
+                }
+                _ => return self.err(off, eoff + e.len_utf8(), format!("unknown escape sequence \\{e}")),
+            }
+            i = j;
+        }
+        if !cur.is_empty() || parts.is_empty() {
+            parts.push(LexPart::Lit(cur));
+        }
+        Ok(parts)
+    }
+}
+
+fn parse_attr_arg(s: &str) -> AttrArg {
+    let s = s.trim();
+    // key=value, where key is an identifier
+    if let Some(eq) = s.find('=') {
+        let key = s[..eq].trim();
+        if !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return AttrArg {
+                key: Some(key.to_string()),
+                value: unquote(s[eq + 1..].trim()),
+            };
+        }
+    }
+    AttrArg {
+        key: None,
+        value: unquote(s),
+    }
+}
+
+fn unquote(s: &str) -> String {
+    if s.len() >= 2 && ((s.starts_with('"') && s.ends_with('"')) || (s.starts_with('\'') && s.ends_with('\''))) {
+        let inner = &s[1..s.len() - 1];
+        let mut out = String::new();
+        let mut it = inner.chars();
+        while let Some(c) = it.next() {
+            if c == '\\' {
+                match it.next() {
+                    Some('n') => out.push('\n'),
+                    Some('t') => out.push('\t'),
+                    Some(o) => out.push(o),
+                    None => {}
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    } else {
+        s.to_string()
+    }
+}

@@ -1,0 +1,150 @@
+//! The CUE language core: lexer, parser, evaluator, export and diagnostics (SPEC §2.2).
+//!
+//! ```
+//! use forge_config::cue::{evaluate_files, EvalOptions, SourceFile};
+//!
+//! let file = SourceFile::new(
+//!     "project.cue",
+//!     r#"
+//! package project
+//! #Step: {action: "earthly" | "script", priority: int | *0}
+//! name: "web"
+//! ci: build: #Step & {action: "earthly"}
+//! image: string @artifact("web.uri")
+//! "#,
+//! );
+//! let value = evaluate_files(&[file], &EvalOptions::config()).unwrap();
+//! assert_eq!(value.get("name").and_then(|v| v.as_str()), Some("web"));
+//! assert_eq!(value.get("ci.build.priority").and_then(|v| v.as_i64()), Some(0));
+//! let image = value.get_field("image").unwrap();
+//! assert!(!image.value.is_concrete());
+//! assert_eq!(image.attribute("artifact").unwrap().positional(0), Some("web.uri"));
+//! // `image` is not concrete, so exporting the whole value fails and names the path.
+//! let err = value.to_json().unwrap_err();
+//! assert_eq!(err.0[0].path.as_deref(), Some("image"));
+//! ```
+
+pub mod ast;
+mod builtins;
+mod decimal;
+mod diag;
+mod eval;
+mod export;
+mod lexer;
+mod parser;
+mod source;
+mod value;
+
+use std::path::PathBuf;
+
+pub use diag::{Diagnostic, DiagnosticKind, Diagnostics};
+pub use parser::ParseOptions;
+pub use source::{FileId, SourceFile, Span};
+pub use value::{AttrArg, Attribute, Field, Struct, Value, ValueKind};
+
+/// Evaluation options and limits.
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    /// Parser options.
+    pub parse: ParseOptions,
+    /// Maximum evaluation depth (nested structs, reference chains).
+    pub max_depth: usize,
+    /// Maximum number of value nodes created.
+    pub max_nodes: usize,
+    /// Maximum number of evaluation steps (guards against exponential blow-up).
+    pub max_steps: u64,
+}
+
+impl Default for EvalOptions {
+    fn default() -> Self {
+        EvalOptions {
+            parse: ParseOptions::default(),
+            max_depth: 100,
+            max_nodes: 2_000_000,
+            max_steps: 20_000_000,
+        }
+    }
+}
+
+impl EvalOptions {
+    /// Strict CUE: what `forge cue export` uses.
+    pub fn strict() -> Self {
+        Self::default()
+    }
+
+    /// The configuration loader's dialect (value-position attributes allowed).
+    pub fn config() -> Self {
+        EvalOptions {
+            parse: ParseOptions::config(),
+            ..Self::default()
+        }
+    }
+}
+
+/// Parses one file. `id` is the file's index in the slice later given to the evaluator
+/// (used in spans).
+pub fn parse_file(file: &SourceFile, id: FileId, opts: &ParseOptions) -> Result<ast::File, Diagnostics> {
+    parser::parse(file.text(), id, opts).map_err(|e| {
+        let mut sp = e.span;
+        sp.file = FileId(0);
+        Diagnostics::one(
+            Diagnostic::new(e.kind, e.msg)
+                .with_span(sp, std::slice::from_ref(file))
+                .with_id_fix(id),
+        )
+    })
+}
+
+impl Diagnostic {
+    fn with_id_fix(mut self, id: FileId) -> Self {
+        if let Some(s) = &mut self.span {
+            s.file = id;
+        }
+        self
+    }
+}
+
+/// Parses and evaluates the files as one instance (all must belong to the same package)
+/// and returns the evaluated tree. Non-concrete fields are kept (see [`Value::is_concrete`]);
+/// conflicts, closedness violations, cycles and limits are errors.
+pub fn evaluate_files(files: &[SourceFile], opts: &EvalOptions) -> Result<Value, Diagnostics> {
+    let mut asts = Vec::with_capacity(files.len());
+    let mut errs = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        let id = FileId(u32::try_from(i).unwrap_or(u32::MAX));
+        match parser::parse(f.text(), id, &opts.parse) {
+            Ok(a) => asts.push(a),
+            Err(e) => errs.push(Diagnostic::new(e.kind, e.msg).with_span(e.span, files)),
+        }
+    }
+    if !errs.is_empty() {
+        return Err(Diagnostics(errs));
+    }
+    eval::evaluate(files, &asts, opts)
+}
+
+/// Evaluates the files and renders JSON exactly as `cue export --out=json` does.
+pub fn export_json(files: &[SourceFile], opts: &EvalOptions) -> Result<String, Diagnostics> {
+    evaluate_files(files, opts)?.to_json_string()
+}
+
+/// `forge cue export FILE...`: reads the files, evaluates them together in strict CUE mode
+/// and returns the JSON text (with trailing newline).
+pub fn export_command(paths: &[PathBuf]) -> Result<String, Diagnostics> {
+    let mut files = Vec::new();
+    for p in paths {
+        match SourceFile::read(p) {
+            Ok(f) => files.push(f),
+            Err(e) => {
+                return Err(Diagnostics::one(Diagnostic::new(
+                    DiagnosticKind::Io,
+                    format!("cannot read {}: {e}", p.display()),
+                )));
+            }
+        }
+    }
+    if files.is_empty() {
+        return Err(Diagnostics::one(Diagnostic::new(DiagnosticKind::Io, "no input files")));
+    }
+    export_json(&files, &EvalOptions::strict())
+}

@@ -1,0 +1,809 @@
+//! Recursive-descent parser producing [`ast::File`](super::ast::File).
+
+use super::ast::*;
+use super::diag::DiagnosticKind;
+use super::lexer::{LResult, LexPart, Lexer, SynErr, Tok, Token};
+use super::source::{FileId, Span};
+use super::value::Attribute;
+
+/// Parser options.
+#[derive(Debug, Clone)]
+pub struct ParseOptions {
+    /// Accept an attribute in value position (`image: @artifact("web.uri")`), a platform
+    /// extension enabled only by the configuration loader. Strict CUE rejects it.
+    pub value_position_attributes: bool,
+    /// Maximum nesting depth of expressions and structs.
+    pub max_depth: usize,
+}
+
+impl Default for ParseOptions {
+    fn default() -> Self {
+        ParseOptions {
+            value_position_attributes: false,
+            max_depth: 100,
+        }
+    }
+}
+
+impl ParseOptions {
+    /// Strict CUE (what `forge cue export` uses).
+    pub fn strict() -> Self {
+        Self::default()
+    }
+
+    /// The configuration loader's dialect: value-position attributes allowed.
+    pub fn config() -> Self {
+        ParseOptions {
+            value_position_attributes: true,
+            ..Self::default()
+        }
+    }
+}
+
+pub(crate) fn parse(src: &str, file: FileId, opts: &ParseOptions) -> LResult<File> {
+    let toks = Lexer::new(src, file, 0, src.len()).run()?;
+    let mut p = Parser {
+        src,
+        file,
+        toks,
+        pos: 0,
+        opts,
+        depth: 0,
+    };
+    p.file()
+}
+
+struct Parser<'a> {
+    src: &'a str,
+    file: FileId,
+    toks: Vec<Token>,
+    pos: usize,
+    opts: &'a ParseOptions,
+    depth: usize,
+}
+
+fn is_ident(t: &Tok, s: &str) -> bool {
+    matches!(t, Tok::Ident(i) if i == s)
+}
+
+impl<'a> Parser<'a> {
+    fn tok(&self) -> &Tok {
+        self.toks.get(self.pos).map(|t| &t.tok).unwrap_or(&Tok::Eof)
+    }
+    fn tok_at(&self, n: usize) -> &Tok {
+        self.toks.get(self.pos + n).map(|t| &t.tok).unwrap_or(&Tok::Eof)
+    }
+    fn span(&self) -> Span {
+        self.toks
+            .get(self.pos)
+            .or_else(|| self.toks.last())
+            .map(|t| t.span)
+            .unwrap_or(Span::new(self.file, 0, 0))
+    }
+    fn prev_span(&self) -> Span {
+        self.toks
+            .get(self.pos.wrapping_sub(1))
+            .map(|t| t.span)
+            .unwrap_or_else(|| self.span())
+    }
+    fn bump(&mut self) -> Tok {
+        let t = self.tok().clone();
+        if self.pos < self.toks.len() {
+            self.pos += 1;
+        }
+        t
+    }
+    fn is_p(&self, p: &str) -> bool {
+        matches!(self.tok(), Tok::P(x) if *x == p)
+    }
+    fn eat_p(&mut self, p: &str) -> bool {
+        if self.is_p(p) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn err<T>(&self, msg: impl Into<String>) -> LResult<T> {
+        Err(SynErr {
+            kind: DiagnosticKind::Syntax,
+            msg: msg.into(),
+            span: self.span(),
+        })
+    }
+    fn expect_p(&mut self, p: &str) -> LResult<Span> {
+        if self.is_p(p) {
+            let s = self.span();
+            self.pos += 1;
+            Ok(s)
+        } else {
+            self.err(format!("expected '{p}', found {}", self.describe()))
+        }
+    }
+    fn describe(&self) -> String {
+        match self.tok() {
+            Tok::Ident(s) => format!("'{s}'"),
+            Tok::Int(_) | Tok::Float(..) => "number".into(),
+            Tok::Str(_) => "string".into(),
+            Tok::Bytes(_) => "bytes".into(),
+            Tok::Bottom => "'_|_'".into(),
+            Tok::Attr(a) => format!("attribute @{}", a.name),
+            Tok::P(p) => format!("'{p}'"),
+            Tok::Comma(true) => "newline".into(),
+            Tok::Comma(false) => "','".into(),
+            Tok::Eof => "end of file".into(),
+        }
+    }
+    fn enter(&mut self) -> LResult<()> {
+        self.depth += 1;
+        if self.depth > self.opts.max_depth {
+            return Err(SynErr {
+                kind: DiagnosticKind::Limit,
+                msg: format!("nesting too deep (limit {})", self.opts.max_depth),
+                span: self.span(),
+            });
+        }
+        Ok(())
+    }
+    fn leave(&mut self) {
+        self.depth -= 1;
+    }
+    fn skip_commas(&mut self) {
+        while matches!(self.tok(), Tok::Comma(_)) {
+            self.pos += 1;
+        }
+    }
+
+    fn file(&mut self) -> LResult<File> {
+        let start = self.span();
+        let mut decls = Vec::new();
+        // leading file attributes
+        while let Tok::Attr(a) = self.tok().clone() {
+            self.pos += 1;
+            decls.push(Decl::Attribute(a));
+            self.skip_commas();
+        }
+        let mut package = None;
+        if is_ident(self.tok(), "package") && matches!(self.tok_at(1), Tok::Ident(_)) {
+            self.pos += 1;
+            let sp = self.span();
+            if let Tok::Ident(name) = self.bump() {
+                package = Some((name, sp));
+            }
+            self.end_decl()?;
+        }
+        let mut imports = Vec::new();
+        while is_ident(self.tok(), "import") && !matches!(self.tok_at(1), Tok::P(":") | Tok::P("?") | Tok::P("!")) {
+            self.pos += 1;
+            if self.eat_p("(") {
+                self.skip_commas();
+                while !self.is_p(")") {
+                    imports.push(self.import_spec()?);
+                    if !self.is_p(")") {
+                        self.end_decl()?;
+                    }
+                    self.skip_commas();
+                }
+                self.pos += 1;
+            } else {
+                imports.push(self.import_spec()?);
+            }
+            self.end_decl()?;
+        }
+        while !matches!(self.tok(), Tok::Eof) {
+            if is_ident(self.tok(), "import") && matches!(self.tok_at(1), Tok::Str(_) | Tok::P("(")) {
+                return self.err("imports must come before other declarations");
+            }
+            if is_ident(self.tok(), "package") && matches!(self.tok_at(1), Tok::Ident(_)) {
+                return self.err("package clause must be the first declaration");
+            }
+            decls.push(self.decl()?);
+            if matches!(self.tok(), Tok::Eof) {
+                break;
+            }
+            self.end_decl()?;
+        }
+        Ok(File {
+            package,
+            imports,
+            decls,
+            span: start.to(self.span()),
+        })
+    }
+
+    fn end_decl(&mut self) -> LResult<()> {
+        match self.tok() {
+            Tok::Comma(_) => {
+                self.pos += 1;
+                Ok(())
+            }
+            Tok::Eof | Tok::P("}") => Ok(()),
+            _ => self.err(format!("expected ',' or newline, found {}", self.describe())),
+        }
+    }
+
+    fn import_spec(&mut self) -> LResult<Import> {
+        let sp = self.span();
+        let alias = if let Tok::Ident(n) = self.tok().clone() {
+            self.pos += 1;
+            Some(n)
+        } else {
+            None
+        };
+        let Tok::Str(parts) = self.bump() else {
+            return self.err("expected import path string");
+        };
+        let path = match parts.as_slice() {
+            [LexPart::Lit(s)] => s.clone(),
+            _ => return self.err("invalid import path"),
+        };
+        let base = path.split(':').next().unwrap_or(&path);
+        let name = alias.unwrap_or_else(|| base.rsplit('/').next().unwrap_or(base).to_string());
+        Ok(Import {
+            name,
+            path,
+            span: sp.to(self.prev_span()),
+        })
+    }
+
+    fn is_clause_start(&self) -> bool {
+        let t = self.tok();
+        (is_ident(t, "for") || is_ident(t, "if") || is_ident(t, "let"))
+            && !matches!(self.tok_at(1), Tok::P(":") | Tok::P("?") | Tok::P("!") | Tok::Comma(_) | Tok::P("}") | Tok::P("]") | Tok::Eof)
+    }
+
+    fn decl(&mut self) -> LResult<Decl> {
+        self.enter()?;
+        let r = self.decl_inner();
+        self.leave();
+        r
+    }
+
+    fn decl_inner(&mut self) -> LResult<Decl> {
+        let start = self.span();
+        if let Tok::Attr(a) = self.tok().clone() {
+            self.pos += 1;
+            return Ok(Decl::Attribute(a));
+        }
+        if is_ident(self.tok(), "let") && matches!(self.tok_at(1), Tok::Ident(_)) && matches!(self.tok_at(2), Tok::P("=")) {
+            self.pos += 1;
+            let Tok::Ident(name) = self.bump() else {
+                return self.err("expected identifier");
+            };
+            self.expect_p("=")?;
+            let expr = self.expr()?;
+            return Ok(Decl::Let(LetClause {
+                name,
+                expr,
+                span: start.to(self.prev_span()),
+            }));
+        }
+        if self.is_clause_start() {
+            return Ok(Decl::Comprehension(self.comprehension()?));
+        }
+        if self.eat_p("...") {
+            let ty = if matches!(self.tok(), Tok::Comma(_) | Tok::P("}") | Tok::Eof) {
+                None
+            } else {
+                Some(self.expr()?)
+            };
+            return Ok(Decl::Ellipsis(ty, start.to(self.prev_span())));
+        }
+        // try a field
+        let save = self.pos;
+        match self.try_label()? {
+            Some((label, constraint)) => {
+                let f = self.field_rest(label, constraint, start)?;
+                Ok(Decl::Field(f))
+            }
+            None => {
+                self.pos = save;
+                let e = self.expr()?;
+                Ok(Decl::Embed(e))
+            }
+        }
+    }
+
+    /// Parses `label[?!]:` if present. Returns None (position unspecified) if not a label.
+    fn try_label(&mut self) -> LResult<Option<(Label, Constraint)>> {
+        let start = self.span();
+        let mut alias = None;
+        if let (Tok::Ident(a), Tok::P("=")) = (self.tok().clone(), self.tok_at(1).clone()) {
+            alias = Some(a);
+            self.pos += 2;
+        }
+        let lstart = self.span();
+        let kind = match self.tok().clone() {
+            Tok::Ident(n) => {
+                self.pos += 1;
+                LabelKind::Name(n)
+            }
+            Tok::Str(parts) => {
+                self.pos += 1;
+                match parts.as_slice() {
+                    [LexPart::Lit(s)] => LabelKind::Name(s.clone()),
+                    _ => {
+                        let e = self.string_expr(&parts, lstart)?;
+                        LabelKind::Dynamic(Box::new(e))
+                    }
+                }
+            }
+            Tok::P("(") => {
+                self.pos += 1;
+                let e = match self.expr() {
+                    Ok(e) => e,
+                    Err(_) => return Ok(None),
+                };
+                if !self.eat_p(")") {
+                    return Ok(None);
+                }
+                LabelKind::Dynamic(Box::new(e))
+            }
+            Tok::P("[") => {
+                self.pos += 1;
+                let mut palias = None;
+                if let (Tok::Ident(a), Tok::P("=")) = (self.tok().clone(), self.tok_at(1).clone()) {
+                    palias = Some(a);
+                    self.pos += 2;
+                }
+                let e = match self.expr() {
+                    Ok(e) => e,
+                    Err(_) => return Ok(None),
+                };
+                if !self.eat_p("]") {
+                    return Ok(None);
+                }
+                LabelKind::Pattern(Box::new(e), palias)
+            }
+            _ => return Ok(None),
+        };
+        let lspan = lstart.to(self.prev_span());
+        let constraint = if self.is_p("?") {
+            self.pos += 1;
+            Constraint::Optional
+        } else if self.is_p("!") {
+            self.pos += 1;
+            Constraint::Required
+        } else {
+            Constraint::None
+        };
+        if !self.is_p(":") {
+            if alias.is_some() {
+                return Err(SynErr {
+                    kind: DiagnosticKind::Syntax,
+                    msg: "expected ':' after aliased label".into(),
+                    span: start,
+                });
+            }
+            return Ok(None);
+        }
+        if matches!(kind, LabelKind::Pattern(..)) && constraint != Constraint::None {
+            return self.err("pattern constraints cannot be optional or required");
+        }
+        self.pos += 1;
+        Ok(Some((
+            Label {
+                kind,
+                alias,
+                span: lspan,
+            },
+            constraint,
+        )))
+    }
+
+    fn field_rest(&mut self, label: Label, constraint: Constraint, start: Span) -> LResult<Field> {
+        let mut attrs: Vec<Attribute> = Vec::new();
+        // value-position attribute
+        let value = if let Tok::Attr(a) = self.tok().clone() {
+            if !self.opts.value_position_attributes {
+                return Err(SynErr {
+                    kind: DiagnosticKind::Syntax,
+                    msg: format!("attribute @{} in value position is not valid CUE", a.name),
+                    span: a.span,
+                });
+            }
+            let sp = a.span;
+            while let Tok::Attr(a) = self.tok().clone() {
+                self.pos += 1;
+                attrs.push(a);
+            }
+            Expr {
+                kind: ExprKind::AttrOnly,
+                span: sp,
+            }
+        } else {
+            // shorthand a: b: c
+            let save = self.pos;
+            let vstart = self.span();
+            if !self.is_clause_start() {
+                if let Some((l2, c2)) = self.try_label()? {
+                    self.enter()?;
+                    let inner = self.field_rest(l2, c2, vstart);
+                    self.leave();
+                    let inner = inner?;
+                    let sp = inner.span;
+                    return Ok(Field {
+                        label,
+                        constraint,
+                        value: Expr {
+                            kind: ExprKind::Struct(vec![Decl::Field(inner)]),
+                            span: sp,
+                        },
+                        attrs,
+                        span: start.to(sp),
+                    });
+                }
+            }
+            self.pos = save;
+            self.expr()?
+        };
+        while let Tok::Attr(a) = self.tok().clone() {
+            self.pos += 1;
+            attrs.push(a);
+        }
+        Ok(Field {
+            label,
+            constraint,
+            value,
+            attrs,
+            span: start.to(self.prev_span()),
+        })
+    }
+
+    fn comprehension(&mut self) -> LResult<Comprehension> {
+        let start = self.span();
+        let mut clauses = Vec::new();
+        loop {
+            if is_ident(self.tok(), "for") {
+                self.pos += 1;
+                let Tok::Ident(a) = self.bump() else {
+                    return self.err("expected identifier after 'for'");
+                };
+                let (k, v) = if matches!(self.tok(), Tok::Comma(false)) {
+                    self.pos += 1;
+                    let Tok::Ident(b) = self.bump() else {
+                        return self.err("expected identifier");
+                    };
+                    (Some(a), b)
+                } else {
+                    (None, a)
+                };
+                if !is_ident(self.tok(), "in") {
+                    return self.err("expected 'in'");
+                }
+                self.pos += 1;
+                let e = self.expr()?;
+                clauses.push(Clause::For(k, v, e));
+            } else if is_ident(self.tok(), "if") {
+                self.pos += 1;
+                clauses.push(Clause::If(self.expr()?));
+            } else if is_ident(self.tok(), "let") {
+                self.pos += 1;
+                let Tok::Ident(n) = self.bump() else {
+                    return self.err("expected identifier after 'let'");
+                };
+                self.expect_p("=")?;
+                clauses.push(Clause::Let(n, self.expr()?));
+            } else {
+                break;
+            }
+        }
+        if !self.is_p("{") {
+            return self.err(format!("expected '{{' after comprehension clauses, found {}", self.describe()));
+        }
+        let body = self.operand()?;
+        Ok(Comprehension {
+            clauses,
+            body: Box::new(body),
+            span: start.to(self.prev_span()),
+        })
+    }
+
+    fn expr(&mut self) -> LResult<Expr> {
+        self.enter()?;
+        let r = self.binary(1);
+        self.leave();
+        r
+    }
+
+    fn binop(&self) -> Option<(BinOp, u8)> {
+        let Tok::P(p) = self.tok() else { return None };
+        Some(match *p {
+            "|" => (BinOp::Or, 1),
+            "&" => (BinOp::And, 2),
+            "||" => (BinOp::LOr, 3),
+            "&&" => (BinOp::LAnd, 4),
+            "==" => (BinOp::Eq, 5),
+            "!=" => (BinOp::Ne, 5),
+            "<" => (BinOp::Lt, 5),
+            "<=" => (BinOp::Le, 5),
+            ">" => (BinOp::Gt, 5),
+            ">=" => (BinOp::Ge, 5),
+            "=~" => (BinOp::Match, 5),
+            "!~" => (BinOp::NotMatch, 5),
+            "+" => (BinOp::Add, 6),
+            "-" => (BinOp::Sub, 6),
+            "*" => (BinOp::Mul, 7),
+            "/" => (BinOp::Div, 7),
+            _ => return None,
+        })
+    }
+
+    fn binary(&mut self, min: u8) -> LResult<Expr> {
+        let mut lhs = self.unary()?;
+        while let Some((op, prec)) = self.binop() {
+            if prec < min {
+                break;
+            }
+            self.pos += 1;
+            self.enter()?;
+            let rhs = self.binary(prec + 1);
+            self.leave();
+            let rhs = rhs?;
+            let span = lhs.span.to(rhs.span);
+            lhs = Expr {
+                kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
+                span,
+            };
+        }
+        Ok(lhs)
+    }
+
+    fn unary(&mut self) -> LResult<Expr> {
+        let start = self.span();
+        let op = match self.tok() {
+            Tok::P("-") => Some(UnOp::Neg),
+            Tok::P("+") => Some(UnOp::Pos),
+            Tok::P("!") => Some(UnOp::Not),
+            Tok::P("*") => Some(UnOp::Default),
+            Tok::P("<") => Some(UnOp::Lt),
+            Tok::P("<=") => Some(UnOp::Le),
+            Tok::P(">") => Some(UnOp::Gt),
+            Tok::P(">=") => Some(UnOp::Ge),
+            Tok::P("!=") => Some(UnOp::Ne),
+            Tok::P("=~") => Some(UnOp::Match),
+            Tok::P("!~") => Some(UnOp::NotMatch),
+            _ => None,
+        };
+        if let Some(op) = op {
+            self.pos += 1;
+            self.enter()?;
+            let e = self.unary();
+            self.leave();
+            let e = e?;
+            let span = start.to(e.span);
+            return Ok(Expr {
+                kind: ExprKind::Unary(op, Box::new(e)),
+                span,
+            });
+        }
+        self.primary()
+    }
+
+    fn primary(&mut self) -> LResult<Expr> {
+        let mut e = self.operand()?;
+        let mut n = 0usize;
+        loop {
+            n += 1;
+            if n > self.opts.max_depth * 4 {
+                return self.err("too many selectors");
+            }
+            if self.is_p(".") {
+                self.pos += 1;
+                let sp = self.span();
+                let sel = match self.bump() {
+                    Tok::Ident(s) => s,
+                    Tok::Str(parts) => match parts.as_slice() {
+                        [LexPart::Lit(s)] => s.clone(),
+                        _ => return self.err("invalid selector"),
+                    },
+                    _ => {
+                        return Err(SynErr {
+                            kind: DiagnosticKind::Syntax,
+                            msg: "expected selector after '.'".into(),
+                            span: sp,
+                        })
+                    }
+                };
+                let span = e.span.to(sp);
+                e = Expr {
+                    kind: ExprKind::Selector(Box::new(e), sel),
+                    span,
+                };
+            } else if self.is_p("[") {
+                self.pos += 1;
+                if self.is_p(":") {
+                    return Err(SynErr {
+                        kind: DiagnosticKind::Unsupported,
+                        msg: "not supported: slice expressions".into(),
+                        span: self.span(),
+                    });
+                }
+                let idx = self.expr()?;
+                if self.is_p(":") {
+                    return Err(SynErr {
+                        kind: DiagnosticKind::Unsupported,
+                        msg: "not supported: slice expressions".into(),
+                        span: self.span(),
+                    });
+                }
+                let end = self.expect_p("]")?;
+                let span = e.span.to(end);
+                e = Expr {
+                    kind: ExprKind::Index(Box::new(e), Box::new(idx)),
+                    span,
+                };
+            } else if self.is_p("(") {
+                self.pos += 1;
+                let mut args = Vec::new();
+                self.skip_commas();
+                while !self.is_p(")") {
+                    args.push(self.expr()?);
+                    match self.tok() {
+                        Tok::Comma(_) => self.skip_commas(),
+                        Tok::P(")") => {}
+                        _ => return self.err(format!("expected ',' or ')', found {}", self.describe())),
+                    }
+                }
+                let end = self.expect_p(")")?;
+                let span = e.span.to(end);
+                e = Expr {
+                    kind: ExprKind::Call(Box::new(e), args),
+                    span,
+                };
+            } else {
+                break;
+            }
+        }
+        Ok(e)
+    }
+
+    fn string_expr(&mut self, parts: &[LexPart], span: Span) -> LResult<Expr> {
+        let mut out = Vec::new();
+        for p in parts {
+            match p {
+                LexPart::Lit(s) => out.push(StrPart::Lit(s.clone())),
+                LexPart::Interp(s, e) => {
+                    let toks = Lexer::new(self.src, self.file, *s, *e).run()?;
+                    let mut sub = Parser {
+                        src: self.src,
+                        file: self.file,
+                        toks,
+                        pos: 0,
+                        opts: self.opts,
+                        depth: self.depth + 1,
+                    };
+                    let ex = sub.expr()?;
+                    sub.skip_commas();
+                    if !matches!(sub.tok(), Tok::Eof) {
+                        return sub.err("unexpected token in interpolation");
+                    }
+                    out.push(StrPart::Expr(ex));
+                }
+            }
+        }
+        Ok(Expr {
+            kind: ExprKind::Str(out),
+            span,
+        })
+    }
+
+    fn operand(&mut self) -> LResult<Expr> {
+        let sp = self.span();
+        let mk = |kind| Expr { kind, span: sp };
+        match self.tok().clone() {
+            Tok::Ident(n) => {
+                self.pos += 1;
+                Ok(mk(match n.as_str() {
+                    "null" => ExprKind::Null,
+                    "true" => ExprKind::Bool(true),
+                    "false" => ExprKind::Bool(false),
+                    _ => ExprKind::Ident(n),
+                }))
+            }
+            Tok::Int(i) => {
+                self.pos += 1;
+                Ok(mk(ExprKind::Int(i)))
+            }
+            Tok::Float(m, e) => {
+                self.pos += 1;
+                Ok(mk(ExprKind::Float(m, e)))
+            }
+            Tok::Bottom => {
+                self.pos += 1;
+                Ok(mk(ExprKind::Bottom))
+            }
+            Tok::Bytes(b) => {
+                self.pos += 1;
+                Ok(mk(ExprKind::Bytes(b)))
+            }
+            Tok::Str(parts) => {
+                self.pos += 1;
+                self.string_expr(&parts, sp)
+            }
+            Tok::P("(") => {
+                self.pos += 1;
+                let e = self.expr()?;
+                let end = self.expect_p(")")?;
+                Ok(Expr {
+                    kind: ExprKind::Paren(Box::new(e)),
+                    span: sp.to(end),
+                })
+            }
+            Tok::P("{") => {
+                self.pos += 1;
+                self.enter()?;
+                let mut decls = Vec::new();
+                self.skip_commas();
+                while !self.is_p("}") {
+                    if matches!(self.tok(), Tok::Eof) {
+                        self.leave();
+                        return self.err("expected '}', found end of file");
+                    }
+                    decls.push(self.decl()?);
+                    if !self.is_p("}") {
+                        if let Err(e) = self.end_decl() {
+                            self.leave();
+                            return Err(e);
+                        }
+                    }
+                    self.skip_commas();
+                }
+                self.leave();
+                let end = self.expect_p("}")?;
+                Ok(Expr {
+                    kind: ExprKind::Struct(decls),
+                    span: sp.to(end),
+                })
+            }
+            Tok::P("[") => {
+                self.pos += 1;
+                self.enter()?;
+                let mut elems = Vec::new();
+                self.skip_commas();
+                while !self.is_p("]") {
+                    if self.eat_p("...") {
+                        let ty = if matches!(self.tok(), Tok::Comma(_) | Tok::P("]")) {
+                            None
+                        } else {
+                            Some(self.expr()?)
+                        };
+                        elems.push(ListElem::Ellipsis(ty));
+                        self.skip_commas();
+                        if !self.is_p("]") {
+                            self.leave();
+                            return self.err("'...' must be the last element of a list");
+                        }
+                        break;
+                    }
+                    if self.is_clause_start() {
+                        elems.push(ListElem::Comprehension(self.comprehension()?));
+                    } else {
+                        elems.push(ListElem::Expr(self.expr()?));
+                    }
+                    match self.tok() {
+                        Tok::Comma(_) => self.skip_commas(),
+                        Tok::P("]") => {}
+                        _ => {
+                            let r = self.err(format!("expected ',' or ']', found {}", self.describe()));
+                            self.leave();
+                            return r;
+                        }
+                    }
+                }
+                self.leave();
+                let end = self.expect_p("]")?;
+                Ok(Expr {
+                    kind: ExprKind::List(elems),
+                    span: sp.to(end),
+                })
+            }
+            Tok::Attr(a) => Err(SynErr {
+                kind: DiagnosticKind::Syntax,
+                msg: format!("unexpected attribute @{}", a.name),
+                span: a.span,
+            }),
+            _ => self.err(format!("expected expression, found {}", self.describe())),
+        }
+    }
+}
