@@ -311,7 +311,7 @@ impl fmt::Display for CanonicalId {
 }
 string_serde!(CanonicalId);
 
-/// An OCI registry host (with optional port and path prefix), e.g. `ghcr.io/acme` or
+/// An OCI registry host (with optional port and path prefix), e.g. `registry.example/acme` or
 /// `127.0.0.1:5000`. Lowercased, no scheme, no trailing `/`.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Registry(String);

@@ -123,10 +123,10 @@ fn oci_refs_lowercase_repository() {
     let id: CanonicalId = "Acme/Shop/web/0123456789abcdef0123456789abcdef01234567".parse().unwrap();
     let r = ReleaseRef::new("127.0.0.1:5000".parse().unwrap(), id.clone());
     assert_eq!(r.to_string(), "127.0.0.1:5000/acme/shop/web:0123456789abcdef0123456789abcdef01234567");
-    let t = TrackingRef::new("ghcr.io/acme".parse().unwrap(), id, "api-bin".parse().unwrap());
-    assert_eq!(t.to_string(), "ghcr.io/acme/acme/shop/web/api-bin:sha-0123456789abcdef0123456789abcdef01234567");
+    let t = TrackingRef::new("registry.example/acme".parse().unwrap(), id, "api-bin".parse().unwrap());
+    assert_eq!(t.to_string(), "registry.example/acme/acme/shop/web/api-bin:sha-0123456789abcdef0123456789abcdef01234567");
     let back: TrackingRef = t.to_string().parse().unwrap();
-    assert_eq!(back.registry.as_str(), "ghcr.io/acme");
+    assert_eq!(back.registry.as_str(), "registry.example/acme");
 }
 
 #[test]
