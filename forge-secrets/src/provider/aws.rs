@@ -81,7 +81,11 @@ impl AwsProvider {
     /// The region for `reference` and a client for it.
     async fn client(&self, reference: &SecretRef) -> Result<(String, Client), SecretsError> {
         let sdk = self.sdk.get_or_init(load_sdk_config).await;
-        let region = match (optional(reference, "region")?, &self.default_region, sdk.region()) {
+        let region = match (
+            optional(reference, "region")?,
+            self.default_region.as_ref().filter(|r| !r.is_empty()),
+            sdk.region().filter(|r| !r.as_ref().is_empty()),
+        ) {
             (Some(r), _, _) => r.to_owned(),
             (None, Some(r), _) => r.clone(),
             (None, None, Some(r)) => r.as_ref().to_owned(),
@@ -156,16 +160,20 @@ fn map_sdk_error(
         SdkError::ServiceError(se) => {
             let status = se.raw().status().as_u16();
             let err = se.into_err();
-            let code = err.code().unwrap_or("Unknown").to_owned();
+            let code = err.code().unwrap_or_default().to_owned();
             let text = err.message().unwrap_or("no message").to_owned();
-            let message = format!("{code}: {text}");
+            let message = match (code.is_empty(), err.to_string()) {
+                (false, _) => format!("{code}: {text}"),
+                (true, shown) if !shown.is_empty() && !shown.starts_with("unhandled error") => shown,
+                (true, _) => format!("HTTP {status} without an error code: {text}"),
+            };
             match err {
                 GetSecretValueError::ResourceNotFoundException(_) => SecretsError::NotFound {
                     reference: r,
                     message: format!("{message} (looked in region {region}; check `secretName` and `region`)"),
                 },
                 GetSecretValueError::InvalidRequestException(_)
-                    if text.contains("deletion") || text.contains("deleted") =>
+                    if message.contains("deletion") || message.contains("deleted") =>
                 {
                     SecretsError::Deleted { reference: r, message }
                 }
@@ -253,7 +261,55 @@ impl SecretProvider for AwsProvider {
 
 #[cfg(test)]
 mod tests {
-    use super::looks_like_region;
+    use std::collections::BTreeMap;
+
+    use aws_sdk_secretsmanager::config::http::HttpResponse;
+    use aws_sdk_secretsmanager::error::ErrorMetadata;
+    use aws_sdk_secretsmanager::types::error::{DecryptionFailure, InvalidRequestException, ResourceNotFoundException};
+
+    use super::*;
+
+    fn map(err: GetSecretValueError, status: u16) -> SecretsError {
+        let mut fields = BTreeMap::new();
+        fields.insert("secretName".to_owned(), serde_json::Value::String("app/db".to_owned()));
+        let r = SecretRef { provider: "aws".into(), fields };
+        let raw = HttpResponse::new(status.try_into().unwrap_or_else(|_| panic!("status {status}")), "".into());
+        map_sdk_error(&r, "eu-west-1", SdkError::service_error(err, raw))
+    }
+
+    fn generic(code: &str, status: u16) -> SecretsError {
+        map(GetSecretValueError::generic(ErrorMetadata::builder().code(code).message("the message").build()), status)
+    }
+
+    #[test]
+    fn service_errors_map_to_semantic_variants() {
+        let e = generic("AccessDeniedException", 400);
+        assert!(matches!(e, SecretsError::AccessDenied { .. }), "{e:?}");
+        assert_eq!(e.to_string(), "secret aws(secretName=app/db): access denied: AccessDeniedException: the message");
+        assert!(matches!(generic("Anything", 403), SecretsError::AccessDenied { .. }));
+        for code in ["UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException"] {
+            assert!(matches!(generic(code, 400), SecretsError::Unauthorized { .. }), "{code}");
+        }
+        assert!(matches!(generic("ThrottlingException", 400), SecretsError::Transient { .. }));
+        assert!(matches!(generic("", 503), SecretsError::Transient { message, .. } if message.starts_with("HTTP 503")));
+        assert!(matches!(generic("SomethingElse", 400), SecretsError::Provider { .. }));
+
+        let nf = GetSecretValueError::ResourceNotFoundException(
+            ResourceNotFoundException::builder().message("can't find it").build(),
+        );
+        let e = map(nf, 400);
+        assert_eq!(
+            e.to_string(),
+            "secret aws(secretName=app/db): not found: ResourceNotFoundException: can't find it \
+             (looked in region eu-west-1; check `secretName` and `region`)"
+        );
+        let del = GetSecretValueError::InvalidRequestException(
+            InvalidRequestException::builder().message("it was marked for deletion.").build(),
+        );
+        assert!(matches!(map(del, 400), SecretsError::Deleted { .. }));
+        let kms = GetSecretValueError::DecryptionFailure(DecryptionFailure::builder().message("kms says no").build());
+        assert!(matches!(map(kms, 400), SecretsError::AccessDenied { message, .. } if message.contains("kms:Decrypt")));
+    }
 
     #[test]
     fn region_shapes() {
