@@ -104,7 +104,9 @@ pub fn generate_workflow(spec: &WorkflowSpec) -> Value {
         tasks.sort_by(|a, b| (&a.phase, &a.project).cmp(&(&b.phase, &b.project)));
         let parallel: Vec<Value> = tasks
             .iter()
-            .map(|t| dispatch(step_name(&["g", &g.group.to_string(), &t.phase, &t.project]), "task", &t.project, &t.phase))
+            .map(|t| {
+                dispatch(step_name(&["g", &g.group.to_string(), &t.phase, &t.project]), "task", &t.project, &t.phase)
+            })
             .collect();
         steps.push(Value::Array(parallel));
     }

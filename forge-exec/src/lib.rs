@@ -44,9 +44,11 @@
 //! ## Crate features
 //! - `sqs`: the AWS SQS queue adapter (`queue::sqs`). Without it no AWS crate is compiled.
 
+pub mod argo;
 pub mod blob;
 mod error;
 pub mod executor;
+pub mod github;
 pub mod plan;
 pub mod queue;
 pub mod scheduler;
