@@ -1,0 +1,124 @@
+//! Server configuration: a YAML file (`--config`) overlaid by flags and `FORGE_API_*`
+//! environment variables.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use forge_core::policy::EnvironmentPolicy;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::OidcConfig;
+
+/// The default database: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://forge-api.db";
+
+/// The default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// The configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Database URL (`postgres://…` or `sqlite://path`).
+    #[serde(default)]
+    pub database_url: Option<String>,
+    /// Listen address.
+    #[serde(default)]
+    pub listen: Option<String>,
+    /// OIDC issuer settings; without them only the dev token authenticates.
+    #[serde(default)]
+    pub oidc: Option<OidcConfig>,
+    /// Environment policies by environment name (SPEC §6.4). Empty: every environment uses
+    /// the default policy; otherwise deployments to unlisted environments are refused.
+    #[serde(default)]
+    pub environments: BTreeMap<String, EnvironmentPolicy>,
+    /// Rate limits.
+    #[serde(default)]
+    pub rate_limits: RateLimits,
+    /// The GitOps repository remote (wired by the GitOps adapter).
+    #[serde(default)]
+    pub gitops: Option<GitopsConfig>,
+}
+
+/// Rate limits (SPEC §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimits {
+    /// Run creations per minute per repository (default 100).
+    #[serde(default = "default_runs")]
+    pub runs_per_minute: u32,
+    /// Deployments per minute per environment (default 10).
+    #[serde(default = "default_deployments")]
+    pub deployments_per_minute: u32,
+}
+
+fn default_runs() -> u32 {
+    100
+}
+fn default_deployments() -> u32 {
+    10
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self { runs_per_minute: default_runs(), deployments_per_minute: default_deployments() }
+    }
+}
+
+/// Where deployments commit ReleasePointers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitopsConfig {
+    /// Clone URL of the GitOps repository.
+    pub url: String,
+    /// Branch (default `main`).
+    #[serde(default = "default_branch")]
+    pub branch: String,
+}
+
+fn default_branch() -> String {
+    "main".into()
+}
+
+/// A configuration file that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading configuration file {path}: {source}")]
+    Read {
+        /// Path.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid.
+    #[error("configuration file {path} is invalid: {source}")]
+    Parse {
+        /// Path.
+        path: String,
+        /// Cause.
+        source: serde_yaml::Error,
+    },
+}
+
+impl Config {
+    /// Reads a YAML configuration file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: p.clone(), source })?;
+        serde_yaml::from_str(&text).map_err(|source| ConfigError::Parse { path: p, source })
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: None,
+            listen: None,
+            oidc: None,
+            environments: BTreeMap::new(),
+            rate_limits: RateLimits::default(),
+            gitops: None,
+        }
+    }
+}

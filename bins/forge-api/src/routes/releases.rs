@@ -1,0 +1,103 @@
+//! Releases.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use forge_core::ProjectName;
+use forge_core::auth::Action;
+use forge_core::model::CreateRelease;
+use forge_core::ports::EventType;
+
+use super::emit;
+use crate::AppState;
+use crate::auth::require;
+use crate::error::{ApiError, FieldError};
+use crate::extract::{Caller, parse_body, parse_field, repository};
+use crate::openapi::{CreateReleaseBody, ErrorBody, ReleaseDoc, ReleasePageDoc};
+
+/// Largest page size.
+const MAX_LIMIT: u32 = 100;
+
+/// Records a release (201), or returns the existing one for the triplet (200).
+#[utoipa::path(post, path = "/v1/releases", tag = "releases", request_body = CreateReleaseBody,
+    responses((status = 201, description = "Created", body = ReleaseDoc), (status = 200, description = "Existing release", body = ReleaseDoc),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 500, body = ErrorBody)))]
+pub(crate) async fn create_release(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    require(&caller, Action::CreateRelease)?;
+    let req: CreateRelease = parse_body(&body)?;
+    let created = state.store.create_release(&req, &caller.subject).await?;
+    if created.created {
+        emit(&state, EventType::ReleaseCreated, &created.value).await;
+    }
+    let status = if created.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(created.value)))
+}
+
+/// Resolves a release id: alias → number → unique commit-SHA prefix (409 if ambiguous) → 404.
+#[utoipa::path(get, path = "/v1/releases/{owner}/{name}/{project}/{release_id}", tag = "releases",
+    params(("owner" = String, Path), ("name" = String, Path), ("project" = String, Path),
+        ("release_id" = String, Path, description = "Alias, release number or commit-SHA prefix (≥ 7 hex)")),
+    responses((status = 200, description = "The release", body = ReleaseDoc), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 500, body = ErrorBody)))]
+pub(crate) async fn get_release(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((owner, name, project, release_id)): Path<(String, String, String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    require(&caller, Action::Read)?;
+    let repo = repository(&owner, &name)?;
+    let project: ProjectName = parse_field("project", &project)?;
+    Ok(Json(state.store.get_release(&repo, &project, &release_id).await?))
+}
+
+/// Lists the releases of a project, newest first.
+#[utoipa::path(get, path = "/v1/releases/{owner}/{name}/{project}", tag = "releases",
+    params(("owner" = String, Path), ("name" = String, Path), ("project" = String, Path),
+        ("limit" = Option<u32>, Query, description = "Page size, 1..=100 (default 20)"),
+        ("offset" = Option<u64>, Query, description = "Offset (default 0)")),
+    responses((status = 200, description = "A page", body = ReleasePageDoc), (status = 401, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 500, body = ErrorBody)))]
+pub(crate) async fn list_releases(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((owner, name, project)): Path<(String, String, String)>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<impl IntoResponse, ApiError> {
+    require(&caller, Action::Read)?;
+    let repo = repository(&owner, &name)?;
+    let project: ProjectName = parse_field("project", &project)?;
+    let mut errors = Vec::new();
+    let limit = match params.get("limit").map(|v| v.parse::<u32>()) {
+        None => 20,
+        Some(Ok(n)) if (1..=MAX_LIMIT).contains(&n) => n,
+        Some(_) => {
+            errors.push(FieldError {
+                field: "limit".into(),
+                message: format!("must be an integer from 1 to {MAX_LIMIT}"),
+            });
+            20
+        }
+    };
+    let offset = match params.get("offset").map(|v| v.parse::<u64>()) {
+        None => 0,
+        Some(Ok(n)) if n <= i64::MAX as u64 => n,
+        Some(_) => {
+            errors.push(FieldError { field: "offset".into(), message: "must be a non-negative integer".into() });
+            0
+        }
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    Ok(Json(state.store.list_releases(&repo, &project, limit, offset).await?))
+}
