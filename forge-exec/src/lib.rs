@@ -51,6 +51,7 @@ pub mod executor;
 pub mod github;
 pub mod plan;
 pub mod queue;
+pub mod repo_cache;
 pub mod scheduler;
 
 pub use error::{BoxError, Error, Result};
