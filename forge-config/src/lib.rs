@@ -4,3 +4,14 @@
 //! The CUE language core lives in [`cue`]; see `CUE_API.md` for a summary.
 
 pub mod cue;
+
+pub mod error;
+pub mod schema;
+mod suggest;
+pub mod tree;
+pub mod trigger;
+pub mod eval;
+pub mod cache;
+pub mod discovery;
+pub mod render;
+pub mod init;

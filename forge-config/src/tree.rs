@@ -195,6 +195,8 @@ pub struct Node {
     pub value: Value,
     /// Where the value (or, failing that, its field) is written.
     pub span: Option<Span>,
+    /// Where the label of the field holding this value is written.
+    pub label: Option<Span>,
     /// Attributes of the field holding this value.
     pub attrs: Vec<Attr>,
 }
@@ -202,7 +204,7 @@ pub struct Node {
 impl Node {
     /// A node without span or attributes.
     pub fn new(value: Value) -> Self {
-        Self { value, span: None, attrs: Vec::new() }
+        Self { value, span: None, label: None, attrs: Vec::new() }
     }
 
     /// Builds a tree from JSON (no spans, no attributes): handy in tests and for data that

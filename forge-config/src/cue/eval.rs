@@ -1,10 +1,2457 @@
-//! Evaluator (stub, being implemented).
-use super::ast;
+//! The evaluator: vertices with conjuncts, lexical environments, closedness groups and
+//! disjunction expansion by cloning.
+
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+
+use indexmap::IndexMap;
+
+use super::ast::{self, BinOp, Clause, Comprehension, Constraint, Decl, Expr, ExprKind, LabelKind, ListElem, StrPart, UnOp};
+use super::decimal::Decimal;
 use super::diag::{Diagnostic, DiagnosticKind, Diagnostics};
-use super::source::SourceFile;
-use super::value::Value;
+use super::source::{SourceFile, Span};
+use super::value::{self, Attribute, Value, ValueKind};
 use super::EvalOptions;
 
-pub(crate) fn evaluate(_files: &[SourceFile], _asts: &[ast::File], _opts: &EvalOptions) -> Result<Value, Diagnostics> {
-    Err(Diagnostics::one(Diagnostic::new(DiagnosticKind::Unsupported, "evaluator not yet implemented")))
+pub(crate) type NodeId = usize;
+pub(crate) type EnvId = usize;
+type GroupId = usize;
+
+/// Kind bits.
+pub(crate) mod k {
+    pub const NULL: u16 = 1;
+    pub const BOOL: u16 = 2;
+    pub const INT: u16 = 4;
+    pub const FLOAT: u16 = 8;
+    pub const STRING: u16 = 16;
+    pub const BYTES: u16 = 32;
+    pub const STRUCT: u16 = 64;
+    pub const LIST: u16 = 128;
+    pub const NUMBER: u16 = INT | FLOAT;
+    pub const TOP: u16 = 255;
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct EvalErr {
+    pub kind: DiagnosticKind,
+    pub msg: String,
+    pub span: Option<Span>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BoundOp {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Ne,
+    Match,
+    NotMatch,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Bound {
+    pub op: BoundOp,
+    pub val: Val,
+    pub re: Option<Rc<regex::Regex>>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Val {
+    Top,
+    Err(Rc<EvalErr>),
+    Null,
+    Bool(bool),
+    Int(i128),
+    Float(Decimal),
+    Str(Rc<str>),
+    Bytes(Rc<[u8]>),
+    Basic(u16, Rc<Vec<Bound>>),
+    Struct(NodeId),
+    List(NodeId),
+    /// Leaves with their default flags.
+    Disj(Rc<Vec<(Val, bool)>>),
+    Builtin(Rc<str>),
+    Package(Rc<str>),
+}
+
+impl Val {
+    pub fn err(kind: DiagnosticKind, msg: impl Into<String>, span: Option<Span>) -> Val {
+        Val::Err(Rc::new(EvalErr {
+            kind,
+            msg: msg.into(),
+            span,
+        }))
+    }
+    pub fn str(s: &str) -> Val {
+        Val::Str(Rc::from(s))
+    }
+    pub fn kind(&self) -> u16 {
+        match self {
+            Val::Top => k::TOP,
+            Val::Err(_) => 0,
+            Val::Null => k::NULL,
+            Val::Bool(_) => k::BOOL,
+            Val::Int(_) => k::INT,
+            Val::Float(_) => k::FLOAT,
+            Val::Str(_) => k::STRING,
+            Val::Bytes(_) => k::BYTES,
+            Val::Basic(m, _) => *m,
+            Val::Struct(_) => k::STRUCT,
+            Val::List(_) => k::LIST,
+            Val::Disj(l) => l.iter().fold(0, |a, (v, _)| a | v.kind()),
+            Val::Builtin(_) | Val::Package(_) => 0,
+        }
+    }
+    pub fn is_concrete_scalar(&self) -> bool {
+        matches!(self, Val::Null | Val::Bool(_) | Val::Int(_) | Val::Float(_) | Val::Str(_) | Val::Bytes(_))
+    }
+}
+
+#[derive(Clone)]
+enum CK<'a> {
+    Expr(&'a Expr, EnvId),
+    Decls(&'a [Decl], EnvId, Span),
+    Val(Val, Option<Span>),
+}
+
+#[derive(Clone)]
+struct Conj<'a> {
+    kind: CK<'a>,
+    groups: Rc<Vec<GroupId>>,
+}
+
+#[derive(Clone)]
+enum Bind<'a> {
+    Let(&'a Expr, EnvId),
+    Val(Val),
+    Alias(String),
+    Import(Rc<str>, usize, usize),
+}
+
+struct Env<'a> {
+    parent: Option<EnvId>,
+    node: NodeId,
+    names: Rc<HashSet<String>>,
+    binds: Vec<(String, Bind<'a>)>,
+}
+
+#[derive(Default)]
+struct Group {
+    labels: HashSet<String>,
+    open: bool,
+    patterns: Vec<(Val, bool)>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum St {
+    New,
+    Expanding,
+    Expanded,
+    Finalizing,
+    Done,
+}
+
+struct Pattern<'a> {
+    pat: Val,
+    alias: Option<&'a str>,
+    value: &'a Expr,
+    env: EnvId,
+    groups: Rc<Vec<GroupId>>,
+}
+
+struct DisjInfo<'a> {
+    alts: Vec<(Conj<'a>, bool)>,
+    has_default: bool,
+}
+
+struct ListLen<'a> {
+    len: usize,
+    tail: Option<Option<(Conj<'a>, Span)>>,
+}
+
+struct Node<'a> {
+    parent: Option<NodeId>,
+    label: Option<Rc<str>>,
+    is_index: bool,
+    conjs: Vec<Conj<'a>>,
+    state: St,
+    arcs: IndexMap<Rc<str>, NodeId>,
+    decl_span: Option<Span>,
+    attrs: Vec<Attribute>,
+    n_regular: u32,
+    n_optional: u32,
+    n_required: u32,
+    acc: Val,
+    acc_span: Option<Span>,
+    struct_seen: bool,
+    lists: Vec<ListLen<'a>>,
+    disjs: Vec<DisjInfo<'a>>,
+    choices: Option<Rc<Vec<usize>>>,
+    disj_seen: usize,
+    groups: Vec<GroupId>,
+    patterns: Vec<Pattern<'a>>,
+    copied: Vec<NodeId>,
+    comps: Vec<(&'a Comprehension, EnvId, Rc<Vec<GroupId>>)>,
+    value: Val,
+    redirect: Option<NodeId>,
+    err_sub: Option<Option<Rc<EvalErr>>>,
+    is_def: bool,
+}
+
+impl<'a> Node<'a> {
+    fn new(parent: Option<NodeId>, label: Option<Rc<str>>, is_index: bool) -> Self {
+        let is_def = label.as_deref().is_some_and(|l| l.starts_with('#') || l.starts_with("_#"));
+        Node {
+            parent,
+            label,
+            is_index,
+            conjs: Vec::new(),
+            state: St::New,
+            arcs: IndexMap::new(),
+            decl_span: None,
+            attrs: Vec::new(),
+            n_regular: 0,
+            n_optional: 0,
+            n_required: 0,
+            acc: Val::Top,
+            acc_span: None,
+            struct_seen: false,
+            lists: Vec::new(),
+            disjs: Vec::new(),
+            choices: None,
+            disj_seen: 0,
+            groups: Vec::new(),
+            patterns: Vec::new(),
+            copied: Vec::new(),
+            comps: Vec::new(),
+            value: Val::Top,
+            redirect: None,
+            err_sub: None,
+            is_def,
+        }
+    }
+}
+
+/// Fatal evaluation error (limits): aborts the whole evaluation.
+pub(crate) struct Fatal(pub EvalErr);
+
+pub(crate) type R<T> = Result<T, Fatal>;
+
+pub(crate) struct Ev<'a> {
+    pub files: &'a [SourceFile],
+    opts: &'a EvalOptions,
+    nodes: Vec<Node<'a>>,
+    envs: Vec<Env<'a>>,
+    groups: Vec<Group>,
+    derived: HashMap<(GroupId, Rc<str>), GroupId>,
+    names_cache: HashMap<usize, Rc<HashSet<String>>>,
+    depth: usize,
+    steps: u64,
+    pub regex_cache: HashMap<String, Rc<regex::Regex>>,
+    imports_used: Vec<Vec<bool>>,
+}
+
+enum Target<'a> {
+    Node(NodeId),
+    Val(Val),
+    Let(&'a Expr, EnvId),
+}
+
+fn perr(kind: DiagnosticKind, msg: impl Into<String>, span: Span) -> Val {
+    Val::err(kind, msg, Some(span))
+}
+
+const STD_PACKAGES: &[&str] = &[
+    "strings",
+    "list",
+    "math",
+    "regexp",
+    "strconv",
+    "encoding/json",
+    "encoding/yaml",
+    "encoding/base64",
+];
+
+pub(crate) fn evaluate(files: &[SourceFile], asts: &[ast::File], opts: &EvalOptions) -> Result<Value, Diagnostics> {
+    // package consistency
+    let mut pkg: Option<&str> = None;
+    for (i, a) in asts.iter().enumerate() {
+        let name = a.package.as_ref().map(|p| p.0.as_str()).unwrap_or("");
+        match pkg {
+            None => pkg = Some(name),
+            Some(p) if p != name => {
+                let sp = a.package.as_ref().map(|p| p.1).unwrap_or(a.span);
+                return Err(Diagnostics::one(
+                    Diagnostic::new(
+                        DiagnosticKind::Eval,
+                        format!("found packages \"{p}\" and \"{name}\" in the same instance"),
+                    )
+                    .with_span(sp, files),
+                ));
+            }
+            _ => {}
+        }
+        let _ = i;
+    }
+    let mut ev = Ev {
+        files,
+        opts,
+        nodes: Vec::new(),
+        envs: Vec::new(),
+        groups: Vec::new(),
+        derived: HashMap::new(),
+        names_cache: HashMap::new(),
+        depth: 0,
+        steps: 0,
+        regex_cache: HashMap::new(),
+        imports_used: Vec::new(),
+    };
+    let root = ev.new_node(None, None, false).map_err(|f| fatal_diag(f, files))?;
+    // package scope: union of all top-level names
+    let mut all = HashSet::new();
+    for a in asts {
+        collect_names(&a.decls, &mut all);
+    }
+    let all = Rc::new(all);
+    let empty: Rc<Vec<GroupId>> = Rc::new(Vec::new());
+    for (fi, a) in asts.iter().enumerate() {
+        let mut binds = Vec::new();
+        let mut used = Vec::new();
+        for (ii, imp) in a.imports.iter().enumerate() {
+            if !STD_PACKAGES.contains(&imp.path.as_str()) {
+                return Err(Diagnostics::one(
+                    Diagnostic::new(
+                        DiagnosticKind::Unsupported,
+                        format!("not supported: import of package \"{}\"", imp.path),
+                    )
+                    .with_span(imp.span, files)
+                    .with_hint("only the standard packages strings, list, math, regexp, strconv, encoding/json and encoding/yaml are supported"),
+                ));
+            }
+            binds.push((imp.name.clone(), Bind::Import(Rc::from(imp.path.as_str()), fi, ii)));
+            used.push(false);
+        }
+        ev.imports_used.push(used);
+        let env = ev.envs.len();
+        ev.envs.push(Env {
+            parent: None,
+            node: root,
+            names: all.clone(),
+            binds,
+        });
+        ev.nodes[root].conjs.push(Conj {
+            kind: CK::Decls(&a.decls, env, a.span),
+            groups: empty.clone(),
+        });
+    }
+    if let Err(f) = ev.finalize(root) {
+        return Err(fatal_diag(f, files));
+    }
+    // unused imports
+    for (fi, a) in asts.iter().enumerate() {
+        for (ii, imp) in a.imports.iter().enumerate() {
+            if !ev.imports_used[fi][ii] {
+                return Err(Diagnostics::one(
+                    Diagnostic::new(DiagnosticKind::Eval, format!("imported and not used: \"{}\"", imp.path))
+                        .with_span(imp.span, files),
+                ));
+            }
+        }
+    }
+    let mut errs = Vec::new();
+    let v = match ev.to_public(root, &mut String::new(), &mut errs, 0) {
+        Ok(v) => v,
+        Err(f) => return Err(fatal_diag(f, files)),
+    };
+    if !errs.is_empty() {
+        return Err(Diagnostics(errs));
+    }
+    Ok(v)
+}
+
+fn fatal_diag(f: Fatal, files: &[SourceFile]) -> Diagnostics {
+    let mut d = Diagnostic::new(f.0.kind, f.0.msg);
+    if let Some(sp) = f.0.span {
+        d = d.with_span(sp, files);
+    }
+    Diagnostics::one(d)
+}
+
+fn collect_names(decls: &[Decl], out: &mut HashSet<String>) {
+    for d in decls {
+        if let Decl::Field(f) = d {
+            if let LabelKind::Name(n) = &f.label.kind {
+                out.insert(n.clone());
+            }
+        }
+    }
+}
+
+fn label_is_regular(l: &str) -> bool {
+    !l.starts_with('#') && !l.starts_with('_')
+}
+
+impl<'a> Ev<'a> {
+    fn new_node(&mut self, parent: Option<NodeId>, label: Option<Rc<str>>, is_index: bool) -> R<NodeId> {
+        if self.nodes.len() >= self.opts.max_nodes {
+            return Err(Fatal(EvalErr {
+                kind: DiagnosticKind::Limit,
+                msg: format!("evaluation too large: more than {} values", self.opts.max_nodes),
+                span: None,
+            }));
+        }
+        self.nodes.push(Node::new(parent, label, is_index));
+        Ok(self.nodes.len() - 1)
+    }
+
+    fn step(&mut self, span: Option<Span>) -> R<()> {
+        self.steps += 1;
+        if self.steps > self.opts.max_steps {
+            return Err(Fatal(EvalErr {
+                kind: DiagnosticKind::Limit,
+                msg: format!("evaluation too expensive: more than {} steps", self.opts.max_steps),
+                span,
+            }));
+        }
+        Ok(())
+    }
+
+    fn enter(&mut self, span: Option<Span>) -> R<()> {
+        self.depth += 1;
+        if self.depth > self.opts.max_depth {
+            self.depth -= 1;
+            return Err(Fatal(EvalErr {
+                kind: DiagnosticKind::Limit,
+                msg: format!("evaluation nested too deeply (limit {}); structural recursion?", self.opts.max_depth),
+                span,
+            }));
+        }
+        Ok(())
+    }
+
+    fn leave(&mut self) {
+        self.depth -= 1;
+    }
+
+    fn new_group(&mut self) -> GroupId {
+        self.groups.push(Group::default());
+        self.groups.len() - 1
+    }
+
+    fn derive(&mut self, g: GroupId, label: &Rc<str>) -> GroupId {
+        if let Some(d) = self.derived.get(&(g, label.clone())) {
+            return *d;
+        }
+        let d = self.new_group();
+        self.derived.insert((g, label.clone()), d);
+        d
+    }
+
+    fn names_for(&mut self, decls: &'a [Decl]) -> Rc<HashSet<String>> {
+        let key = decls.as_ptr() as usize;
+        if let Some(n) = self.names_cache.get(&key) {
+            return n.clone();
+        }
+        let mut s = HashSet::new();
+        collect_names(decls, &mut s);
+        let r = Rc::new(s);
+        self.names_cache.insert(key, r.clone());
+        r
+    }
+
+    fn new_env(&mut self, parent: EnvId, node: NodeId, decls: &'a [Decl]) -> EnvId {
+        let names = self.names_for(decls);
+        let mut binds = Vec::new();
+        let id = self.envs.len();
+        for d in decls {
+            match d {
+                Decl::Let(l) => binds.push((l.name.clone(), Bind::Let(&l.expr, id))),
+                Decl::Field(f) => {
+                    if let (Some(a), LabelKind::Name(n)) = (&f.label.alias, &f.label.kind) {
+                        binds.push((a.clone(), Bind::Alias(n.clone())));
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.envs.push(Env {
+            parent: Some(parent),
+            node,
+            names,
+            binds,
+        });
+        id
+    }
+
+    fn bind_env(&mut self, parent: EnvId, binds: Vec<(String, Bind<'a>)>) -> EnvId {
+        let node = self.envs[parent].node;
+        self.envs.push(Env {
+            parent: Some(parent),
+            node,
+            names: Rc::new(HashSet::new()),
+            binds,
+        });
+        self.envs.len() - 1
+    }
+
+    pub(crate) fn path_of(&self, mut n: NodeId) -> String {
+        let mut segs = Vec::new();
+        loop {
+            let node = &self.nodes[n];
+            match (&node.label, node.parent) {
+                (Some(l), Some(p)) => {
+                    if node.is_index {
+                        segs.push(format!("[{l}]"));
+                    } else {
+                        segs.push(l.to_string());
+                    }
+                    n = p;
+                }
+                (_, Some(p)) => n = p,
+                _ => break,
+            }
+        }
+        let mut out = String::new();
+        for s in segs.iter().rev() {
+            if !out.is_empty() && !s.starts_with('[') {
+                out.push('.');
+            }
+            out.push_str(s);
+        }
+        out
+    }
+
+    fn arc(&mut self, n: NodeId, label: Rc<str>, is_index: bool) -> R<NodeId> {
+        if let Some(c) = self.nodes[n].arcs.get(&label) {
+            let c = *c;
+            if self.nodes[c].state == St::Done || self.nodes[c].state == St::Expanded {
+                // a conjunct arrives late: re-evaluate lazily
+                self.reset(c);
+            }
+            return Ok(c);
+        }
+        let c = self.new_node(Some(n), Some(label.clone()), is_index)?;
+        self.nodes[n].arcs.insert(label, c);
+        Ok(c)
+    }
+
+    fn reset(&mut self, c: NodeId) {
+        let node = &mut self.nodes[c];
+        node.state = St::New;
+        node.arcs.clear();
+        node.acc = Val::Top;
+        node.acc_span = None;
+        node.struct_seen = false;
+        node.lists.clear();
+        node.disjs.clear();
+        node.disj_seen = 0;
+        node.groups.clear();
+        node.patterns.clear();
+        node.copied.clear();
+        node.comps.clear();
+        node.value = Val::Top;
+        node.redirect = None;
+        node.err_sub = None;
+    }
+
+    // ---------------------------------------------------------------- expansion
+
+    fn expand(&mut self, n: NodeId) -> R<()> {
+        if self.nodes[n].state != St::New {
+            return Ok(());
+        }
+        self.nodes[n].state = St::Expanding;
+        let conjs = self.nodes[n].conjs.clone();
+        for c in conjs {
+            self.process(n, c)?;
+        }
+        // comprehensions (may add more)
+        let mut i = 0;
+        while i < self.nodes[n].comps.len() {
+            let (comp, env, groups) = self.nodes[n].comps[i].clone();
+            self.run_struct_comp(n, comp, env, groups)?;
+            i += 1;
+        }
+        // pattern constraints
+        if !self.nodes[n].patterns.is_empty() {
+            let arcs: Vec<(Rc<str>, NodeId)> = self.nodes[n].arcs.iter().map(|(k, v)| (k.clone(), *v)).collect();
+            let npat = self.nodes[n].patterns.len();
+            for (label, child) in arcs {
+                if !label_is_regular(&label) {
+                    continue;
+                }
+                for pi in 0..npat {
+                    let pat = self.nodes[n].patterns[pi].pat.clone();
+                    if self.label_matches(&label, &pat)? {
+                        let p = &self.nodes[n].patterns[pi];
+                        let (alias, value, env, groups) = (p.alias, p.value, p.env, p.groups.clone());
+                        let env = match alias {
+                            Some(a) => self.bind_env(env, vec![(a.to_string(), Bind::Val(Val::Str(label.clone())))]),
+                            None => env,
+                        };
+                        let groups = self.derive_all(&groups, &label);
+                        self.nodes[child].conjs.push(Conj {
+                            kind: CK::Expr(value, env),
+                            groups,
+                        });
+                    }
+                }
+            }
+        }
+        self.nodes[n].state = St::Expanded;
+        Ok(())
+    }
+
+    fn derive_all(&mut self, groups: &Rc<Vec<GroupId>>, label: &Rc<str>) -> Rc<Vec<GroupId>> {
+        if groups.is_empty() {
+            return groups.clone();
+        }
+        let v: Vec<GroupId> = groups.iter().map(|g| self.derive(*g, label)).collect();
+        Rc::new(v)
+    }
+
+    fn label_matches(&mut self, label: &str, pat: &Val) -> R<bool> {
+        if let Val::Disj(leaves) = pat {
+            for (l, _) in leaves.iter() {
+                if self.label_matches(label, l)? {
+                    return Ok(true);
+                }
+            }
+            return Ok(false);
+        }
+        let v = self.unify_scalar(Val::str(label), pat.clone(), None)?;
+        Ok(!matches!(v, Val::Err(_)))
+    }
+
+    fn add_err(&mut self, n: NodeId, e: Val) {
+        if !matches!(self.nodes[n].acc, Val::Err(_)) {
+            self.nodes[n].acc = e;
+        }
+    }
+
+    /// Processes one conjunct into node `n`. Returns closedness groups created by references
+    /// to definitions (for embedding).
+    fn process(&mut self, n: NodeId, c: Conj<'a>) -> R<Vec<GroupId>> {
+        let sp = match &c.kind {
+            CK::Expr(e, _) => Some(e.span),
+            CK::Decls(_, _, s) => Some(*s),
+            CK::Val(_, s) => *s,
+        };
+        self.step(sp)?;
+        match c.kind {
+            CK::Val(v, s) => self.add_val(n, v, s, &c.groups),
+            CK::Decls(decls, env, span) => self.process_struct(n, decls, env, &c.groups, span),
+            CK::Expr(e, env) => self.process_expr(n, e, env, &c.groups),
+        }
+    }
+
+    fn process_expr(&mut self, n: NodeId, e: &'a Expr, env: EnvId, groups: &Rc<Vec<GroupId>>) -> R<Vec<GroupId>> {
+        match &e.kind {
+            ExprKind::Paren(x) => self.process_expr(n, x, env, groups),
+            ExprKind::Struct(decls) => self.process_struct(n, decls, env, groups, e.span),
+            ExprKind::List(elems) => {
+                self.process_list(n, elems, env, groups, e.span)?;
+                Ok(Vec::new())
+            }
+            ExprKind::Binary(BinOp::And, l, r) => {
+                let mut g = self.process_expr(n, l, env, groups)?;
+                g.extend(self.process_expr(n, r, env, groups)?);
+                Ok(g)
+            }
+            ExprKind::Binary(BinOp::Or, _, _) => {
+                let mut alts = Vec::new();
+                flatten_or(e, false, &mut alts);
+                let has_default = alts.iter().any(|(_, d)| *d);
+                let alts = alts
+                    .into_iter()
+                    .map(|(x, d)| {
+                        (
+                            Conj {
+                                kind: CK::Expr(x, env),
+                                groups: groups.clone(),
+                            },
+                            d,
+                        )
+                    })
+                    .collect();
+                self.add_disj(n, DisjInfo { alts, has_default })
+            }
+            ExprKind::Unary(UnOp::Default, x) => self.process_expr(n, x, env, groups),
+            ExprKind::AttrOnly => Ok(Vec::new()),
+            ExprKind::Ident(_) | ExprKind::Selector(..) | ExprKind::Index(..) => {
+                match self.resolve(e, env)? {
+                    Ok(Target::Node(v)) => self.copy_node(n, v, groups, e.span),
+                    Ok(Target::Val(v)) => self.add_val(n, v, Some(e.span), groups),
+                    Ok(Target::Let(x, lenv)) => {
+                        self.enter(Some(e.span))?;
+                        let r = self.process_expr(n, x, lenv, groups);
+                        self.leave();
+                        r
+                    }
+                    Err(err) => {
+                        self.add_err(n, err);
+                        Ok(Vec::new())
+                    }
+                }
+            }
+            _ => {
+                let v = self.eval(e, env)?;
+                self.add_val(n, v, Some(e.span), groups)
+            }
+        }
+    }
+
+    fn add_disj(&mut self, n: NodeId, d: DisjInfo<'a>) -> R<Vec<GroupId>> {
+        let idx = self.nodes[n].disj_seen;
+        self.nodes[n].disj_seen += 1;
+        let chosen = self.nodes[n].choices.as_ref().and_then(|c| c.get(idx).copied());
+        match chosen {
+            Some(i) => match d.alts.into_iter().nth(i) {
+                Some((c, _)) => self.process(n, c),
+                None => Ok(Vec::new()),
+            },
+            None => {
+                self.nodes[n].disjs.push(d);
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    fn add_val(&mut self, n: NodeId, v: Val, span: Option<Span>, groups: &Rc<Vec<GroupId>>) -> R<Vec<GroupId>> {
+        match v {
+            Val::Struct(m) | Val::List(m) => self.copy_node(n, m, groups, span.unwrap_or_default()),
+            Val::Disj(leaves) => {
+                let has_default = leaves.iter().any(|(_, d)| *d);
+                let alts = leaves
+                    .iter()
+                    .map(|(v, d)| {
+                        (
+                            Conj {
+                                kind: CK::Val(v.clone(), span),
+                                groups: groups.clone(),
+                            },
+                            *d,
+                        )
+                    })
+                    .collect();
+                self.add_disj(n, DisjInfo { alts, has_default })
+            }
+            Val::Builtin(name) => {
+                self.add_err(
+                    n,
+                    Val::err(DiagnosticKind::Eval, format!("cannot use function {name} as a value"), span),
+                );
+                Ok(Vec::new())
+            }
+            Val::Package(name) => {
+                self.add_err(
+                    n,
+                    Val::err(DiagnosticKind::Eval, format!("cannot use package {name} as a value"), span),
+                );
+                Ok(Vec::new())
+            }
+            v => {
+                let acc = std::mem::replace(&mut self.nodes[n].acc, Val::Top);
+                let r = self.unify_scalar(acc, v, span)?;
+                if self.nodes[n].acc_span.is_none() {
+                    self.nodes[n].acc_span = span;
+                }
+                self.nodes[n].acc = r;
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    fn is_defish(&self, mut v: NodeId) -> bool {
+        loop {
+            if self.nodes[v].is_def {
+                return true;
+            }
+            match self.nodes[v].parent {
+                Some(p) => v = p,
+                None => return false,
+            }
+        }
+    }
+
+    fn is_ancestor(&self, a: NodeId, mut n: NodeId) -> bool {
+        while let Some(p) = self.nodes[n].parent {
+            if p == a {
+                return true;
+            }
+            n = p;
+        }
+        false
+    }
+
+    fn copy_node(&mut self, n: NodeId, v: NodeId, groups: &Rc<Vec<GroupId>>, span: Span) -> R<Vec<GroupId>> {
+        if v == n || self.nodes[n].copied.contains(&v) {
+            return Ok(Vec::new());
+        }
+        if self.is_ancestor(v, n) {
+            self.add_err(n, perr(DiagnosticKind::Cycle, "structural cycle", span));
+            return Ok(Vec::new());
+        }
+        // recursive definitions: an ancestor already unified with v
+        let mut a = self.nodes[n].parent;
+        while let Some(p) = a {
+            if self.nodes[p].copied.contains(&v) {
+                self.add_err(n, perr(DiagnosticKind::Cycle, "structural cycle", span));
+                return Ok(Vec::new());
+            }
+            a = self.nodes[p].parent;
+        }
+        if let Some(p) = self.nodes[v].parent {
+            if self.nodes[p].state == St::New {
+                self.enter(Some(span))?;
+                let r = self.expand(p);
+                self.leave();
+                r?;
+            }
+        }
+        self.nodes[n].copied.push(v);
+        let mut new_groups = Vec::new();
+        let extra = if self.is_defish(v) {
+            let g = self.new_group();
+            new_groups.push(g);
+            Some(g)
+        } else {
+            None
+        };
+        let conjs = self.nodes[v].conjs.clone();
+        self.enter(Some(span))?;
+        for c in conjs {
+            let mut gs: Vec<GroupId> = c.groups.iter().copied().collect();
+            for g in groups.iter() {
+                if !gs.contains(g) {
+                    gs.push(*g);
+                }
+            }
+            if let Some(g) = extra {
+                gs.push(g);
+            }
+            let c = Conj {
+                kind: c.kind,
+                groups: Rc::new(gs),
+            };
+            match self.process(n, c) {
+                Ok(g) => new_groups.extend(g),
+                Err(f) => {
+                    self.leave();
+                    return Err(f);
+                }
+            }
+        }
+        self.leave();
+        Ok(new_groups)
+    }
+
+    fn process_struct(
+        &mut self,
+        n: NodeId,
+        decls: &'a [Decl],
+        env: EnvId,
+        groups: &Rc<Vec<GroupId>>,
+        _span: Span,
+    ) -> R<Vec<GroupId>> {
+        let has_embed = decls.iter().any(|d| matches!(d, Decl::Embed(_)));
+        let has_fields = decls
+            .iter()
+            .any(|d| matches!(d, Decl::Field(_) | Decl::Ellipsis(..) | Decl::Comprehension(_)));
+        if !has_embed || has_fields {
+            self.nodes[n].struct_seen = true;
+        }
+        let f = self.new_env(env, n, decls);
+        for g in groups.iter() {
+            if !self.nodes[n].groups.contains(g) {
+                self.nodes[n].groups.push(*g);
+            }
+        }
+        let mut new_groups = Vec::new();
+        if has_embed {
+            for d in decls {
+                if let Decl::Embed(e) = d {
+                    let g = self.process_expr(n, e, f, groups)?;
+                    new_groups.extend(g);
+                }
+            }
+        }
+        let all: Rc<Vec<GroupId>> = if new_groups.is_empty() {
+            groups.clone()
+        } else {
+            let mut v: Vec<GroupId> = groups.iter().copied().collect();
+            v.extend(new_groups.iter().copied());
+            for g in &new_groups {
+                if !self.nodes[n].groups.contains(g) {
+                    self.nodes[n].groups.push(*g);
+                }
+            }
+            Rc::new(v)
+        };
+        for d in decls {
+            match d {
+                Decl::Field(fd) => {
+                    let label: Rc<str> = match &fd.label.kind {
+                        LabelKind::Name(s) => Rc::from(s.as_str()),
+                        LabelKind::Dynamic(e) => {
+                            let v = self.eval(e, f)?;
+                            let v = self.default_of(v)?;
+                            match v {
+                                Val::Str(s) => s,
+                                Val::Err(_) => {
+                                    self.add_err(n, v);
+                                    continue;
+                                }
+                                _ => {
+                                    self.add_err(
+                                        n,
+                                        perr(
+                                            DiagnosticKind::Incomplete,
+                                            "invalid or incomplete dynamic label: must be a concrete string",
+                                            e.span,
+                                        ),
+                                    );
+                                    continue;
+                                }
+                            }
+                        }
+                        LabelKind::Pattern(p, alias) => {
+                            let pv = self.eval(p, f)?;
+                            let pv = match pv {
+                                Val::Disj(_) => pv,
+                                other => other,
+                            };
+                            for g in all.iter() {
+                                self.groups[*g].patterns.push((pv.clone(), true));
+                            }
+                            self.nodes[n].patterns.push(Pattern {
+                                pat: pv,
+                                alias: alias.as_deref(),
+                                value: &fd.value,
+                                env: f,
+                                groups: all.clone(),
+                            });
+                            continue;
+                        }
+                    };
+                    if label_is_regular(&label) {
+                        for g in all.iter() {
+                            self.groups[*g].labels.insert(label.to_string());
+                        }
+                    }
+                    let child = self.arc(n, label.clone(), false)?;
+                    let derived = self.derive_all(&all, &label);
+                    let node = &mut self.nodes[child];
+                    if node.decl_span.is_none() {
+                        node.decl_span = Some(fd.label.span);
+                    }
+                    for a in &fd.attrs {
+                        if !node.attrs.iter().any(|x| x.span == a.span) {
+                            node.attrs.push(a.clone());
+                        }
+                    }
+                    match fd.constraint {
+                        Constraint::None => node.n_regular += 1,
+                        Constraint::Optional => node.n_optional += 1,
+                        Constraint::Required => node.n_required += 1,
+                    }
+                    node.conjs.push(Conj {
+                        kind: CK::Expr(&fd.value, f),
+                        groups: derived,
+                    });
+                }
+                Decl::Ellipsis(_, _) => {
+                    for g in all.iter() {
+                        self.groups[*g].open = true;
+                    }
+                }
+                Decl::Comprehension(c) => {
+                    self.nodes[n].comps.push((c, f, all.clone()));
+                }
+                Decl::Let(_) | Decl::Attribute(_) | Decl::Embed(_) => {}
+            }
+        }
+        Ok(new_groups)
+    }
+
+    fn process_list(
+        &mut self,
+        n: NodeId,
+        elems: &'a [ListElem],
+        env: EnvId,
+        groups: &Rc<Vec<GroupId>>,
+        span: Span,
+    ) -> R<()> {
+        let elem_label: Rc<str> = Rc::from("[]");
+        let derived = self.derive_all(groups, &elem_label);
+        let mut idx = 0usize;
+        let mut tail = None;
+        for el in elems {
+            match el {
+                ListElem::Expr(e) => {
+                    let c = self.arc(n, Rc::from(idx.to_string()), true)?;
+                    if self.nodes[c].decl_span.is_none() {
+                        self.nodes[c].decl_span = Some(e.span);
+                    }
+                    self.nodes[c].n_regular += 1;
+                    self.nodes[c].conjs.push(Conj {
+                        kind: CK::Expr(e, env),
+                        groups: derived.clone(),
+                    });
+                    idx += 1;
+                }
+                ListElem::Comprehension(comp) => {
+                    let mut yields = Vec::new();
+                    self.run_comp(comp, 0, env, &mut yields)?;
+                    for r in yields {
+                        match r {
+                            Ok(yenv) => {
+                                let c = self.arc(n, Rc::from(idx.to_string()), true)?;
+                                self.nodes[c].decl_span = Some(comp.body.span);
+                                self.nodes[c].n_regular += 1;
+                                self.nodes[c].conjs.push(Conj {
+                                    kind: CK::Expr(&comp.body, yenv),
+                                    groups: derived.clone(),
+                                });
+                                idx += 1;
+                            }
+                            Err(e) => self.add_err(n, e),
+                        }
+                    }
+                }
+                ListElem::Ellipsis(t) => {
+                    tail = Some(t.as_ref().map(|t| {
+                        (
+                            Conj {
+                                kind: CK::Expr(t, env),
+                                groups: derived.clone(),
+                            },
+                            t.span,
+                        )
+                    }));
+                }
+            }
+        }
+        let _ = span;
+        self.nodes[n].lists.push(ListLen { len: idx, tail });
+        Ok(())
+    }
+
+    /// Runs comprehension clauses from `i`, pushing the environment of every yield.
+    fn run_comp(&mut self, comp: &'a Comprehension, i: usize, env: EnvId, out: &mut Vec<Result<EnvId, Val>>) -> R<()> {
+        self.step(Some(comp.span))?;
+        let Some(cl) = comp.clauses.get(i) else {
+            out.push(Ok(env));
+            return Ok(());
+        };
+        match cl {
+            Clause::If(c) => {
+                let v = self.eval(c, env)?;
+                let v = self.default_of(v)?;
+                match v {
+                    Val::Bool(true) => self.run_comp(comp, i + 1, env, out)?,
+                    Val::Bool(false) => {}
+                    Val::Err(_) => out.push(Err(v)),
+                    _ => out.push(Err(perr(
+                        DiagnosticKind::Incomplete,
+                        "incomplete or non-boolean condition in comprehension",
+                        c.span,
+                    ))),
+                }
+            }
+            Clause::Let(name, e) => {
+                let nenv = self.bind_env(env, vec![(name.clone(), Bind::Let(e, env))]);
+                self.run_comp(comp, i + 1, nenv, out)?;
+            }
+            Clause::For(kname, vname, src) => {
+                let v = self.eval(src, env)?;
+                let v = self.default_of(v)?;
+                let items: Vec<(Val, Val)> = match v {
+                    Val::Struct(m) => {
+                        let m = self.finalize_follow(m)?;
+                        let arcs: Vec<(Rc<str>, NodeId)> =
+                            self.nodes[m].arcs.iter().map(|(k, v)| (k.clone(), *v)).collect();
+                        let mut items = Vec::new();
+                        for (l, c) in arcs {
+                            if !label_is_regular(&l) || !self.is_regular_arc(c) {
+                                continue;
+                            }
+                            let cv = self.value_of(c)?;
+                            items.push((Val::Str(l), cv));
+                        }
+                        items
+                    }
+                    Val::List(m) => {
+                        let m = self.finalize_follow(m)?;
+                        let arcs: Vec<NodeId> = self.nodes[m].arcs.values().copied().collect();
+                        let mut items = Vec::new();
+                        for (i, c) in arcs.into_iter().enumerate() {
+                            let cv = self.value_of(c)?;
+                            items.push((Val::Int(i as i128), cv));
+                        }
+                        items
+                    }
+                    Val::Err(_) => {
+                        out.push(Err(v));
+                        return Ok(());
+                    }
+                    _ => {
+                        out.push(Err(perr(
+                            DiagnosticKind::Incomplete,
+                            "cannot range over a value that is not a concrete struct or list",
+                            src.span,
+                        )));
+                        return Ok(());
+                    }
+                };
+                for (kv, vv) in items {
+                    let mut binds = vec![(vname.clone(), Bind::Val(vv))];
+                    if let Some(kn) = kname {
+                        binds.push((kn.clone(), Bind::Val(kv)));
+                    }
+                    let nenv = self.bind_env(env, binds);
+                    self.run_comp(comp, i + 1, nenv, out)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn run_struct_comp(&mut self, n: NodeId, comp: &'a Comprehension, env: EnvId, groups: Rc<Vec<GroupId>>) -> R<()> {
+        let mut yields = Vec::new();
+        self.enter(Some(comp.span))?;
+        let r = self.run_comp(comp, 0, env, &mut yields);
+        self.leave();
+        r?;
+        for y in yields {
+            match y {
+                Ok(yenv) => {
+                    self.process(
+                        n,
+                        Conj {
+                            kind: CK::Expr(&comp.body, yenv),
+                            groups: groups.clone(),
+                        },
+                    )?;
+                }
+                Err(e) => self.add_err(n, e),
+            }
+        }
+        Ok(())
+    }
+
+    fn is_regular_arc(&self, c: NodeId) -> bool {
+        let n = &self.nodes[c];
+        n.n_regular > 0 || (n.n_optional == 0 && n.n_required == 0)
+    }
+
+    // ---------------------------------------------------------------- finalize
+
+    pub(crate) fn finalize(&mut self, n: NodeId) -> R<()> {
+        match self.nodes[n].state {
+            St::Done | St::Finalizing => return Ok(()),
+            _ => {}
+        }
+        let span = self.nodes[n].decl_span;
+        self.enter(span)?;
+        let r = self.finalize_inner(n);
+        self.leave();
+        r
+    }
+
+    fn finalize_inner(&mut self, n: NodeId) -> R<()> {
+        self.expand(n)?;
+        self.nodes[n].state = St::Finalizing;
+        if !self.nodes[n].disjs.is_empty() {
+            self.resolve_disj(n)?;
+            self.nodes[n].state = St::Done;
+            return Ok(());
+        }
+        let acc = self.nodes[n].acc.clone();
+        let acc_span = self.nodes[n].acc_span.or(self.nodes[n].decl_span);
+        let struct_seen = self.nodes[n].struct_seen;
+        let list_seen = !self.nodes[n].lists.is_empty();
+        let value = if let Val::Err(_) = acc {
+            acc
+        } else if struct_seen && list_seen {
+            perr(DiagnosticKind::Eval, "conflicting values: struct and list", acc_span.unwrap_or_default())
+        } else if struct_seen || list_seen {
+            let need = if struct_seen { k::STRUCT } else { k::LIST };
+            if acc.kind() & need == 0 {
+                let what = if struct_seen { "struct" } else { "list" };
+                perr(
+                    DiagnosticKind::Eval,
+                    format!("conflicting values {} and {what} (mismatched types)", self.val_text(&acc)),
+                    acc_span.unwrap_or_default(),
+                )
+            } else if struct_seen {
+                match self.check_closed(n)? {
+                    Some(e) => e,
+                    None => Val::Struct(n),
+                }
+            } else {
+                match self.finish_list(n)? {
+                    Some(e) => e,
+                    None => Val::List(n),
+                }
+            }
+        } else {
+            acc
+        };
+        let is_err = matches!(value, Val::Err(_));
+        self.nodes[n].value = value;
+        if !is_err {
+            let arcs: Vec<NodeId> = self.nodes[n].arcs.values().copied().collect();
+            for c in arcs {
+                if self.is_regular_arc(c) || self.nodes[c].n_required > 0 {
+                    self.finalize(c)?;
+                }
+            }
+        }
+        self.nodes[n].state = St::Done;
+        Ok(())
+    }
+
+    fn check_closed(&mut self, n: NodeId) -> R<Option<Val>> {
+        let groups = self.nodes[n].groups.clone();
+        if groups.is_empty() {
+            return Ok(None);
+        }
+        let arcs: Vec<(Rc<str>, NodeId)> = self.nodes[n].arcs.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        for (label, c) in arcs {
+            if !label_is_regular(&label) {
+                continue;
+            }
+            for g in &groups {
+                let grp = &self.groups[*g];
+                if grp.open || grp.labels.contains(&*label) {
+                    continue;
+                }
+                let pats: Vec<Val> = grp.patterns.iter().map(|p| p.0.clone()).collect();
+                let mut ok = false;
+                for p in pats {
+                    if self.label_matches(&label, &p)? {
+                        ok = true;
+                        break;
+                    }
+                }
+                if !ok {
+                    let sp = self.nodes[c].decl_span.unwrap_or_default();
+                    let mut path = self.path_of(n);
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(&label);
+                    return Ok(Some(perr(
+                        DiagnosticKind::Eval,
+                        format!("field not allowed: {label} (closed struct; path {path})"),
+                        sp,
+                    )));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn finish_list(&mut self, n: NodeId) -> R<Option<Val>> {
+        let lists = std::mem::take(&mut self.nodes[n].lists);
+        let mut closed: Option<usize> = None;
+        let mut min = 0usize;
+        for l in &lists {
+            if l.tail.is_none() {
+                if let Some(c) = closed {
+                    if c != l.len {
+                        let sp = self.nodes[n].decl_span.unwrap_or_default();
+                        let msg = format!("incompatible list lengths ({c} and {})", l.len);
+                        self.nodes[n].lists = lists;
+                        return Ok(Some(perr(DiagnosticKind::Eval, msg, sp)));
+                    }
+                }
+                closed = Some(l.len);
+            }
+            min = min.max(l.len);
+        }
+        let len = closed.unwrap_or(min);
+        if let Some(c) = closed {
+            if c < min {
+                let sp = self.nodes[n].decl_span.unwrap_or_default();
+                self.nodes[n].lists = lists;
+                return Ok(Some(perr(
+                    DiagnosticKind::Eval,
+                    format!("incompatible list lengths ({c} and {min})"),
+                    sp,
+                )));
+            }
+        }
+        for l in &lists {
+            if let Some(Some((tail, _))) = &l.tail {
+                for i in l.len..len {
+                    let c = self.arc(n, Rc::from(i.to_string()), true)?;
+                    self.nodes[c].conjs.push(tail.clone());
+                }
+            }
+        }
+        self.nodes[n].lists = lists;
+        Ok(None)
+    }
+
+    fn resolve_disj(&mut self, n: NodeId) -> R<()> {
+        let d = self.nodes[n].disjs.remove(0);
+        self.nodes[n].disjs.clear();
+        let base: Vec<usize> = self.nodes[n].choices.as_ref().map(|c| c.to_vec()).unwrap_or_default();
+        let mut leaves: Vec<(Val, bool)> = Vec::new();
+        let mut first_err: Option<Val> = None;
+        let mut incomplete = false;
+        for (i, (_, is_def)) in d.alts.iter().enumerate() {
+            let mut ch = base.clone();
+            ch.push(i);
+            let parent = self.nodes[n].parent;
+            let label = self.nodes[n].label.clone();
+            let is_index = self.nodes[n].is_index;
+            let c = self.new_node(parent, label, is_index)?;
+            let conjs = self.nodes[n].conjs.clone();
+            {
+                let src_def = self.nodes[n].is_def;
+                let decl_span = self.nodes[n].decl_span;
+                let (nr, no, nq) = (self.nodes[n].n_regular, self.nodes[n].n_optional, self.nodes[n].n_required);
+                let node = &mut self.nodes[c];
+                node.conjs = conjs;
+                node.choices = Some(Rc::new(ch));
+                node.is_def = src_def;
+                node.decl_span = decl_span;
+                node.n_regular = nr;
+                node.n_optional = no;
+                node.n_required = nq;
+            }
+            self.finalize(c)?;
+            let flag = *is_def || !d.has_default;
+            if let Some(e) = self.subtree_error(c)? {
+                if e.kind == DiagnosticKind::Incomplete {
+                    incomplete = true;
+                } else {
+                    if first_err.is_none() {
+                        first_err = Some(Val::Err(e));
+                    }
+                    continue;
+                }
+            }
+            let v = self.nodes[c].value.clone();
+            match v {
+                Val::Disj(inner) => {
+                    for (iv, idf) in inner.iter() {
+                        leaves.push((iv.clone(), flag && *idf));
+                    }
+                }
+                other => leaves.push((other, flag)),
+            }
+        }
+        let _ = incomplete;
+        // dedupe
+        let mut uniq: Vec<(Val, bool)> = Vec::new();
+        for (v, dflt) in leaves {
+            let mut found = false;
+            for (u, ud) in uniq.iter_mut() {
+                if self.equal(u, &v)? {
+                    *ud = *ud || dflt;
+                    found = true;
+                    break;
+                }
+            }
+            if !found {
+                uniq.push((v, dflt));
+            }
+        }
+        let value = match uniq.len() {
+            0 => match first_err {
+                Some(Val::Err(e)) => Val::Err(Rc::new(EvalErr {
+                    kind: e.kind,
+                    msg: format!("empty disjunction: {}", e.msg),
+                    span: e.span,
+                })),
+                _ => perr(DiagnosticKind::Eval, "empty disjunction", self.nodes[n].decl_span.unwrap_or_default()),
+            },
+            1 => uniq.pop().map(|x| x.0).unwrap_or(Val::Top),
+            _ => Val::Disj(Rc::new(uniq)),
+        };
+        if let Val::Struct(m) | Val::List(m) = &value {
+            self.nodes[n].redirect = Some(*m);
+        }
+        self.nodes[n].value = value;
+        Ok(())
+    }
+
+    /// First error in the subtree (regular fields only).
+    fn subtree_error(&mut self, n: NodeId) -> R<Option<Rc<EvalErr>>> {
+        if let Some(e) = &self.nodes[n].err_sub {
+            return Ok(e.clone());
+        }
+        self.finalize(n)?;
+        let r = match self.nodes[n].value.clone() {
+            Val::Err(e) => Some(e),
+            Val::Struct(m) | Val::List(m) if m != n => self.subtree_error(m)?,
+            Val::Struct(_) | Val::List(_) => {
+                let arcs: Vec<NodeId> = self.nodes[n].arcs.values().copied().collect();
+                let mut found = None;
+                for c in arcs {
+                    if !self.is_regular_arc(c) {
+                        continue;
+                    }
+                    if let Some(e) = self.subtree_error(c)? {
+                        found = Some(e);
+                        break;
+                    }
+                }
+                found
+            }
+            _ => None,
+        };
+        self.nodes[n].err_sub = Some(r.clone());
+        Ok(r)
+    }
+
+    /// Finalizes and follows disjunction redirects (default).
+    pub(crate) fn finalize_follow(&mut self, mut n: NodeId) -> R<NodeId> {
+        for _ in 0..64 {
+            self.finalize(n)?;
+            if let Some(r) = self.nodes[n].redirect {
+                n = r;
+                continue;
+            }
+            if let Val::Disj(_) = &self.nodes[n].value {
+                let v = self.default_of(self.nodes[n].value.clone())?;
+                if let Val::Struct(m) | Val::List(m) = v {
+                    if m != n {
+                        n = m;
+                        continue;
+                    }
+                }
+            }
+            return Ok(n);
+        }
+        Ok(n)
+    }
+
+    /// The final value of a node (finalizing it).
+    pub(crate) fn value_of(&mut self, n: NodeId) -> R<Val> {
+        if self.nodes[n].state == St::Finalizing {
+            // cycle: a value-position reference to a node being evaluated
+            return Ok(Val::err(
+                DiagnosticKind::Cycle,
+                "cycle detected: reference to a value that depends on itself",
+                self.nodes[n].decl_span,
+            ));
+        }
+        if self.nodes[n].state == St::Expanding {
+            return Ok(Val::err(
+                DiagnosticKind::Cycle,
+                "cycle detected in evaluation",
+                self.nodes[n].decl_span,
+            ));
+        }
+        self.finalize(n)?;
+        Ok(self.nodes[n].value.clone())
+    }
+
+    /// Resolves defaults: a disjunction with exactly one default (or one leaf) becomes it.
+    pub(crate) fn default_of(&mut self, v: Val) -> R<Val> {
+        match &v {
+            Val::Disj(leaves) => {
+                let defaults: Vec<&(Val, bool)> = leaves.iter().filter(|(_, d)| *d).collect();
+                if defaults.len() == 1 {
+                    return Ok(defaults[0].0.clone());
+                }
+                Ok(v)
+            }
+            _ => Ok(v),
+        }
+    }
+
+    // ---------------------------------------------------------------- references
+
+    fn lookup(&mut self, name: &str, env: EnvId, span: Span) -> R<Result<Target<'a>, Val>> {
+        let mut e = Some(env);
+        while let Some(id) = e {
+            let mut found: Option<Bind<'a>> = None;
+            for (n, b) in self.envs[id].binds.iter().rev() {
+                if n == name {
+                    found = Some(b.clone());
+                    break;
+                }
+            }
+            if let Some(b) = found {
+                return Ok(Ok(match b {
+                    Bind::Let(x, lenv) => Target::Let(x, lenv),
+                    Bind::Val(v) => Target::Val(v),
+                    Bind::Alias(label) => {
+                        let node = self.envs[id].node;
+                        match self.child(node, &label, span)? {
+                            Ok(c) => Target::Node(c),
+                            Err(e) => return Ok(Err(e)),
+                        }
+                    }
+                    Bind::Import(path, fi, ii) => {
+                        if let Some(u) = self.imports_used.get_mut(fi).and_then(|v| v.get_mut(ii)) {
+                            *u = true;
+                        }
+                        Target::Val(Val::Package(path))
+                    }
+                }));
+            }
+            if self.envs[id].names.contains(name) {
+                let node = self.envs[id].node;
+                return Ok(match self.child(node, name, span)? {
+                    Ok(c) => Ok(Target::Node(c)),
+                    Err(e) => Err(e),
+                });
+            }
+            e = self.envs[id].parent;
+        }
+        if let Some(v) = predeclared(name) {
+            return Ok(Ok(Target::Val(v)));
+        }
+        Ok(Err(perr(DiagnosticKind::Eval, format!("reference \"{name}\" not found"), span)))
+    }
+
+    /// Child arc of a node (following disjunction results when needed).
+    fn child(&mut self, n: NodeId, label: &str, span: Span) -> R<Result<NodeId, Val>> {
+        let mut n = n;
+        if self.nodes[n].state == St::New {
+            self.enter(Some(span))?;
+            let r = self.expand(n);
+            self.leave();
+            r?;
+        }
+        if (!self.nodes[n].disjs.is_empty() || self.nodes[n].redirect.is_some())
+            && self.nodes[n].state != St::Finalizing
+            && self.nodes[n].state != St::Expanding
+        {
+            n = self.finalize_follow(n)?;
+        }
+        if let Some(c) = self.nodes[n].arcs.get(label) {
+            return Ok(Ok(*c));
+        }
+        // pattern-constrained or missing
+        Ok(Err(perr(
+            DiagnosticKind::Incomplete,
+            format!("undefined field: {label}"),
+            span,
+        )))
+    }
+
+    fn resolve(&mut self, e: &'a Expr, env: EnvId) -> R<Result<Target<'a>, Val>> {
+        match &e.kind {
+            ExprKind::Ident(name) => self.lookup(name, env, e.span),
+            ExprKind::Paren(x) => self.resolve(x, env),
+            ExprKind::Selector(base, sel) => {
+                let b = match self.resolve(base, env)? {
+                    Ok(t) => t,
+                    Err(v) => return Ok(Err(v)),
+                };
+                let bv = match b {
+                    Target::Node(nid) => {
+                        let r = self.child(nid, sel, e.span)?;
+                        return Ok(r.map(Target::Node));
+                    }
+                    Target::Val(v) => v,
+                    Target::Let(x, lenv) => {
+                        self.enter(Some(e.span))?;
+                        let r = self.eval(x, lenv);
+                        self.leave();
+                        r?
+                    }
+                };
+                let bv = self.default_of(bv)?;
+                match bv {
+                    Val::Struct(m) => Ok(self.child(m, sel, e.span)?.map(Target::Node)),
+                    Val::Package(p) => match super::builtins::member(&p, sel) {
+                        Some(v) => Ok(Ok(Target::Val(v))),
+                        None => Ok(Err(perr(
+                            DiagnosticKind::Unsupported,
+                            format!("not supported: {p}.{sel}"),
+                            e.span,
+                        ))),
+                    },
+                    Val::Err(_) => Ok(Err(bv)),
+                    other => Ok(Err(perr(
+                        if matches!(other, Val::Top | Val::Basic(..) | Val::Disj(_)) {
+                            DiagnosticKind::Incomplete
+                        } else {
+                            DiagnosticKind::Eval
+                        },
+                        format!("invalid selector {sel}: {} is not a struct", self.val_text(&other)),
+                        e.span,
+                    ))),
+                }
+            }
+            ExprKind::Index(base, idx) => {
+                let iv = self.eval(idx, env)?;
+                let iv = self.default_of(iv)?;
+                let b = match self.resolve(base, env)? {
+                    Ok(t) => t,
+                    Err(v) => return Ok(Err(v)),
+                };
+                let bv = match b {
+                    Target::Node(nid) => {
+                        let f = self.finalize_follow(nid)?;
+                        self.nodes[f].value.clone()
+                    }
+                    Target::Val(v) => v,
+                    Target::Let(x, lenv) => self.eval(x, lenv)?,
+                };
+                let bv = self.default_of(bv)?;
+                match (&bv, &iv) {
+                    (Val::Err(_), _) => Ok(Err(bv)),
+                    (_, Val::Err(_)) => Ok(Err(iv)),
+                    (Val::List(m), Val::Int(i)) => {
+                        let m = self.finalize_follow(*m)?;
+                        let key = i.to_string();
+                        match self.nodes[m].arcs.get(key.as_str()) {
+                            Some(c) if *i >= 0 => Ok(Ok(Target::Node(*c))),
+                            _ => Ok(Err(perr(
+                                DiagnosticKind::Eval,
+                                format!("index out of range [{i}] with length {}", self.nodes[m].arcs.len()),
+                                e.span,
+                            ))),
+                        }
+                    }
+                    (Val::Struct(m), Val::Str(s)) => Ok(self.child(*m, s, e.span)?.map(Target::Node)),
+                    _ => Ok(Err(perr(
+                        DiagnosticKind::Incomplete,
+                        format!("invalid index {} into {}", self.val_text(&iv), self.val_text(&bv)),
+                        e.span,
+                    ))),
+                }
+            }
+            _ => Ok(Ok(Target::Val(self.eval(e, env)?))),
+        }
+    }
+
+    // ---------------------------------------------------------------- value evaluation
+
+    fn anon(&mut self, e: &'a Expr, env: EnvId) -> R<Val> {
+        let parent = self.envs[env].node;
+        let n = self.new_node(Some(parent), None, false)?;
+        self.nodes[n].conjs.push(Conj {
+            kind: CK::Expr(e, env),
+            groups: Rc::new(Vec::new()),
+        });
+        self.nodes[n].decl_span = Some(e.span);
+        self.finalize(n)?;
+        let v = self.nodes[n].value.clone();
+        if let Some(err) = self.subtree_error(n)? {
+            return Ok(Val::Err(err));
+        }
+        Ok(v)
+    }
+
+    /// Builds a struct value from fields.
+    pub(crate) fn make_struct(&mut self, fields: Vec<(String, Val)>) -> R<Val> {
+        let n = self.new_node(None, None, false)?;
+        self.nodes[n].struct_seen = true;
+        for (l, v) in fields {
+            let c = self.new_node(Some(n), Some(Rc::from(l.as_str())), false)?;
+            self.nodes[c].n_regular = 1;
+            self.nodes[c].conjs.push(Conj {
+                kind: CK::Val(v, None),
+                groups: Rc::new(Vec::new()),
+            });
+            self.nodes[n].arcs.insert(Rc::from(l.as_str()), c);
+        }
+        self.nodes[n].conjs.clear();
+        // mark as a struct through a synthetic conjunct: an empty struct
+        self.nodes[n].state = St::Expanded;
+        self.finalize(n)?;
+        Ok(Val::Struct(n))
+    }
+
+    /// Builds a list value.
+    pub(crate) fn make_list(&mut self, items: Vec<Val>) -> R<Val> {
+        let n = self.new_node(None, None, false)?;
+        let len = items.len();
+        for (i, v) in items.into_iter().enumerate() {
+            let c = self.new_node(Some(n), Some(Rc::from(i.to_string())), true)?;
+            self.nodes[c].n_regular = 1;
+            self.nodes[c].conjs.push(Conj {
+                kind: CK::Val(v, None),
+                groups: Rc::new(Vec::new()),
+            });
+            self.nodes[n].arcs.insert(Rc::from(i.to_string()), c);
+        }
+        self.nodes[n].lists.push(ListLen { len, tail: None });
+        self.nodes[n].state = St::Expanded;
+        self.finalize(n)?;
+        Ok(Val::List(n))
+    }
+
+    /// Concrete elements of a list value (defaults resolved).
+    pub(crate) fn list_items(&mut self, n: NodeId) -> R<Vec<Val>> {
+        let n = self.finalize_follow(n)?;
+        let arcs: Vec<NodeId> = self.nodes[n].arcs.values().copied().collect();
+        let mut out = Vec::with_capacity(arcs.len());
+        for c in arcs {
+            let v = self.value_of(c)?;
+            out.push(self.default_of(v)?);
+        }
+        Ok(out)
+    }
+
+    /// Regular fields of a struct value.
+    pub(crate) fn struct_fields(&mut self, n: NodeId) -> R<Vec<(Rc<str>, Val)>> {
+        let n = self.finalize_follow(n)?;
+        let arcs: Vec<(Rc<str>, NodeId)> = self.nodes[n].arcs.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let mut out = Vec::new();
+        for (l, c) in arcs {
+            if !label_is_regular(&l) || !self.is_regular_arc(c) {
+                continue;
+            }
+            let v = self.value_of(c)?;
+            out.push((l, self.default_of(v)?));
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn eval(&mut self, e: &'a Expr, env: EnvId) -> R<Val> {
+        self.step(Some(e.span))?;
+        self.enter(Some(e.span))?;
+        let r = self.eval_inner(e, env);
+        self.leave();
+        r
+    }
+
+    fn eval_inner(&mut self, e: &'a Expr, env: EnvId) -> R<Val> {
+        let sp = e.span;
+        Ok(match &e.kind {
+            ExprKind::Null => Val::Null,
+            ExprKind::Bool(b) => Val::Bool(*b),
+            ExprKind::Int(i) => Val::Int(*i),
+            ExprKind::Float(m, x) => Val::Float(Decimal::new(*m, *x)),
+            ExprKind::Bytes(b) => Val::Bytes(Rc::from(b.as_slice())),
+            ExprKind::Bottom => perr(DiagnosticKind::Eval, "explicit error (_|_ literal)", sp),
+            ExprKind::AttrOnly => Val::Top,
+            ExprKind::Unsupported(what) => perr(DiagnosticKind::Unsupported, format!("not supported: {what}"), sp),
+            ExprKind::Paren(x) => self.eval(x, env)?,
+            ExprKind::Str(parts) => {
+                let mut s = String::new();
+                for p in parts {
+                    match p {
+                        StrPart::Lit(l) => s.push_str(l),
+                        StrPart::Expr(x) => {
+                            let v = self.eval(x, env)?;
+                            let v = self.default_of(v)?;
+                            match v {
+                                Val::Str(t) => s.push_str(&t),
+                                Val::Int(i) => s.push_str(&i.to_string()),
+                                Val::Float(d) => s.push_str(&d.to_cue_string()),
+                                Val::Bool(b) => s.push_str(if b { "true" } else { "false" }),
+                                Val::Bytes(b) => s.push_str(&String::from_utf8_lossy(&b)),
+                                Val::Err(_) => return Ok(v),
+                                Val::Top | Val::Basic(..) | Val::Disj(_) => {
+                                    return Ok(perr(
+                                        DiagnosticKind::Incomplete,
+                                        format!("incomplete value {} in interpolation", self.val_text(&v)),
+                                        x.span,
+                                    ));
+                                }
+                                other => {
+                                    return Ok(perr(
+                                        DiagnosticKind::Eval,
+                                        format!("invalid interpolation: cannot convert {} to string", self.val_text(&other)),
+                                        x.span,
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                }
+                Val::Str(Rc::from(s))
+            }
+            ExprKind::Ident(_) | ExprKind::Selector(..) | ExprKind::Index(..) => match self.resolve(e, env)? {
+                Ok(Target::Node(n)) => self.value_of(n)?,
+                Ok(Target::Val(v)) => v,
+                Ok(Target::Let(x, lenv)) => self.eval(x, lenv)?,
+                Err(v) => v,
+            },
+            ExprKind::Struct(_) | ExprKind::List(_) => self.anon(e, env)?,
+            ExprKind::Binary(BinOp::And | BinOp::Or, _, _) => self.anon(e, env)?,
+            ExprKind::Unary(op, x) => {
+                let v = self.eval(x, env)?;
+                let v = self.default_of(v)?;
+                self.unary(*op, v, sp)?
+            }
+            ExprKind::Binary(op, l, r) => {
+                let a = self.eval(l, env)?;
+                let a = self.default_of(a)?;
+                let b = self.eval(r, env)?;
+                let b = self.default_of(b)?;
+                self.binary(*op, a, b, sp)?
+            }
+            ExprKind::Call(f, args) => {
+                let fv = self.eval(f, env)?;
+                let mut avs = Vec::with_capacity(args.len());
+                for a in args {
+                    let v = self.eval(a, env)?;
+                    avs.push(self.default_of(v)?);
+                }
+                match fv {
+                    Val::Builtin(name) => super::builtins::call(self, &name, avs, sp)?,
+                    Val::Err(_) => fv,
+                    other => perr(
+                        DiagnosticKind::Eval,
+                        format!("cannot call non-function {}", self.val_text(&other)),
+                        sp,
+                    ),
+                }
+            }
+        })
+    }
+
+    fn unary(&mut self, op: UnOp, v: Val, sp: Span) -> R<Val> {
+        if let Val::Err(_) = v {
+            return Ok(v);
+        }
+        let bound = |o: BoundOp| -> Option<BoundOp> { Some(o) };
+        let bop = match op {
+            UnOp::Lt => bound(BoundOp::Lt),
+            UnOp::Le => bound(BoundOp::Le),
+            UnOp::Gt => bound(BoundOp::Gt),
+            UnOp::Ge => bound(BoundOp::Ge),
+            UnOp::Ne => bound(BoundOp::Ne),
+            UnOp::Match => bound(BoundOp::Match),
+            UnOp::NotMatch => bound(BoundOp::NotMatch),
+            _ => None,
+        };
+        if let Some(bop) = bop {
+            if !v.is_concrete_scalar() {
+                return Ok(perr(
+                    DiagnosticKind::Incomplete,
+                    format!("bound value {} is not concrete", self.val_text(&v)),
+                    sp,
+                ));
+            }
+            let kinds = match bop {
+                BoundOp::Match | BoundOp::NotMatch => {
+                    let Val::Str(s) = &v else {
+                        return Ok(perr(DiagnosticKind::Eval, "regular expression must be a string", sp));
+                    };
+                    let re = match self.regex(s) {
+                        Ok(r) => r,
+                        Err(m) => return Ok(perr(DiagnosticKind::Eval, m, sp)),
+                    };
+                    return Ok(Val::Basic(
+                        k::STRING,
+                        Rc::new(vec![Bound {
+                            op: bop,
+                            val: v,
+                            re: Some(re),
+                        }]),
+                    ));
+                }
+                BoundOp::Ne => k::TOP,
+                _ => match &v {
+                    Val::Int(_) | Val::Float(_) => k::NUMBER,
+                    Val::Str(_) => k::STRING,
+                    Val::Bytes(_) => k::BYTES,
+                    _ => return Ok(perr(DiagnosticKind::Eval, "invalid bound", sp)),
+                },
+            };
+            return Ok(Val::Basic(kinds, Rc::new(vec![Bound { op: bop, val: v, re: None }])));
+        }
+        Ok(match (op, &v) {
+            (UnOp::Neg, Val::Int(i)) => Val::Int(-i),
+            (UnOp::Neg, Val::Float(d)) => Val::Float(d.neg()),
+            (UnOp::Pos, Val::Int(_) | Val::Float(_)) => v,
+            (UnOp::Not, Val::Bool(b)) => Val::Bool(!b),
+            (UnOp::Default, _) => v,
+            (_, Val::Top | Val::Basic(..) | Val::Disj(_)) => perr(
+                DiagnosticKind::Incomplete,
+                format!("operand {} is not concrete", self.val_text(&v)),
+                sp,
+            ),
+            _ => perr(DiagnosticKind::Eval, format!("invalid operand {} for unary operator", self.val_text(&v)), sp),
+        })
+    }
+
+    pub(crate) fn regex(&mut self, s: &str) -> Result<Rc<regex::Regex>, String> {
+        if let Some(r) = self.regex_cache.get(s) {
+            return Ok(r.clone());
+        }
+        let re = regex::RegexBuilder::new(s)
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| format!("invalid regular expression: {e}"))?;
+        let re = Rc::new(re);
+        self.regex_cache.insert(s.to_string(), re.clone());
+        Ok(re)
+    }
+
+    fn binary(&mut self, op: BinOp, a: Val, b: Val, sp: Span) -> R<Val> {
+        if let Val::Err(_) = a {
+            return Ok(a);
+        }
+        if let Val::Err(_) = b {
+            return Ok(b);
+        }
+        let incomplete = |v: &Val| matches!(v, Val::Top | Val::Basic(..) | Val::Disj(_));
+        if incomplete(&a) || incomplete(&b) {
+            let which = if incomplete(&a) { &a } else { &b };
+            return Ok(perr(
+                DiagnosticKind::Incomplete,
+                format!("operand {} is not concrete", self.val_text(which)),
+                sp,
+            ));
+        }
+        let num = |v: &Val| match v {
+            Val::Int(i) => Some(Decimal::from_int(*i)),
+            Val::Float(d) => Some(*d),
+            _ => None,
+        };
+        let overflow = || perr(DiagnosticKind::Unsupported, "not supported: number out of range", sp);
+        let mismatch = |s: &Self| {
+            perr(
+                DiagnosticKind::Eval,
+                format!(
+                    "invalid operands {} and {} to '{}'",
+                    s.val_text(&a),
+                    s.val_text(&b),
+                    binop_str(op)
+                ),
+                sp,
+            )
+        };
+        Ok(match op {
+            BinOp::Add | BinOp::Sub | BinOp::Mul => match (&a, &b) {
+                (Val::Int(x), Val::Int(y)) => {
+                    let r = match op {
+                        BinOp::Add => x.checked_add(*y),
+                        BinOp::Sub => x.checked_sub(*y),
+                        _ => x.checked_mul(*y),
+                    };
+                    r.map(Val::Int).unwrap_or_else(overflow)
+                }
+                (Val::Str(x), Val::Str(y)) if op == BinOp::Add => Val::Str(Rc::from(format!("{x}{y}"))),
+                (Val::Bytes(x), Val::Bytes(y)) if op == BinOp::Add => {
+                    let mut v = x.to_vec();
+                    v.extend_from_slice(y);
+                    Val::Bytes(Rc::from(v))
+                }
+                _ => match (num(&a), num(&b)) {
+                    (Some(x), Some(y)) => {
+                        let r = match op {
+                            BinOp::Add => x.add(y),
+                            BinOp::Sub => x.sub(y),
+                            _ => x.mul(y),
+                        };
+                        r.map(Val::Float).unwrap_or_else(overflow)
+                    }
+                    _ => {
+                        if matches!((&a, &b), (Val::List(_), Val::List(_)) | (Val::Str(_), Val::Int(_)) | (Val::Int(_), Val::Str(_)) | (Val::List(_), Val::Int(_)) | (Val::Int(_), Val::List(_))) {
+                            perr(
+                                DiagnosticKind::Unsupported,
+                                format!("not supported: '{}' on lists or strings and numbers (removed in modern CUE; use list.Concat / strings.Repeat)", binop_str(op)),
+                                sp,
+                            )
+                        } else {
+                            mismatch(self)
+                        }
+                    }
+                },
+            },
+            BinOp::Div => match (num(&a), num(&b)) {
+                (Some(x), Some(y)) => {
+                    if y.is_zero() {
+                        perr(DiagnosticKind::Eval, "division by zero", sp)
+                    } else {
+                        x.div(y).map(Val::Float).unwrap_or_else(overflow)
+                    }
+                }
+                _ => mismatch(self),
+            },
+            BinOp::Eq | BinOp::Ne => {
+                let eq = match (&a, &b) {
+                    (Val::Null, Val::Null) => Some(true),
+                    (Val::Null, _) | (_, Val::Null) => Some(false),
+                    (Val::Bool(x), Val::Bool(y)) => Some(x == y),
+                    (Val::Str(x), Val::Str(y)) => Some(x == y),
+                    (Val::Bytes(x), Val::Bytes(y)) => Some(x == y),
+                    _ => match (num(&a), num(&b)) {
+                        (Some(x), Some(y)) => Some(x.cmp(y) == std::cmp::Ordering::Equal),
+                        _ => None,
+                    },
+                };
+                match eq {
+                    Some(e) => Val::Bool(if op == BinOp::Eq { e } else { !e }),
+                    None => {
+                        if matches!(a, Val::Struct(_) | Val::List(_)) || matches!(b, Val::Struct(_) | Val::List(_)) {
+                            perr(DiagnosticKind::Unsupported, "not supported: comparing structs or lists", sp)
+                        } else {
+                            mismatch(self)
+                        }
+                    }
+                }
+            }
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                let ord = match (&a, &b) {
+                    (Val::Str(x), Val::Str(y)) => Some(x.cmp(y)),
+                    (Val::Bytes(x), Val::Bytes(y)) => Some(x.cmp(y)),
+                    _ => match (num(&a), num(&b)) {
+                        (Some(x), Some(y)) => Some(x.cmp(y)),
+                        _ => None,
+                    },
+                };
+                match ord {
+                    Some(o) => Val::Bool(match op {
+                        BinOp::Lt => o.is_lt(),
+                        BinOp::Le => o.is_le(),
+                        BinOp::Gt => o.is_gt(),
+                        _ => o.is_ge(),
+                    }),
+                    None => mismatch(self),
+                }
+            }
+            BinOp::LAnd | BinOp::LOr => match (&a, &b) {
+                (Val::Bool(x), Val::Bool(y)) => Val::Bool(if op == BinOp::LAnd { *x && *y } else { *x || *y }),
+                _ => mismatch(self),
+            },
+            BinOp::Match | BinOp::NotMatch => match (&a, &b) {
+                (Val::Str(x), Val::Str(y)) => match self.regex(y) {
+                    Ok(re) => Val::Bool(re.is_match(x) == (op == BinOp::Match)),
+                    Err(m) => perr(DiagnosticKind::Eval, m, sp),
+                },
+                _ => mismatch(self),
+            },
+            BinOp::And | BinOp::Or => perr(DiagnosticKind::Eval, "internal: unexpected operator", sp),
+        })
+    }
+
+    // ---------------------------------------------------------------- scalar unification
+
+    pub(crate) fn unify_scalar(&mut self, a: Val, b: Val, span: Option<Span>) -> R<Val> {
+        Ok(match (a, b) {
+            (Val::Err(e), _) | (_, Val::Err(e)) => Val::Err(e),
+            (Val::Top, x) | (x, Val::Top) => x,
+            (Val::Basic(k1, b1), Val::Basic(k2, b2)) => {
+                let kk = k1 & k2;
+                if kk == 0 {
+                    return Ok(Val::err(
+                        DiagnosticKind::Eval,
+                        format!(
+                            "conflicting values {} and {} (mismatched types)",
+                            self.val_text(&Val::Basic(k1, b1)),
+                            self.val_text(&Val::Basic(k2, b2))
+                        ),
+                        span,
+                    ));
+                }
+                let mut bs: Vec<Bound> = b1.to_vec();
+                for b in b2.iter() {
+                    if !bs.iter().any(|x| x.op == b.op && self.scalar_eq(&x.val, &b.val)) {
+                        bs.push(b.clone());
+                    }
+                }
+                // a lower and an upper bound that meet exactly
+                Val::Basic(kk, Rc::new(bs))
+            }
+            (Val::Basic(kk, bs), c) | (c, Val::Basic(kk, bs)) => {
+                if c.kind() & kk == 0 {
+                    return Ok(Val::err(
+                        DiagnosticKind::Eval,
+                        format!(
+                            "conflicting values {} and {} (mismatched types)",
+                            self.val_text(&c),
+                            self.val_text(&Val::Basic(kk, bs.clone()))
+                        ),
+                        span,
+                    ));
+                }
+                for b in bs.iter() {
+                    if !self.check_bound(b, &c) {
+                        return Ok(Val::err(
+                            DiagnosticKind::Eval,
+                            format!(
+                                "invalid value {} (out of bound {})",
+                                self.val_text(&c),
+                                self.bound_text(b)
+                            ),
+                            span,
+                        ));
+                    }
+                }
+                c
+            }
+            (x, y) => {
+                if self.scalar_eq_strict(&x, &y) {
+                    x
+                } else {
+                    Val::err(
+                        DiagnosticKind::Eval,
+                        format!("conflicting values {} and {}", self.val_text(&x), self.val_text(&y)),
+                        span,
+                    )
+                }
+            }
+        })
+    }
+
+    fn scalar_eq(&self, a: &Val, b: &Val) -> bool {
+        match (a, b) {
+            (Val::Int(x), Val::Float(y)) | (Val::Float(y), Val::Int(x)) => {
+                Decimal::from_int(*x).cmp(*y) == std::cmp::Ordering::Equal
+            }
+            _ => self.scalar_eq_strict(a, b),
+        }
+    }
+
+    fn scalar_eq_strict(&self, a: &Val, b: &Val) -> bool {
+        match (a, b) {
+            (Val::Null, Val::Null) => true,
+            (Val::Bool(x), Val::Bool(y)) => x == y,
+            (Val::Int(x), Val::Int(y)) => x == y,
+            (Val::Float(x), Val::Float(y)) => x.cmp(*y) == std::cmp::Ordering::Equal,
+            (Val::Str(x), Val::Str(y)) => x == y,
+            (Val::Bytes(x), Val::Bytes(y)) => x == y,
+            _ => false,
+        }
+    }
+
+    fn check_bound(&self, b: &Bound, c: &Val) -> bool {
+        use std::cmp::Ordering;
+        match b.op {
+            BoundOp::Match | BoundOp::NotMatch => match (c, &b.re) {
+                (Val::Str(s), Some(re)) => re.is_match(s) == (b.op == BoundOp::Match),
+                _ => false,
+            },
+            BoundOp::Ne => !self.scalar_eq(c, &b.val),
+            _ => {
+                let ord: Option<Ordering> = match (c, &b.val) {
+                    (Val::Str(x), Val::Str(y)) => Some((**x).cmp(&**y)),
+                    (Val::Bytes(x), Val::Bytes(y)) => Some((**x).cmp(&**y)),
+                    (Val::Int(x), Val::Int(y)) => Some(x.cmp(y)),
+                    (Val::Int(x), Val::Float(y)) => Some(Decimal::from_int(*x).cmp(*y)),
+                    (Val::Float(x), Val::Int(y)) => Some(x.cmp(Decimal::from_int(*y))),
+                    (Val::Float(x), Val::Float(y)) => Some(x.cmp(*y)),
+                    _ => None,
+                };
+                match ord {
+                    None => false,
+                    Some(o) => match b.op {
+                        BoundOp::Lt => o.is_lt(),
+                        BoundOp::Le => o.is_le(),
+                        BoundOp::Gt => o.is_gt(),
+                        _ => o.is_ge(),
+                    },
+                }
+            }
+        }
+    }
+
+    /// Structural equality of final values (for disjunction deduplication).
+    fn equal(&mut self, a: &Val, b: &Val) -> R<bool> {
+        Ok(match (a, b) {
+            (Val::Struct(x), Val::Struct(y)) | (Val::List(x), Val::List(y)) => {
+                if x == y {
+                    return Ok(true);
+                }
+                let x = self.finalize_follow(*x)?;
+                let y = self.finalize_follow(*y)?;
+                let xa: Vec<(Rc<str>, NodeId)> = self.nodes[x].arcs.iter().map(|(k, v)| (k.clone(), *v)).collect();
+                let ya: Vec<(Rc<str>, NodeId)> = self.nodes[y].arcs.iter().map(|(k, v)| (k.clone(), *v)).collect();
+                let xr: Vec<_> = xa.into_iter().filter(|(l, c)| label_is_regular(l) && self.is_regular_arc(*c)).collect();
+                let yr: Vec<_> = ya.into_iter().filter(|(l, c)| label_is_regular(l) && self.is_regular_arc(*c)).collect();
+                if xr.len() != yr.len() {
+                    return Ok(false);
+                }
+                for ((lx, cx), (ly, cy)) in xr.iter().zip(yr.iter()) {
+                    if lx != ly {
+                        // order-insensitive lookup
+                        let Some(cy2) = yr.iter().find(|(l, _)| l == lx).map(|x| x.1) else {
+                            return Ok(false);
+                        };
+                        let vx = self.value_of(*cx)?;
+                        let vy = self.value_of(cy2)?;
+                        if !self.equal(&vx, &vy)? {
+                            return Ok(false);
+                        }
+                        continue;
+                    }
+                    let vx = self.value_of(*cx)?;
+                    let vy = self.value_of(*cy)?;
+                    if !self.equal(&vx, &vy)? {
+                        return Ok(false);
+                    }
+                }
+                // closedness differences make values distinct
+                let gx = self.nodes[x].groups.is_empty();
+                let gy = self.nodes[y].groups.is_empty();
+                gx == gy
+            }
+            (Val::Top, Val::Top) => true,
+            (Val::Basic(k1, b1), Val::Basic(k2, b2)) => {
+                k1 == k2
+                    && b1.len() == b2.len()
+                    && b1
+                        .iter()
+                        .zip(b2.iter())
+                        .all(|(x, y)| x.op == y.op && self.scalar_eq_strict(&x.val, &y.val))
+            }
+            (Val::Disj(x), Val::Disj(y)) => {
+                if x.len() != y.len() {
+                    return Ok(false);
+                }
+                for ((vx, dx), (vy, dy)) in x.iter().zip(y.iter()) {
+                    if dx != dy || !self.equal(vx, vy)? {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            _ => self.scalar_eq_strict(a, b),
+        })
+    }
+
+    // ---------------------------------------------------------------- rendering
+
+    pub(crate) fn val_text(&self, v: &Val) -> String {
+        match v {
+            Val::Top => "_".into(),
+            Val::Err(_) => "_|_".into(),
+            Val::Null => "null".into(),
+            Val::Bool(b) => b.to_string(),
+            Val::Int(i) => i.to_string(),
+            Val::Float(d) => d.to_cue_string(),
+            Val::Str(s) => format!("{:?}", &**s),
+            Val::Bytes(b) => format!("'{}'", String::from_utf8_lossy(b)),
+            Val::Basic(kk, bs) => {
+                let mut parts = Vec::new();
+                let kname = kind_name(*kk);
+                let implied = bs.iter().all(|b| match b.op {
+                    BoundOp::Match | BoundOp::NotMatch => *kk == k::STRING,
+                    BoundOp::Ne => false,
+                    _ => *kk == k::NUMBER || (*kk == k::STRING && matches!(b.val, Val::Str(_))),
+                });
+                if bs.is_empty() || !implied {
+                    parts.push(kname);
+                }
+                for b in bs.iter() {
+                    parts.push(self.bound_text(b));
+                }
+                parts.join(" & ")
+            }
+            Val::Struct(_) => "{...}".into(),
+            Val::List(_) => "[...]".into(),
+            Val::Disj(l) => l
+                .iter()
+                .map(|(v, d)| format!("{}{}", if *d { "*" } else { "" }, self.val_text(v)))
+                .collect::<Vec<_>>()
+                .join(" | "),
+            Val::Builtin(n) => n.to_string(),
+            Val::Package(n) => n.to_string(),
+        }
+    }
+
+    fn bound_text(&self, b: &Bound) -> String {
+        let op = match b.op {
+            BoundOp::Lt => "<",
+            BoundOp::Le => "<=",
+            BoundOp::Gt => ">",
+            BoundOp::Ge => ">=",
+            BoundOp::Ne => "!=",
+            BoundOp::Match => "=~",
+            BoundOp::NotMatch => "!~",
+        };
+        format!("{op}{}", self.val_text(&b.val))
+    }
+
+    // ---------------------------------------------------------------- public conversion
+
+    pub(crate) fn to_public(&mut self, n: NodeId, path: &mut String, errs: &mut Vec<Diagnostic>, depth: usize) -> R<Value> {
+        if depth > self.opts.max_depth * 2 {
+            return Err(Fatal(EvalErr {
+                kind: DiagnosticKind::Limit,
+                msg: "value nested too deeply".into(),
+                span: self.nodes[n].decl_span,
+            }));
+        }
+        self.finalize(n)?;
+        let span = self.nodes[n].decl_span;
+        let v = self.nodes[n].value.clone();
+        let v = self.default_of(v)?;
+        self.val_to_public(v, span, path, errs, depth)
+    }
+
+    pub(crate) fn val_to_public(
+        &mut self,
+        v: Val,
+        span: Option<Span>,
+        path: &mut String,
+        errs: &mut Vec<Diagnostic>,
+        depth: usize,
+    ) -> R<Value> {
+        let kind = match v {
+            Val::Null => ValueKind::Null,
+            Val::Bool(b) => ValueKind::Bool(b),
+            Val::Int(i) => ValueKind::Int(i),
+            Val::Float(d) => ValueKind::Float {
+                value: d.to_f64(),
+                text: d.to_cue_string(),
+            },
+            Val::Str(s) => ValueKind::String(s.to_string()),
+            Val::Bytes(b) => ValueKind::Bytes(b.to_vec()),
+            Val::Err(e) => {
+                if e.kind == DiagnosticKind::Incomplete {
+                    ValueKind::NonConcrete(format!("_|_ // {}", e.msg))
+                } else {
+                    let mut d = Diagnostic::new(e.kind, e.msg.clone()).with_path(path.clone());
+                    if let Some(sp) = e.span.or(span) {
+                        d = d.with_span(sp, self.files);
+                    }
+                    if !errs.iter().any(|x| x.message == d.message && x.span == d.span) {
+                        errs.push(d);
+                    }
+                    ValueKind::NonConcrete("_|_".into())
+                }
+            }
+            Val::Top | Val::Basic(..) | Val::Disj(_) | Val::Builtin(_) | Val::Package(_) => {
+                ValueKind::NonConcrete(self.val_text(&v))
+            }
+            Val::List(m) => {
+                let m = self.finalize_follow(m)?;
+                let arcs: Vec<NodeId> = self.nodes[m].arcs.values().copied().collect();
+                let mut out = Vec::with_capacity(arcs.len());
+                for (i, c) in arcs.into_iter().enumerate() {
+                    let l = path.len();
+                    path.push_str(&format!("[{i}]"));
+                    out.push(self.to_public(c, path, errs, depth + 1)?);
+                    path.truncate(l);
+                }
+                ValueKind::List(out)
+            }
+            Val::Struct(m) => {
+                let m = self.finalize_follow(m)?;
+                let arcs: Vec<(Rc<str>, NodeId)> = self.nodes[m].arcs.iter().map(|(k, v)| (k.clone(), *v)).collect();
+                let mut s = value::Struct::default();
+                for (label, c) in arcs {
+                    let l = path.len();
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(&label);
+                    let node = &self.nodes[c];
+                    let optional = node.n_regular == 0 && node.n_optional > 0 && node.n_required == 0;
+                    let required = node.n_required > 0;
+                    let missing_required = required && node.n_regular == 0;
+                    let fspan = node.decl_span.unwrap_or_default();
+                    let attrs = node.attrs.clone();
+                    let value = if optional {
+                        Value {
+                            kind: ValueKind::NonConcrete("optional field".into()),
+                            span: Some(fspan),
+                        }
+                    } else if missing_required {
+                        Value {
+                            kind: ValueKind::NonConcrete(format!("required field {label} not present")),
+                            span: Some(fspan),
+                        }
+                    } else {
+                        self.to_public(c, path, errs, depth + 1)?
+                    };
+                    path.truncate(l);
+                    s.fields.insert(
+                        label.to_string(),
+                        value::Field {
+                            name: label.to_string(),
+                            value,
+                            span: fspan,
+                            attributes: attrs,
+                            optional,
+                            required,
+                        },
+                    );
+                }
+                ValueKind::Struct(s)
+            }
+        };
+        Ok(Value { kind, span })
+    }
+}
+
+fn flatten_or<'a>(e: &'a Expr, _in_paren: bool, out: &mut Vec<(&'a Expr, bool)>) {
+    match &e.kind {
+        ExprKind::Binary(BinOp::Or, l, r) => {
+            flatten_or(l, false, out);
+            flatten_or(r, false, out);
+        }
+        ExprKind::Unary(UnOp::Default, x) => out.push((x, true)),
+        _ => out.push((e, false)),
+    }
+}
+
+fn binop_str(op: BinOp) -> &'static str {
+    match op {
+        BinOp::Or => "|",
+        BinOp::And => "&",
+        BinOp::LOr => "||",
+        BinOp::LAnd => "&&",
+        BinOp::Eq => "==",
+        BinOp::Ne => "!=",
+        BinOp::Lt => "<",
+        BinOp::Le => "<=",
+        BinOp::Gt => ">",
+        BinOp::Ge => ">=",
+        BinOp::Match => "=~",
+        BinOp::NotMatch => "!~",
+        BinOp::Add => "+",
+        BinOp::Sub => "-",
+        BinOp::Mul => "*",
+        BinOp::Div => "/",
+    }
+}
+
+pub(crate) fn kind_name(kk: u16) -> String {
+    match kk {
+        k::TOP => "_".into(),
+        k::NULL => "null".into(),
+        k::BOOL => "bool".into(),
+        k::INT => "int".into(),
+        k::FLOAT => "float".into(),
+        k::NUMBER => "number".into(),
+        k::STRING => "string".into(),
+        k::BYTES => "bytes".into(),
+        k::STRUCT => "struct".into(),
+        k::LIST => "list".into(),
+        _ => {
+            let mut v = Vec::new();
+            for (bit, n) in [
+                (k::NULL, "null"),
+                (k::BOOL, "bool"),
+                (k::INT, "int"),
+                (k::FLOAT, "float"),
+                (k::STRING, "string"),
+                (k::BYTES, "bytes"),
+                (k::STRUCT, "struct"),
+                (k::LIST, "list"),
+            ] {
+                if kk & bit != 0 {
+                    v.push(n);
+                }
+            }
+            v.join(" | ")
+        }
+    }
+}
+
+fn predeclared(name: &str) -> Option<Val> {
+    let basic = |kk| Some(Val::Basic(kk, Rc::new(Vec::new())));
+    match name {
+        "_" => Some(Val::Top),
+        "int" => basic(k::INT),
+        "float" => basic(k::FLOAT),
+        "number" => basic(k::NUMBER),
+        "string" => basic(k::STRING),
+        "bytes" => basic(k::BYTES),
+        "bool" => basic(k::BOOL),
+        "null" => Some(Val::Null),
+        "len" | "close" | "and" | "or" | "div" | "mod" | "quo" | "rem" => Some(Val::Builtin(Rc::from(name))),
+        _ => None,
+    }
 }

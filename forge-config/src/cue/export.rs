@@ -155,3 +155,39 @@ fn write_json(v: &Value, path: &str, depth: usize, out: &mut String) -> Result<(
     }
     Ok(())
 }
+
+/// Compact JSON as Go's `json.Marshal` (used by `json.Marshal`).
+pub(crate) fn to_compact_json(v: &Value) -> Result<String, Diagnostics> {
+    let mut out = String::new();
+    write_compact(v, "", &mut out)?;
+    Ok(out)
+}
+
+fn write_compact(v: &Value, path: &str, out: &mut String) -> Result<(), Diagnostics> {
+    match &v.kind {
+        ValueKind::List(l) => {
+            out.push('[');
+            for (i, e) in l.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_compact(e, &format!("{path}[{i}]"), out)?;
+            }
+            out.push(']');
+        }
+        ValueKind::Struct(s) => {
+            out.push('{');
+            for (i, f) in s.fields.values().filter(|f| f.is_regular()).enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_str(&f.name, out);
+                out.push(':');
+                write_compact(&f.value, &join(path, &f.name), out)?;
+            }
+            out.push('}');
+        }
+        _ => write_json(v, path, 0, out)?,
+    }
+    Ok(())
+}

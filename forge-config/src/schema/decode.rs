@@ -80,7 +80,7 @@ impl<'d> Decoder<'d> {
             if !known.contains(&k.as_str()) {
                 let hint = suggest::hint(k, known.iter().copied())
                     .unwrap_or_else(|| format!("allowed fields: {}", known.join(", ")));
-                let span = v.span.or(node.span);
+                let span = v.label.or(v.span).or(node.span);
                 let e = ConfigError::new(format!("unknown field `{k}`"))
                     .at_field(join(path, k))
                     .at(self.doc, span)

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use forge_core::ports::secret::{SecretRef, SecretRefValidator};
+use forge_core::ports::{SecretRef, SecretRefValidator};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
@@ -209,10 +209,9 @@ pub fn decode_repo(doc: &Document, validator: &dyn SecretRefValidator) -> Result
     };
 
     match (forge_version, tagging) {
-        (Some(forge_version), Some(tagging)) if d.errors.is_empty() => Ok(RepoDecoded {
-            config: RepoConfig { forge_version, tagging, phases, publishers, raw },
-            warnings,
-        }),
+        (Some(forge_version), Some(tagging)) if d.errors.is_empty() => {
+            Ok(RepoDecoded { config: RepoConfig { forge_version, tagging, phases, publishers, raw }, warnings })
+        }
         _ => Err(d.errors),
     }
 }
@@ -255,12 +254,18 @@ fn decode_publisher(
     let fields = d.fields(node, path)?;
     let kind = match node.get("type") {
         None => {
-            d.missing(node, path, "type", "\"docker\" | \"docs\" | \"github\" | \"crate\" | \"pypi\" | \"cue\" | string");
+            d.missing(
+                node,
+                path,
+                "type",
+                "\"docker\" | \"docs\" | \"github\" | \"crate\" | \"pypi\" | \"cue\" | string",
+            );
             None
         }
         Some(t) => d.string(t, &join(path, "type")),
     };
-    let credentials = node.get("credentials").and_then(|c| secret_ref(d, c, &join(path, "credentials"), validator, false));
+    let credentials =
+        node.get("credentials").and_then(|c| secret_ref(d, c, &join(path, "credentials"), validator, false));
     let mut rest = Map::new();
     for (k, v) in fields {
         if k == "type" || k == "credentials" {
