@@ -22,7 +22,8 @@ roles/subjects exist, every container image is pinned by the kustomization's `im
 `kubectl` is on PATH the base is also rendered with `kubectl kustomize` and the rendered output is
 validated the same way.
 
-Usage: scripts/validate-manifests.py [ROOT]   (default: examples/deploy next to this script)
+Usage: scripts/validate-manifests.py [--self-test] [ROOT]   (default: examples/deploy)
+--self-test first checks that a list of deliberately broken variants of the tree is rejected.
 Exit status 0 when everything is valid, 1 otherwise. Needs `jsonschema` and `pyyaml`; when they
 are missing they are installed into the venv /var/cache/forge-venv (created if needed) and the
 script re-runs itself with that interpreter.
@@ -219,6 +220,9 @@ class Report:
         self.errors: list[str] = []
         self.warnings: list[str] = []
         self.counts: dict[str, int] = {}
+        self.total = 0
+        self.files = 0
+        self.rendered = 0
 
     def error(self, where: str, msg: str) -> None:
         self.errors.append(f"{where}: {msg}")
@@ -509,8 +513,8 @@ def cross_check(objects: list[tuple[dict, str]], kustomization: dict, report: Re
                     report.error(where, f"{label}: {kind} {name}: ServiceAccount {s.get('namespace', ns)}/{s.get('name')} not in the base")
 
 
-def main() -> int:
-    root = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else REPO / "examples" / "deploy"
+def validate(root: Path, use_kubectl: bool = True, quiet: bool = False) -> Report:
+    """Validates the tree at root; prints a summary unless quiet."""
     report = Report()
     schemas = Schemas(root)
     rel = lambda p: os.path.relpath(p, REPO)  # noqa: E731
@@ -550,13 +554,14 @@ def main() -> int:
                 deleted = {(d.get("kind"), d["metadata"]["name"]) for d in yaml_deletes(comps)}
                 merged = [(d, w) for d, w in objects if (d.get("kind"), (d.get("metadata") or {}).get("name")) not in deleted] + extra
                 cross_check(merged, kdoc, report, "base+components")
-        print(f"kustomization {rel(kpath)}: {len(objects)} objects")
+        if not quiet:
+            print(f"kustomization {rel(kpath)}: {len(objects)} objects")
     for path in manifest_files:
         if path.resolve() not in referenced:
             report.warn(rel(path), "not referenced by any kustomization.yaml")
 
     rendered = 0
-    kubectl = shutil.which("kubectl")
+    kubectl = shutil.which("kubectl") if use_kubectl else None
     if kubectl and (root / "kustomization.yaml").exists():
         proc = subprocess.run([kubectl, "kustomize", str(root)], capture_output=True, text=True)
         if proc.returncode != 0:
@@ -566,18 +571,78 @@ def main() -> int:
                 if doc is not None:
                     validate_doc(doc, f"(kubectl kustomize)#{i}", schemas, report)
                     rendered += 1
-    elif not kubectl:
+    elif not kubectl and use_kubectl:
         report.warn("kubectl", "not on PATH: the base was resolved by this script only, not rendered by kustomize")
 
+    report.total = len(all_docs)
+    report.files = len(manifest_files)
+    report.rendered = rendered
+    if not quiet:
+        print_report(report)
+    return report
+
+
+def print_report(report: Report) -> None:
     for w in report.warnings:
         print(f"warning: {w}")
     for e in report.errors:
         print(f"error: {e}", file=sys.stderr)
-    total = len(all_docs)
     by = ", ".join(f"{n} {k}" for k, n in sorted(report.counts.items()))
-    print(f"validate-manifests: {total} documents in {len(manifest_files)} files; valid by schema: {by}")
-    if rendered:
-        print(f"validate-manifests: `kubectl kustomize` rendered {rendered} objects (included in the counts above)")
+    print(f"validate-manifests: {report.total} documents in {report.files} files; valid by schema: {by}")
+    if report.rendered:
+        print(f"validate-manifests: `kubectl kustomize` rendered {report.rendered} objects (included in the counts above)")
+
+
+# Self-test: each mutation of a copy of the tree must produce an error containing `expect`.
+MUTATIONS = [
+    ("api/deployment.yaml", "terminationGracePeriodSeconds: 30", "terminationGracePeriodSecond: 30", "'terminationGracePeriodSecond' was unexpected"),
+    ("api/deployment.yaml", "containerPort: 8080", "containerPort: \"8080\"", "is not of type 'integer'"),
+    ("workers/task-deployment.yaml", "serviceAccountName: forge-worker", "serviceAccountName: forge-wrker", "ServiceAccount 'forge-wrker' not in the base"),
+    ("api/service.yaml", "targetPort: http", "targetPort: htp", "targetPort 'htp' is not a named container port"),
+    ("workers/hpa.yaml", "name: forge-worker-task\n  minReplicas", "name: forge-worker-tsk\n  minReplicas", "target Deployment forge-worker-tsk not in the base"),
+    ("workers/pdb.yaml", "matchLabels:\n      app.kubernetes.io/name: forge-worker-task", "matchLabels:\n      app.kubernetes.io/name: forge-worker-tusk", "selector matches no pod template"),
+    ("kustomization.yaml", "  - api/pdb.yaml", "  - api/pdb-missing.yaml", "resource 'api/pdb-missing.yaml' does not exist"),
+    ("api/migrate-job.yaml", "name: forge-api-database", "name: forge-api-db", "Secret 'forge-api-db' neither in the base nor documented as external"),
+    ("workers/discovery-deployment.yaml", "image: forge-worker", "image: forge-wrkr", "image 'forge-wrkr' is not set by the kustomization's images"),
+    ("pipelines/rbac.yaml", "  name: pipeline-workflow-runner\nsubjects:", "  name: pipeline-runner\nsubjects:", "Role 'pipeline-runner' not in the base"),
+    ("optional/keda/scaledobjects.yaml", "name: forge-worker-aws\n      metadata:\n        queueURL: https://sqs.us-east-1.amazonaws.com/111122223333/forge-tasks", "name: forge-worker-awz\n      metadata:\n        queueURL: https://sqs.us-east-1.amazonaws.com/111122223333/forge-tasks", "TriggerAuthentication 'forge-worker-awz' not in the base"),
+    ("namespaces.yaml", "kind: Namespace\nmetadata:\n  name: forge\n", "kind: Namespaces\nmetadata:\n  name: forge\n", "unknown kind v1/Namespaces"),
+]
+
+
+def self_test(root: Path) -> int:
+    import tempfile
+
+    failures = 0
+    baseline = validate(root, use_kubectl=False, quiet=True)
+    if baseline.errors:
+        print("validate-manifests self-test: the tree itself has errors; fix them first", file=sys.stderr)
+        return 1
+    for rel_file, old, new, expect in MUTATIONS:
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = Path(tmp) / "deploy"
+            shutil.copytree(root, copy)
+            target = copy / rel_file
+            text = target.read_text()
+            if old not in text:
+                print(f"self-test: {rel_file}: pattern {old!r} not found (update MUTATIONS)", file=sys.stderr)
+                failures += 1
+                continue
+            target.write_text(text.replace(old, new, 1))
+            rep = validate(copy, use_kubectl=False, quiet=True)
+            if not any(expect in e for e in rep.errors):
+                print(f"self-test: {rel_file}: {new!r} was not caught (expected {expect!r}); errors: {rep.errors}", file=sys.stderr)
+                failures += 1
+    print(f"validate-manifests self-test: {len(MUTATIONS) - failures}/{len(MUTATIONS)} broken variants rejected")
+    return 1 if failures else 0
+
+
+def main() -> int:
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    root = Path(args[0]).resolve() if args else REPO / "examples" / "deploy"
+    if "--self-test" in sys.argv[1:] and self_test(root) != 0:
+        return 1
+    report = validate(root)
     if report.errors:
         print(f"validate-manifests: {len(report.errors)} error(s)", file=sys.stderr)
         return 1
