@@ -83,9 +83,11 @@
 //!   manifest digest byte for byte, and [`LayoutStore`] reads the result (tag `tag` of
 //!   repository `""`); `skopeo inspect` (without `--raw`) refuses artifact manifests, so use
 //!   `--raw`.
-//! - `umoci unpack` refuses Forge images: they are artifacts (empty config, non-tar layer
-//!   media types), not runnable container images. Read them with this crate or
-//!   `skopeo copy`.
+//! - `skopeo copy oci:DIR:tag docker://…` of a layout written by [`LayoutStore`] (repository
+//!   `""`) keeps the digest too.
+//! - `umoci unpack` refuses Forge images, as expected for artifacts: `config blob is not correct
+//!   mediatype application/vnd.oci.image.config.v1+json: application/vnd.oci.empty.v1+json`.
+//!   They are not runnable container images; read them with this crate or `skopeo copy`.
 //!
 //! ## Crate features
 //! - `registry` (default): [`RegistryStore`], the OCI distribution registry adapter.
@@ -94,6 +96,7 @@ mod digest;
 mod error;
 mod image;
 mod layout;
+mod location;
 mod manifest;
 mod provenance;
 #[cfg(feature = "registry")]
@@ -108,6 +111,7 @@ pub use digest::Digest;
 pub use error::{OciError, Result};
 pub use image::{BuiltImage, PullLimits, PulledImage, copy, copy_image, pull_image, pull_image_with, push_image};
 pub use layout::{LayoutEntry, LayoutStore};
+pub use location::{ImageLocation, layout_targets};
 pub use manifest::*;
 pub use provenance::*;
 #[cfg(feature = "registry")]

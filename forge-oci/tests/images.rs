@@ -332,3 +332,52 @@ fn resource_validation() {
     let r = Resource::from_yaml("kind: Service\nmetadata:\n  name: web\n").unwrap();
     assert_eq!(r.file_name(9), "0010-Service-web.yaml");
 }
+
+/// The CLI glue of `forge release verify` (bins/forge/src/cmd/release_verify.rs), compiled and
+/// exercised here so it stays in step with this crate.
+#[cfg(feature = "registry")]
+#[path = "../../bins/forge/src/cmd/release_verify.rs"]
+mod release_verify;
+
+#[cfg(feature = "registry")]
+#[test]
+fn cli_release_verify_on_a_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = build_release_image(&release_input()).unwrap();
+    rt().block_on(async {
+        let store = LayoutStore::open(dir.path()).unwrap();
+        push_image(&store, REPO, &img, &[SHA]).await.unwrap();
+        let t = build_tracking_image(&tracking_input()).unwrap();
+        push_image(&store, "acme/shop/web/cli", &t, &["sha-x"]).await.unwrap();
+    });
+    let p = dir.path().display().to_string();
+    assert_eq!(release_verify::run(&p, true).unwrap(), 0);
+    assert_eq!(release_verify::run(&format!("{p}:{REPO}:{SHA}"), false).unwrap(), 0);
+    assert_eq!(release_verify::run(&format!("{p}@{}", img.digest), false).unwrap(), 0);
+    // Tamper with the metadata layer: exit code 1.
+    let path = dir.path().join("blobs/sha256").join(img.manifest.layers[0].digest.hex());
+    let mut data = std::fs::read(&path).unwrap();
+    data[10] ^= 1;
+    std::fs::write(&path, &data).unwrap();
+    assert_eq!(release_verify::run(&p, false).unwrap(), 1);
+    assert!(release_verify::run(&format!("{p}:nope"), false).is_err());
+}
+
+#[test]
+fn image_locations() {
+    let l = ImageLocation::parse("127.0.0.1:5000/acme/shop/web:abc").unwrap();
+    assert_eq!(
+        l,
+        ImageLocation::Registry {
+            registry: "127.0.0.1:5000".parse().unwrap(),
+            repository: "acme/shop/web".into(),
+            reference: "abc".into()
+        }
+    );
+    let d = Digest::of(b"x");
+    let l = ImageLocation::parse(&format!("ghcr.io/acme/shop/web@{d}")).unwrap();
+    assert!(matches!(l, ImageLocation::Registry { reference, .. } if reference == d.as_str()));
+    let l = ImageLocation::parse("127.0.0.1:5000/acme/web").unwrap();
+    assert!(matches!(l, ImageLocation::Registry { reference, .. } if reference == "latest"));
+    assert!(ImageLocation::parse("justaname").is_err());
+}
