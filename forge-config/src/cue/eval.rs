@@ -197,6 +197,10 @@ struct Node<'a> {
     redirect: Option<NodeId>,
     err_sub: Option<Option<Rc<EvalErr>>>,
     is_def: bool,
+    leaf_default: bool,
+    built: bool,
+    n_lits: u32,
+    seqs: Vec<Vec<Rc<str>>>,
 }
 
 impl<'a> Node<'a> {
@@ -229,6 +233,10 @@ impl<'a> Node<'a> {
             redirect: None,
             err_sub: None,
             is_def,
+            leaf_default: true,
+            built: false,
+            n_lits: 0,
+            seqs: Vec::new(),
         }
     }
 }
@@ -348,16 +356,8 @@ pub(crate) fn evaluate(files: &[SourceFile], asts: &[ast::File], opts: &EvalOpti
     if let Err(f) = ev.finalize(root) {
         return Err(fatal_diag(f, files));
     }
-    // unused imports
-    for (fi, a) in asts.iter().enumerate() {
-        for (ii, imp) in a.imports.iter().enumerate() {
-            if !ev.imports_used[fi][ii] {
-                return Err(Diagnostics::one(
-                    Diagnostic::new(DiagnosticKind::Eval, format!("imported and not used: \"{}\"", imp.path))
-                        .with_span(imp.span, files),
-                ));
-            }
-        }
+    if let Some(d) = super::check::unused_lets(asts, files) {
+        return Err(Diagnostics::one(d));
     }
     let mut errs = Vec::new();
     let v = match ev.to_public(root, &mut String::new(), &mut errs, 0) {
@@ -553,6 +553,9 @@ impl<'a> Ev<'a> {
         node.value = Val::Top;
         node.redirect = None;
         node.err_sub = None;
+        node.seqs.clear();
+        node.n_lits = 0;
+        node.leaf_default = true;
     }
 
     // ---------------------------------------------------------------- expansion
@@ -599,8 +602,72 @@ impl<'a> Ev<'a> {
                 }
             }
         }
+        if !self.nodes[n].seqs.is_empty() && self.nodes[n].n_lits > 1 {
+            self.sort_arcs(n);
+        }
         self.nodes[n].state = St::Expanded;
         Ok(())
+    }
+
+    /// Orders fields topologically by the order of every struct literal that declared them
+    /// (ties and cycles broken by first appearance), as CUE does.
+    fn sort_arcs(&mut self, n: NodeId) {
+        let seqs = std::mem::take(&mut self.nodes[n].seqs);
+        let arcs = std::mem::take(&mut self.nodes[n].arcs);
+        let count = arcs.len();
+        let mut indeg = vec![0usize; count];
+        let mut succ: Vec<Vec<usize>> = vec![Vec::new(); count];
+        for seq in &seqs {
+            for w in seq.windows(2) {
+                let (Some(a), Some(b)) = (arcs.get_index_of(&w[0]), arcs.get_index_of(&w[1])) else {
+                    continue;
+                };
+                if a != b && !succ[a].contains(&b) {
+                    succ[a].push(b);
+                    indeg[b] += 1;
+                }
+            }
+        }
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
+        let mut done = vec![false; count];
+        let mut order = Vec::with_capacity(count);
+        let mut ready: BinaryHeap<Reverse<usize>> = (0..count).filter(|i| indeg[*i] == 0).map(Reverse).collect();
+        let mut next_fallback = 0usize;
+        while order.len() < count {
+            let i = match ready.pop() {
+                Some(Reverse(i)) => i,
+                None => {
+                    // cycle: take the first remaining field
+                    while next_fallback < count && done[next_fallback] {
+                        next_fallback += 1;
+                    }
+                    if next_fallback >= count {
+                        break;
+                    }
+                    next_fallback
+                }
+            };
+            if done[i] {
+                continue;
+            }
+            done[i] = true;
+            order.push(i);
+            for &j in &succ[i] {
+                indeg[j] = indeg[j].saturating_sub(1);
+                if indeg[j] == 0 && !done[j] {
+                    ready.push(Reverse(j));
+                }
+            }
+        }
+        let entries: Vec<(Rc<str>, NodeId)> = arcs.into_iter().collect();
+        let mut out = IndexMap::with_capacity(count);
+        for i in order {
+            let (k, v) = entries[i].clone();
+            out.insert(k, v);
+        }
+        self.nodes[n].arcs = out;
+        self.nodes[n].seqs = seqs;
     }
 
     fn derive_all(&mut self, groups: &Rc<Vec<GroupId>>, label: &Rc<str>) -> Rc<Vec<GroupId>> {
@@ -793,10 +860,12 @@ impl<'a> Ev<'a> {
             self.add_err(n, perr(DiagnosticKind::Cycle, "structural cycle", span));
             return Ok(Vec::new());
         }
-        // recursive definitions: an ancestor already unified with v
+        // recursive definitions: an ancestor already unified with v and nothing else
+        // constrains this node: the structure would be infinite
         let mut a = self.nodes[n].parent;
+        let alone = self.nodes[n].conjs.len() <= 1;
         while let Some(p) = a {
-            if self.nodes[p].copied.contains(&v) {
+            if alone && self.nodes[p].copied.contains(&v) {
                 self.add_err(n, perr(DiagnosticKind::Cycle, "structural cycle", span));
                 return Ok(Vec::new());
             }
@@ -811,6 +880,26 @@ impl<'a> Ev<'a> {
             }
         }
         self.nodes[n].copied.push(v);
+        if self.nodes[v].built {
+            let arcs: Vec<(Rc<str>, NodeId)> = self.nodes[v].arcs.iter().map(|(k, v)| (k.clone(), *v)).collect();
+            let is_list = !self.nodes[v].lists.is_empty();
+            if is_list {
+                self.nodes[n].lists.push(ListLen { len: arcs.len(), tail: None });
+            } else {
+                self.nodes[n].struct_seen = true;
+            }
+            let empty = Rc::new(Vec::new());
+            for (label, c) in arcs {
+                let val = self.value_of(c)?;
+                let child = self.arc(n, label, is_list)?;
+                self.nodes[child].n_regular += 1;
+                self.nodes[child].conjs.push(Conj {
+                    kind: CK::Val(val, Some(span)),
+                    groups: empty.clone(),
+                });
+            }
+            return Ok(Vec::new());
+        }
         let mut new_groups = Vec::new();
         let extra = if self.is_defish(v) {
             let g = self.new_group();
@@ -889,6 +978,7 @@ impl<'a> Ev<'a> {
             }
             Rc::new(v)
         };
+        let mut seq: Vec<Rc<str>> = Vec::new();
         for d in decls {
             match d {
                 Decl::Field(fd) => {
@@ -941,6 +1031,7 @@ impl<'a> Ev<'a> {
                         }
                     }
                     let child = self.arc(n, label.clone(), false)?;
+                    seq.push(label.clone());
                     let derived = self.derive_all(&all, &label);
                     let node = &mut self.nodes[child];
                     if node.decl_span.is_none() {
@@ -971,6 +1062,10 @@ impl<'a> Ev<'a> {
                 }
                 Decl::Let(_) | Decl::Attribute(_) | Decl::Embed(_) => {}
             }
+        }
+        self.nodes[n].n_lits += 1;
+        if seq.len() > 1 {
+            self.nodes[n].seqs.push(seq);
         }
         Ok(new_groups)
     }
@@ -1343,7 +1438,10 @@ impl<'a> Ev<'a> {
                         leaves.push((iv.clone(), flag && *idf));
                     }
                 }
-                other => leaves.push((other, flag)),
+                other => {
+                    let ld = self.nodes[c].leaf_default;
+                    leaves.push((other, flag && ld))
+                }
             }
         }
         let _ = incomplete;
@@ -1371,7 +1469,13 @@ impl<'a> Ev<'a> {
                 })),
                 _ => perr(DiagnosticKind::Eval, "empty disjunction", self.nodes[n].decl_span.unwrap_or_default()),
             },
-            1 => uniq.pop().map(|x| x.0).unwrap_or(Val::Top),
+            1 => match uniq.pop() {
+                Some((v, d)) => {
+                    self.nodes[n].leaf_default = d;
+                    v
+                }
+                None => Val::Top,
+            },
             _ => Val::Disj(Rc::new(uniq)),
         };
         if let Val::Struct(m) | Val::List(m) = &value {
@@ -1658,8 +1762,7 @@ impl<'a> Ev<'a> {
             });
             self.nodes[n].arcs.insert(Rc::from(l.as_str()), c);
         }
-        self.nodes[n].conjs.clear();
-        // mark as a struct through a synthetic conjunct: an empty struct
+        self.nodes[n].built = true;
         self.nodes[n].state = St::Expanded;
         self.finalize(n)?;
         Ok(Val::Struct(n))
@@ -1679,6 +1782,7 @@ impl<'a> Ev<'a> {
             self.nodes[n].arcs.insert(Rc::from(i.to_string()), c);
         }
         self.nodes[n].lists.push(ListLen { len, tail: None });
+        self.nodes[n].built = true;
         self.nodes[n].state = St::Expanded;
         self.finalize(n)?;
         Ok(Val::List(n))

@@ -26,6 +26,7 @@
 
 pub mod ast;
 mod builtins;
+mod check;
 mod decimal;
 mod diag;
 mod eval;

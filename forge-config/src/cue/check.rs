@@ -1,0 +1,104 @@
+//! Static checks CUE performs before evaluation (unreferenced `let` clauses and aliases).
+
+use super::ast::{Clause, Comprehension, Decl, Expr, ExprKind, File, LabelKind, ListElem, StrPart};
+use super::diag::{Diagnostic, DiagnosticKind};
+use super::source::SourceFile;
+
+fn uses_expr(e: &Expr, name: &str) -> bool {
+    match &e.kind {
+        ExprKind::Ident(n) => n == name,
+        ExprKind::Str(parts) => parts.iter().any(|p| matches!(p, StrPart::Expr(x) if uses_expr(x, name))),
+        ExprKind::Struct(d) => uses_decls(d, name),
+        ExprKind::List(items) => items.iter().any(|i| match i {
+            ListElem::Expr(x) => uses_expr(x, name),
+            ListElem::Ellipsis(x) => x.as_ref().is_some_and(|x| uses_expr(x, name)),
+            ListElem::Comprehension(c) => uses_comp(c, name),
+        }),
+        ExprKind::Selector(b, _) => uses_expr(b, name),
+        ExprKind::Index(a, b) => uses_expr(a, name) || uses_expr(b, name),
+        ExprKind::Call(f, args) => uses_expr(f, name) || args.iter().any(|a| uses_expr(a, name)),
+        ExprKind::Unary(_, x) | ExprKind::Paren(x) => uses_expr(x, name),
+        ExprKind::Binary(_, a, b) => uses_expr(a, name) || uses_expr(b, name),
+        _ => false,
+    }
+}
+
+fn uses_comp(c: &Comprehension, name: &str) -> bool {
+    c.clauses.iter().any(|cl| match cl {
+        Clause::For(_, _, e) | Clause::If(e) | Clause::Let(_, e) => uses_expr(e, name),
+    }) || uses_expr(&c.body, name)
+}
+
+fn uses_decls(decls: &[Decl], name: &str) -> bool {
+    decls.iter().any(|d| match d {
+        Decl::Field(f) => {
+            uses_expr(&f.value, name)
+                || match &f.label.kind {
+                    LabelKind::Dynamic(e) | LabelKind::Pattern(e, _) => uses_expr(e, name),
+                    LabelKind::Name(_) => false,
+                }
+        }
+        Decl::Embed(e) => uses_expr(e, name),
+        Decl::Let(l) => uses_expr(&l.expr, name),
+        Decl::Ellipsis(e, _) => e.as_ref().is_some_and(|e| uses_expr(e, name)),
+        Decl::Comprehension(c) => uses_comp(c, name),
+        Decl::Attribute(_) => false,
+    })
+}
+
+fn check_decls(decls: &[Decl], scope: &[&[Decl]], files: &[SourceFile]) -> Option<Diagnostic> {
+    for d in decls {
+        let (name, span) = match d {
+            Decl::Let(l) => (Some(l.name.as_str()), l.span),
+            Decl::Field(f) => (f.label.alias.as_deref(), f.label.span),
+            _ => (None, decls.first().map(|_| Default::default()).unwrap_or_default()),
+        };
+        if let Some(name) = name {
+            let used = uses_decls(decls, name) || scope.iter().any(|s| uses_decls(s, name));
+            if !used {
+                return Some(
+                    Diagnostic::new(DiagnosticKind::Eval, format!("unreferenced alias or let clause {name}"))
+                        .with_span(span, files),
+                );
+            }
+        }
+    }
+    for d in decls {
+        let r = match d {
+            Decl::Field(f) => check_expr(&f.value, files),
+            Decl::Embed(e) => check_expr(e, files),
+            Decl::Let(l) => check_expr(&l.expr, files),
+            Decl::Comprehension(c) => check_expr(&c.body, files),
+            _ => None,
+        };
+        if r.is_some() {
+            return r;
+        }
+    }
+    None
+}
+
+fn check_expr(e: &Expr, files: &[SourceFile]) -> Option<Diagnostic> {
+    match &e.kind {
+        ExprKind::Struct(d) => check_decls(d, &[], files),
+        ExprKind::Binary(_, a, b) => check_expr(a, files).or_else(|| check_expr(b, files)),
+        ExprKind::Paren(x) | ExprKind::Unary(_, x) => check_expr(x, files),
+        ExprKind::List(items) => items.iter().find_map(|i| match i {
+            ListElem::Expr(x) => check_expr(x, files),
+            ListElem::Comprehension(c) => check_expr(&c.body, files),
+            ListElem::Ellipsis(_) => None,
+        }),
+        _ => None,
+    }
+}
+
+/// Reports the first `let` or alias that nothing references (CUE rejects those).
+pub(crate) fn unused_lets(asts: &[File], files: &[SourceFile]) -> Option<Diagnostic> {
+    let all: Vec<&[Decl]> = asts.iter().map(|a| a.decls.as_slice()).collect();
+    for a in asts {
+        if let Some(d) = check_decls(&a.decls, &all, files) {
+            return Some(d);
+        }
+    }
+    None
+}
