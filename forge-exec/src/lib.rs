@@ -8,6 +8,9 @@
 //! - [`executor`]: `script` and `earthly` executors that stream logs to a
 //!   [`BlobStore`](forge_core::ports::BlobStore), enforce timeouts and kill whole process groups.
 //! - [`scheduler`]: runs a [`plan::PipelinePlan`] with groups, priority tiers and fail-fast.
+//! - [`repo_cache`]: bare clones, a worktree per job, LRU eviction (SPEC §3.4).
+//! - [`handler`]: the `task` and `discovery` job handlers; [`worker`]: the hot worker runtime
+//!   with heartbeats, timeouts, graceful shutdown and [`metrics`].
 //! - [`blob`]: the local-directory blob store.
 //!
 //! ```
@@ -49,9 +52,12 @@ pub mod blob;
 mod error;
 pub mod executor;
 pub mod github;
+pub mod handler;
+pub mod metrics;
 pub mod plan;
 pub mod queue;
 pub mod repo_cache;
 pub mod scheduler;
+pub mod worker;
 
 pub use error::{BoxError, Error, Result};
