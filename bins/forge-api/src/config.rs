@@ -16,7 +16,7 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://forge-api.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
 /// The configuration file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Database URL (`postgres://…` or `sqlite://path`).
@@ -107,18 +107,5 @@ impl Config {
         let p = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: p.clone(), source })?;
         serde_yaml::from_str(&text).map_err(|source| ConfigError::Parse { path: p, source })
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            database_url: None,
-            listen: None,
-            oidc: None,
-            environments: BTreeMap::new(),
-            rate_limits: RateLimits::default(),
-            gitops: None,
-        }
     }
 }

@@ -46,8 +46,8 @@ pub async fn sqlite() -> TestDb {
 /// `FORGE_TEST_REQUIRE_SERVICES` is not `1`.
 pub async fn postgres() -> Option<TestDb> {
     sqlx::any::install_default_drivers();
-    let base = std::env::var("FORGE_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let base =
+        std::env::var("FORGE_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
     let required = std::env::var("FORGE_TEST_REQUIRE_SERVICES").as_deref() == Ok("1");
     let conn = tokio::time::timeout(
         std::time::Duration::from_secs(5),
@@ -215,7 +215,9 @@ pub async fn jwks_server(kids: &[&str]) -> JwksServer {
             get(move || {
                 let iss = iss2.clone();
                 async move {
-                    axum::Json(serde_json::json!({"issuer": iss, "jwks_uri": format!("{iss}/protocol/openid-connect/certs")}))
+                    axum::Json(
+                        serde_json::json!({"issuer": iss, "jwks_uri": format!("{iss}/protocol/openid-connect/certs")}),
+                    )
                 }
             }),
         )
@@ -245,6 +247,8 @@ pub fn claims(issuer: &str, sub: &str, roles: &[&str]) -> serde_json::Value {
     })
 }
 
-pub fn policies(entries: &[(&str, forge_core::policy::EnvironmentPolicy)]) -> BTreeMap<String, forge_core::policy::EnvironmentPolicy> {
+pub fn policies(
+    entries: &[(&str, forge_core::policy::EnvironmentPolicy)],
+) -> BTreeMap<String, forge_core::policy::EnvironmentPolicy> {
     entries.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
 }
