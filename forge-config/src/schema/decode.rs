@@ -42,10 +42,7 @@ impl<'d> Decoder<'d> {
     /// Records an "expected … found …" error.
     pub fn mismatch(&mut self, node: &Node, path: &str, expected: &str) {
         let found = node.kind_name();
-        let e = ConfigError::new(format!("expected {expected}"))
-            .expected_found(expected, found)
-            .at_field(path)
-            .at(self.doc, node.span);
+        let e = ConfigError::new("wrong type").expected_found(expected, found).at_field(path).at(self.doc, node.span);
         let e = match &node.value {
             Value::Incomplete(_) => e.hint("give the field a concrete value"),
             _ => e,

@@ -196,6 +196,8 @@ fn decode_ci(
     validator: &dyn SecretRefValidator,
 ) -> BTreeMap<String, Vec<Step>> {
     let mut out = BTreeMap::new();
+    // Phases with at least one step written, decoded or not (a broken step is its own error).
+    let mut declared: Vec<String> = Vec::new();
     let ci = root.get("ci");
     let phases = ci.and_then(|ci| {
         d.fields(ci, "ci")?;
@@ -219,6 +221,9 @@ fn decode_ci(
                 continue;
             };
             let Some(step_fields) = d.fields(steps_node, &ppath) else { continue };
+            if !step_fields.is_empty() {
+                declared.push(phase.clone());
+            }
             let mut steps = Vec::new();
             for (name, step) in step_fields {
                 if let Some(s) = decode_step(d, step, name, &join(&ppath, name), phase_cfg, validator) {
@@ -230,7 +235,7 @@ fn decode_ci(
         }
     }
     for (phase, cfg) in &repo.phases {
-        if cfg.required && out.get(phase).is_none_or(Vec::is_empty) {
+        if cfg.required && !declared.contains(phase) {
             let at = phases.or(ci).unwrap_or(root);
             let e = ConfigError::new(format!(
                 "the repository requires phase `{phase}`, and this project has no step for it"
@@ -414,7 +419,10 @@ fn decode_release(d: &mut Decoder<'_>, node: &Node) -> Option<ReleaseConfig> {
                 },
                 _ => {
                     let keys: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
-                    let hint = keys.iter().find_map(|k| suggest::hint(k, ["branch", "tag"]));
+                    let hint = keys
+                        .iter()
+                        .filter(|k| !matches!(**k, "branch" | "tag"))
+                        .find_map(|k| suggest::hint(k, ["branch", "tag"]));
                     let e = ConfigError::new("a release trigger is either {branch: \"<regex>\"} or {tag: true}")
                         .expected_found("{branch: string} | {tag: true}", format!("{{{}}}", keys.join(", ")))
                         .at_field(p)

@@ -5,6 +5,7 @@ use forge_core::ports::{SecretRef, SecretRefValidator};
 
 use super::decode::{Decoder, join};
 use crate::error::ConfigError;
+use crate::suggest;
 use crate::tree::Node;
 
 /// Decodes `{provider, ...fields}` and validates it; `allow_env` admits the step-only `env`
@@ -60,8 +61,21 @@ pub(crate) fn secret_ref(
     if let Err(e) = validator.validate(&r) {
         let at = node.get(&e.field).unwrap_or(node);
         let field = if e.field.is_empty() { path.to_owned() } else { join(path, &e.field) };
+        // A required field reported missing may be misspelt among the fields present.
+        let hint = if node.get(&e.field).is_none() {
+            fields
+                .iter()
+                .map(|(k, _)| k.as_str())
+                .find(|k| suggest::did_you_mean(k, [e.field.as_str()]).is_some())
+                .map(|k| format!("`{k}` is not a field of provider `{}`; did you mean `{}`?", r.provider, e.field))
+        } else {
+            None
+        };
         d.errors.push(
-            ConfigError::new(format!("invalid secret reference: {}", e.message)).at_field(field).at(d.doc, at.span),
+            ConfigError::new(format!("invalid secret reference: {}", e.message))
+                .at_field(field)
+                .at(d.doc, at.span)
+                .maybe_hint(hint),
         );
         return None;
     }
