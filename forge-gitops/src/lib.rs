@@ -68,3 +68,6 @@ pub use repo::{
     ChangeKind, DEFAULT_CONFLICT_ATTEMPTS, DeployOutcome, DeployRequest, GitopsRepo, HistoryEntry, author_for,
     deploy_message, platform_committer, rollback_message,
 };
+
+#[cfg(feature = "cmp")]
+pub mod cmp;
