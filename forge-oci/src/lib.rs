@@ -73,8 +73,9 @@
 //! `POST`+`PUT` uploads, `PUT`/`GET` manifests, `GET tags/list`, with Basic and Bearer-token
 //! auth from a `WWW-Authenticate` challenge.
 //!
-//! ## Interoperability (checked by the tests against Debian's docker-registry 2.8.2,
-//! skopeo 1.9.3, umoci 0.4.7)
+//! ## Interoperability
+//!
+//! Checked by the tests against Debian's docker-registry 2.8.2, skopeo 1.9.3 and umoci 0.4.7:
 //!
 //! - The registry needs an `Accept` header listing the OCI manifest type on manifest reads,
 //!   has no referrers API, and returns tags unsorted: [`RegistryStore`] always sends
@@ -88,6 +89,15 @@
 //! - `umoci unpack` refuses Forge images, as expected for artifacts: `config blob is not correct
 //!   mediatype application/vnd.oci.image.config.v1+json: application/vnd.oci.empty.v1+json`.
 //!   They are not runnable container images; read them with this crate or `skopeo copy`.
+//!
+//! ## Performance
+//!
+//! `cargo bench -p forge-oci --bench release` (1,000 resources, 5.2 MB of YAML, a 6.1 MB
+//! resources layer; 2-core machine, shared): packaging 12.3 ms (target ≤ 100 ms);
+//! verify + extract 8.5 ms against 8.0 ms for the SHA-256 of the same layer in process
+//! (1.06×; target ≤ 2×) and 39.6 ms for the `sha256sum` tool on it (process start included).
+//! Pushing an unchanged release sends one `HEAD` per blob and one manifest `PUT`, and uploads
+//! nothing (tested with the store's request counter).
 //!
 //! ## Crate features
 //! - `registry` (default): [`RegistryStore`], the OCI distribution registry adapter.

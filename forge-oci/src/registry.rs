@@ -287,7 +287,7 @@ impl RegistryStore {
     /// Checks that the registry answers `GET /v2/` (with the configured credentials).
     pub async fn ping(&self) -> Result<(), OciError> {
         let url = self.url("v2/")?;
-        let resp = self.send(Method::GET, url, "", false, HeaderMap::new(), None).await?;
+        let resp = self.send(Method::GET, url, "", HeaderMap::new(), None).await?;
         self.expect(resp, &[StatusCode::OK], "registry API").await.map(|_| ())
     }
 
@@ -408,7 +408,6 @@ impl RegistryStore {
         method: Method,
         url: Url,
         scope: &str,
-        _push: bool,
         headers: HeaderMap,
         body: Option<Bytes>,
     ) -> Result<reqwest::Response, OciError> {
@@ -518,7 +517,7 @@ impl RegistryStore {
         let name = self.name(repository);
         let scope = format!("repository:{name}:pull,push");
         let url = self.url(&format!("v2/{name}/blobs/uploads/"))?;
-        let resp = self.send(Method::POST, url, &scope, true, HeaderMap::new(), None).await?;
+        let resp = self.send(Method::POST, url, &scope, HeaderMap::new(), None).await?;
         let resp =
             self.expect(resp, &[StatusCode::ACCEPTED, StatusCode::CREATED], &format!("upload of {digest}")).await?;
         if resp.status() == StatusCode::CREATED {
@@ -543,7 +542,7 @@ impl RegistryStore {
         put_url.query_pairs_mut().append_pair("digest", digest.as_str());
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
-        let resp = self.send(Method::PUT, put_url, &scope, true, headers, Some(data)).await?;
+        let resp = self.send(Method::PUT, put_url, &scope, headers, Some(data)).await?;
         self.expect(
             resp,
             &[StatusCode::CREATED, StatusCode::NO_CONTENT, StatusCode::OK],
@@ -575,8 +574,7 @@ impl ImageStore for RegistryStore {
         let digest: Digest = digest.parse()?;
         let name = self.name(repository);
         let url = self.url(&format!("v2/{name}/blobs/{digest}"))?;
-        let resp =
-            self.send(Method::HEAD, url, &format!("repository:{name}:pull"), false, HeaderMap::new(), None).await?;
+        let resp = self.send(Method::HEAD, url, &format!("repository:{name}:pull"), HeaderMap::new(), None).await?;
         match resp.status() {
             StatusCode::OK => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
@@ -599,8 +597,7 @@ impl ImageStore for RegistryStore {
         let digest: Digest = digest.parse()?;
         let name = self.name(repository);
         let url = self.url(&format!("v2/{name}/blobs/{digest}"))?;
-        let resp =
-            self.send(Method::GET, url, &format!("repository:{name}:pull"), false, HeaderMap::new(), None).await?;
+        let resp = self.send(Method::GET, url, &format!("repository:{name}:pull"), HeaderMap::new(), None).await?;
         let what = format!("blob {name}@{digest}");
         let resp = self.expect(resp, &[StatusCode::OK], &what).await?;
         let data = self.read_limited(resp, self.config.max_blob_bytes, &what).await?;
@@ -635,8 +632,7 @@ impl ImageStore for RegistryStore {
             HeaderValue::from_str(media_type)
                 .map_err(|_| OciError::invalid("media type", format!("`{media_type}`")))?,
         );
-        let resp =
-            self.send(Method::PUT, url, &format!("repository:{name}:pull,push"), true, headers, Some(bytes)).await?;
+        let resp = self.send(Method::PUT, url, &format!("repository:{name}:pull,push"), headers, Some(bytes)).await?;
         let resp =
             self.expect(resp, &[StatusCode::CREATED, StatusCode::OK], &format!("manifest {name}:{reference}")).await?;
         if let Some(d) = resp.headers().get("docker-content-digest").and_then(|v| v.to_str().ok())
@@ -657,7 +653,7 @@ impl ImageStore for RegistryStore {
         let url = self.url(&format!("v2/{name}/manifests/{reference}"))?;
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static(MANIFEST_ACCEPT));
-        let resp = self.send(Method::GET, url, &format!("repository:{name}:pull"), false, headers, None).await?;
+        let resp = self.send(Method::GET, url, &format!("repository:{name}:pull"), headers, None).await?;
         let what = format!("manifest {name}:{reference}");
         let resp = self.expect(resp, &[StatusCode::OK], &what).await?;
         let content_type = resp
@@ -685,9 +681,8 @@ impl ImageStore for RegistryStore {
         let mut url = self.url(&format!("v2/{name}/tags/list"))?;
         let mut all = Vec::new();
         for _ in 0..1000 {
-            let resp = self
-                .send(Method::GET, url.clone(), &format!("repository:{name}:pull"), false, HeaderMap::new(), None)
-                .await?;
+            let resp =
+                self.send(Method::GET, url.clone(), &format!("repository:{name}:pull"), HeaderMap::new(), None).await?;
             let resp = self.expect(resp, &[StatusCode::OK], &format!("repository {name}")).await?;
             let next = resp
                 .headers()

@@ -59,7 +59,7 @@ fn sbom_files_from_reader(r: impl Read, limits: &ExtractLimits) -> Result<Vec<Sb
             });
         }
         let name = String::from_utf8_lossy(&entry.path_bytes()).trim_start_matches("./").to_owned();
-        let size = entry.header().size().unwrap_or(0);
+        let size = entry.size();
         if size > limits.max_file_bytes {
             return Err(OciError::LimitExceeded {
                 what: format!("size of `{name}`"),

@@ -92,8 +92,8 @@ pub fn extract_tar(tar_bytes: &[u8], limits: &ExtractLimits) -> Result<Vec<Extra
             return Err(OciError::unsafe_entry(&raw_name, format!("not a regular file (entry type {:?})", kind)));
         }
         let name = check_name(&raw_name, limits.max_name_bytes)?;
-        let size =
-            entry.header().size().map_err(|e| OciError::unsafe_entry(&raw_name, format!("bad size field: {e}")))?;
+        // The size after PAX extensions, which is what the entry reader yields.
+        let size = entry.size();
         if size > limits.max_file_bytes {
             return Err(OciError::LimitExceeded {
                 what: format!("size of `{name}`"),

@@ -153,6 +153,16 @@ fn malicious_layers_rejected_with_reason() {
         (raw_tar(&[(b"dir/", b'5', b"", b"")]), "not a regular file"),
         (raw_tar(&[(b"dev", b'3', b"", b"")]), "not a regular file"),
         (raw_tar(&[(b"a", b'0', b"", b"1"), (b"a", b'0', b"", b"2")]), "duplicate"),
+        // A PAX header or a GNU long name that rewrites an innocent name.
+        (
+            raw_tar(&[(b"PaxHeader", b'x', b"", b"19 path=../../evil\n"), (b"innocent", b'0', b"", b"x")]),
+            "`..` component",
+        ),
+        (
+            raw_tar(&[(b"././@LongLink", b'L', b"", b"/etc/cron.d/x\0"), (b"innocent", b'0', b"", b"x")]),
+            "absolute path",
+        ),
+        (raw_tar(&[(b"PaxHeader", b'x', b"", b"20 linkpath=/etc/pw\n"), (b"l", b'2', b"", b"")]), "not a regular file"),
     ];
     for (t, why) in cases {
         let err = extract_tar(&t, &limits).unwrap_err();
@@ -380,4 +390,14 @@ fn image_locations() {
     let l = ImageLocation::parse("127.0.0.1:5000/acme/web").unwrap();
     assert!(matches!(l, ImageLocation::Registry { reference, .. } if reference == "latest"));
     assert!(ImageLocation::parse("justaname").is_err());
+}
+
+#[test]
+fn layout_store_conformance() {
+    rt().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LayoutStore::open(dir.path()).unwrap();
+        image_store_conformance(&store, REPO).await;
+        image_store_conformance(&store, "").await;
+    });
 }

@@ -79,6 +79,16 @@ fn release_and_tracking_round_trip_with_identical_digests() {
 }
 
 #[test]
+fn registry_store_conformance() {
+    let Some(addr) = service("FORGE_TEST_REGISTRY") else { return };
+    let Some(auth_addr) = service("FORGE_TEST_REGISTRY_AUTH") else { return };
+    rt().block_on(async {
+        image_store_conformance(&store(&addr, RegistryAuth::Anonymous), &unique_repo("conf")).await;
+        image_store_conformance(&store(&auth_addr, creds()), &unique_repo("conf-auth")).await;
+    });
+}
+
+#[test]
 fn unchanged_repush_heads_each_blob_and_uploads_nothing() {
     let Some(addr) = service("FORGE_TEST_REGISTRY") else { return };
     rt().block_on(async {

@@ -145,3 +145,50 @@ pub fn service(var: &str) -> Option<String> {
         }
     }
 }
+
+/// The `ImageStore` port contract, run against every adapter.
+pub async fn image_store_conformance(store: &dyn forge_core::ports::ImageStore, repo: &str) {
+    let blob = Bytes::from(format!("blob for {repo}"));
+    let d = Digest::of(&blob);
+    assert!(!store.has_blob(repo, d.as_str()).await.unwrap());
+    let missing = store.get_blob(repo, d.as_str()).await.unwrap_err();
+    assert!(matches!(missing, forge_core::Error::NotFound { .. }), "{missing}");
+    // A blob whose bytes do not match the digest is refused.
+    assert!(store.put_blob(repo, d.as_str(), Bytes::from_static(b"other")).await.is_err());
+    store.put_blob(repo, d.as_str(), blob.clone()).await.unwrap();
+    store.put_blob(repo, d.as_str(), blob.clone()).await.unwrap(); // idempotent
+    assert!(store.has_blob(repo, d.as_str()).await.unwrap());
+    assert_eq!(store.get_blob(repo, d.as_str()).await.unwrap(), blob);
+    assert!(store.has_blob(repo, "sha256:nothex").await.is_err());
+
+    let img = build_release_image(&release_input()).unwrap();
+    for (desc, data) in img.blobs() {
+        store.put_blob(repo, desc.digest.as_str(), data.clone()).await.unwrap();
+    }
+    let mt = MEDIA_TYPE_OCI_MANIFEST;
+    assert_eq!(store.put_manifest(repo, "b-tag", mt, img.manifest_bytes.clone()).await.unwrap(), img.digest.as_str());
+    assert_eq!(store.put_manifest(repo, "a-tag", mt, img.manifest_bytes.clone()).await.unwrap(), img.digest.as_str());
+    assert_eq!(
+        store.put_manifest(repo, img.digest.as_str(), mt, img.manifest_bytes.clone()).await.unwrap(),
+        img.digest.as_str()
+    );
+    // By digest with the wrong bytes is refused.
+    assert!(store.put_manifest(repo, d.as_str(), mt, img.manifest_bytes.clone()).await.is_err());
+    for r in ["a-tag", "b-tag", img.digest.as_str()] {
+        let m = store.get_manifest(repo, r).await.unwrap();
+        assert_eq!(m.bytes, img.manifest_bytes);
+        assert_eq!(m.digest, img.digest.as_str());
+        assert_eq!(m.media_type, mt);
+    }
+    assert_eq!(store.list_tags(repo).await.unwrap(), ["a-tag", "b-tag"]);
+    let e = store.get_manifest(repo, "missing-tag").await.unwrap_err();
+    assert!(matches!(e, forge_core::Error::NotFound { .. }), "{e}");
+    // Re-tagging moves the tag.
+    let other = build_tracking_image(&tracking_input()).unwrap();
+    for (desc, data) in other.blobs() {
+        store.put_blob(repo, desc.digest.as_str(), data.clone()).await.unwrap();
+    }
+    store.put_manifest(repo, "a-tag", mt, other.manifest_bytes.clone()).await.unwrap();
+    assert_eq!(store.get_manifest(repo, "a-tag").await.unwrap().digest, other.digest.as_str());
+    assert_eq!(store.list_tags(repo).await.unwrap(), ["a-tag", "b-tag"]);
+}
