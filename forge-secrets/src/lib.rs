@@ -51,7 +51,8 @@
 //!
 //! # Features
 //!
-//! - `aws`: the `aws` provider ([`AwsProvider`]), with aws-sdk-secretsmanager over rustls.
+//! - `aws`: the `aws` provider (`AwsProvider`), with aws-sdk-secretsmanager over rustls; credentials
+//!   from the default chain (IRSA included), endpoint override through `AWS_ENDPOINT_URL`.
 //! - `conformance`: the `conformance` module, a test suite every provider should pass.
 
 mod cache;

@@ -39,6 +39,14 @@ impl ProviderRegistry {
         registry
     }
 
+    /// Like [`ProviderRegistry::with_defaults`], with the `file` provider resolving relative
+    /// paths against `dir` (the repository root, for references from its configuration).
+    pub fn with_defaults_in(dir: impl Into<std::path::PathBuf>) -> Self {
+        let mut registry = Self::with_defaults();
+        registry.register(FileProvider::with_base_dir(dir));
+        registry
+    }
+
     /// Sets the cache TTL (`Duration::ZERO` disables caching); drops what was cached.
     pub fn with_cache_ttl(mut self, ttl: Duration) -> Self {
         self.cache = SecretCache::new(ttl);

@@ -141,7 +141,7 @@ async fn missing_secret_is_not_found() {
     match AwsProvider::new().fetch(&r).await {
         Err(SecretsError::NotFound { message, .. }) => {
             assert!(message.starts_with("ResourceNotFoundException: "), "{message}");
-            assert!(message.ends_with("(looked in region us-east-1; check `secretName` and `region`)"), "{message}");
+            assert!(message.ends_with("; looked in region us-east-1, check `secretName` and `region`"), "{message}");
         }
         other => panic!("expected NotFound, got {other:?}"),
     }
@@ -241,7 +241,7 @@ async fn unreachable_endpoint_is_transient() {
         return;
     }
     let r = reference(json!({"provider": "aws", "secretName": "forge-test/anything"}));
-    let err = AwsProvider::new().resolve(&r).await.err().expect("no server there");
+    let err = AwsProvider::new().resolve(&r).await.expect_err("no server there");
     assert_eq!(err.class(), ErrorClass::Transient, "{err}");
     assert!(err.to_string().contains("cannot reach Secrets Manager in region us-east-1"), "{err}");
 }

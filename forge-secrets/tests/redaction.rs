@@ -93,7 +93,9 @@ async fn secret_values_never_appear_in_output() {
     std::fs::write(&bad, format!(r#"{{"password": "{bad_secret}""#)).expect("write");
     std::fs::write(&yaml, format!("password: [{bad_secret}\n")).expect("write");
 
+    #[cfg_attr(not(feature = "aws"), allow(unused_mut))]
     let mut secrets = vec![env_secret.clone(), file_secret.clone(), doc_secret.clone(), bad_secret.clone()];
+    #[cfg_attr(not(feature = "aws"), allow(unused_mut))]
     let mut cases: Vec<(SecretRef, Option<String>)> = vec![
         (reference(json!({"provider": "env", "name": "FORGE_TEST_REDACTION_ENV"})), Some(env_secret.clone())),
         (reference(json!({"provider": "env", "name": "FORGE_TEST_REDACTION_UNSET"})), None),

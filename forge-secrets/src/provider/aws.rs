@@ -161,7 +161,7 @@ fn map_sdk_error(
             let status = se.raw().status().as_u16();
             let err = se.into_err();
             let code = err.code().unwrap_or_default().to_owned();
-            let text = err.message().unwrap_or("no message").to_owned();
+            let text = err.message().unwrap_or("no message").trim_end_matches('.').to_owned();
             let message = match (code.is_empty(), err.to_string()) {
                 (false, _) => format!("{code}: {text}"),
                 (true, shown) if !shown.is_empty() && !shown.starts_with("unhandled error") => shown,
@@ -170,7 +170,7 @@ fn map_sdk_error(
             match err {
                 GetSecretValueError::ResourceNotFoundException(_) => SecretsError::NotFound {
                     reference: r,
-                    message: format!("{message} (looked in region {region}; check `secretName` and `region`)"),
+                    message: format!("{message}; looked in region {region}, check `secretName` and `region`"),
                 },
                 GetSecretValueError::InvalidRequestException(_)
                     if message.contains("deletion") || message.contains("deleted") =>
@@ -300,8 +300,8 @@ mod tests {
         let e = map(nf, 400);
         assert_eq!(
             e.to_string(),
-            "secret aws(secretName=app/db): not found: ResourceNotFoundException: can't find it \
-             (looked in region eu-west-1; check `secretName` and `region`)"
+            "secret aws(secretName=app/db): not found: ResourceNotFoundException: can't find it; \
+             looked in region eu-west-1, check `secretName` and `region`"
         );
         let del = GetSecretValueError::InvalidRequestException(
             InvalidRequestException::builder().message("it was marked for deletion.").build(),
