@@ -168,7 +168,7 @@ impl FromStr for ProjectName {
 }
 impl fmt::Display for ProjectName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 impl fmt::Debug for ProjectName {
@@ -204,7 +204,7 @@ impl FromStr for Environment {
 }
 impl fmt::Display for Environment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 impl fmt::Debug for Environment {
@@ -259,7 +259,7 @@ impl FromStr for CommitSha {
 }
 impl fmt::Display for CommitSha {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 impl fmt::Debug for CommitSha {
@@ -347,7 +347,7 @@ impl FromStr for Registry {
 }
 impl fmt::Display for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 impl fmt::Debug for Registry {
@@ -443,7 +443,7 @@ impl FromStr for ArtifactName {
 }
 impl fmt::Display for ArtifactName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 impl fmt::Debug for ArtifactName {
@@ -598,7 +598,7 @@ impl FromStr for Namespace {
 }
 impl fmt::Display for Namespace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 impl fmt::Debug for Namespace {

@@ -64,7 +64,7 @@ macro_rules! status_enum {
             pub fn as_str(self) -> &'static str { match self { $($name::$v => $s),+ } }
         }
         impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.pad(self.as_str()) }
         }
         impl std::str::FromStr for $name {
             type Err = crate::id::IdError;

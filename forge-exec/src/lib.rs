@@ -52,6 +52,7 @@ pub mod blob;
 mod error;
 pub mod executor;
 pub mod github;
+pub mod local;
 pub mod handler;
 pub mod metrics;
 pub mod plan;
