@@ -2,7 +2,9 @@
 
 use std::net::SocketAddr;
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -60,7 +62,13 @@ impl WorkerMetrics {
     /// Creates and registers the metrics.
     pub fn new() -> Self {
         let registry = Registry::new();
-        let jobs = reg(&registry, IntCounterVec::new(Opts::new("forge_worker_jobs_total", "Jobs handled, by type and outcome."), &["type", "outcome"]));
+        let jobs = reg(
+            &registry,
+            IntCounterVec::new(
+                Opts::new("forge_worker_jobs_total", "Jobs handled, by type and outcome."),
+                &["type", "outcome"],
+            ),
+        );
         let duration = reg(
             &registry,
             HistogramVec::new(
@@ -78,7 +86,8 @@ impl WorkerMetrics {
             ),
         );
         let running = reg(&registry, IntGauge::new("forge_worker_jobs_running", "Jobs running now."));
-        let receive_errors = reg(&registry, IntCounter::new("forge_worker_receive_errors_total", "Failed queue receives."));
+        let receive_errors =
+            reg(&registry, IntCounter::new("forge_worker_receive_errors_total", "Failed queue receives."));
         Self { registry, jobs, duration, queue_lag, running, receive_errors }
     }
 
@@ -130,7 +139,10 @@ pub async fn serve_metrics(listener: TcpListener, metrics: WorkerMetrics, shutdo
                 (true, "/healthz") => ("200 OK", "text/plain", "ok\n".to_owned()),
                 _ => ("404 Not Found", "text/plain", "not found; try /metrics\n".to_owned()),
             };
-            let resp = format!("HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            let resp = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
             let _ = sock.write_all(resp.as_bytes()).await;
             let _ = sock.shutdown().await;
         });

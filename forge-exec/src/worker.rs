@@ -332,7 +332,14 @@ impl Inner {
     }
 
     /// Writes the result. On failure the message is not deleted, so the job runs again.
-    async fn record(&self, d: &Delivery, job: &Job, status: JobStatus, result: serde_json::Value, error: Option<String>) -> bool {
+    async fn record(
+        &self,
+        d: &Delivery,
+        job: &Job,
+        status: JobStatus,
+        result: serde_json::Value,
+        error: Option<String>,
+    ) -> bool {
         let doc = JobResult {
             job_id: job.job_id,
             run_id: job.run_id,

@@ -74,7 +74,10 @@ async fn heartbeat_keeps_long_jobs_invisible_and_results_are_idempotent() -> Tes
     let queue = Arc::new(EmbeddedQueue::new(QueueSettings::TASKS.with_visibility(vt)));
     // Each job runs 4× the visibility timeout: without heartbeats it would be redelivered.
     let handler = Arc::new(Sleepy { delay: vt * 4, runs: AtomicUsize::new(0) });
-    let worker = Worker::builder(queue.clone(), blobs.clone()).handler(JobType::Task, handler.clone()).config(config(vt)).build();
+    let worker = Worker::builder(queue.clone(), blobs.clone())
+        .handler(JobType::Task, handler.clone())
+        .config(config(vt))
+        .build();
     let jobs: Vec<Job> = (0..6).map(|_| sample_job()).collect();
     for j in &jobs {
         queue.send(j).await?;
@@ -111,7 +114,10 @@ async fn shutdown_finishes_running_jobs_within_the_grace_period() -> TestResult 
     let blobs = Arc::new(LocalBlobStore::new(dir.path())?);
     let queue = Arc::new(EmbeddedQueue::new(QueueSettings::TASKS));
     let handler = Arc::new(Sleepy { delay: Duration::from_millis(500), runs: AtomicUsize::new(0) });
-    let worker = Worker::builder(queue.clone(), blobs.clone()).handler(JobType::Task, handler.clone()).config(config(Duration::from_secs(30))).build();
+    let worker = Worker::builder(queue.clone(), blobs.clone())
+        .handler(JobType::Task, handler.clone())
+        .config(config(Duration::from_secs(30)))
+        .build();
     let job = sample_job();
     queue.send(&job).await?;
     let stop = CancellationToken::new();
@@ -138,7 +144,8 @@ async fn shutdown_past_the_grace_period_releases_the_job() -> TestResult {
     let handler = Arc::new(Sleepy { delay: Duration::from_secs(60), runs: AtomicUsize::new(0) });
     let mut cfg = config(Duration::from_secs(30));
     cfg.shutdown_grace = Duration::from_millis(200);
-    let worker = Worker::builder(queue.clone(), blobs.clone()).handler(JobType::Task, handler.clone()).config(cfg).build();
+    let worker =
+        Worker::builder(queue.clone(), blobs.clone()).handler(JobType::Task, handler.clone()).config(cfg).build();
     let job = sample_job();
     queue.send(&job).await?;
     let stop = CancellationToken::new();
@@ -208,7 +215,12 @@ async fn task_and_discovery_jobs_on_a_real_repository() -> TestResult {
             StepPlan::script("second", "cat first.txt && echo second"),
         ],
     };
-    let plan = PipelinePlan { groups: vec![GroupPlan { group: 1, phases: vec![PhasePlan { name: "build".into(), timeout: None, tasks: vec![task] }] }] };
+    let plan = PipelinePlan {
+        groups: vec![GroupPlan {
+            group: 1,
+            phases: vec![PhasePlan { name: "build".into(), timeout: None, tasks: vec![task] }],
+        }],
+    };
     std::fs::write(src.join(".forge/plan.json"), serde_json::to_vec_pretty(&plan)?)?;
     std::fs::write(src.join("services/web/README"), "web")?;
     git(&src, &["init", "-q", "-b", "main"])?;
@@ -217,7 +229,11 @@ async fn task_and_discovery_jobs_on_a_real_repository() -> TestResult {
     let sha = git(&src, &["rev-parse", "HEAD"])?;
 
     let blobs = Arc::new(LocalBlobStore::new(tmp.path().join("blobs"))?);
-    let repos = Arc::new(RepoCache::new(tmp.path().join("cache"), format!("file://{}/src/{{owner}}/{{name}}", tmp.path().display()), u64::MAX)?);
+    let repos = Arc::new(RepoCache::new(
+        tmp.path().join("cache"),
+        format!("file://{}/src/{{owner}}/{{name}}", tmp.path().display()),
+        u64::MAX,
+    )?);
     let discovery = Arc::new(DiscoveryCache::new(Arc::new(PlanFileDiscoverer), 16));
     let exec = Arc::new(ActionExecutor::new(blobs.clone()));
     let queue = Arc::new(EmbeddedQueue::new(QueueSettings::TASKS));

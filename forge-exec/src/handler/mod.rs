@@ -57,7 +57,12 @@ pub struct Discovered {
 #[async_trait]
 pub trait Discoverer: Send + Sync {
     /// Discovers `checkout` (the repository at `commit`).
-    async fn discover(&self, checkout: &Path, repository: &Repository, commit: &CommitSha) -> forge_core::Result<Discovered>;
+    async fn discover(
+        &self,
+        checkout: &Path,
+        repository: &Repository,
+        commit: &CommitSha,
+    ) -> forge_core::Result<Discovered>;
 }
 
 /// Reads a ready-made [`PipelinePlan`] from `.forge/plan.json` in the checkout; the
@@ -72,7 +77,8 @@ impl Discoverer for PlanFileDiscoverer {
         let text = tokio::fs::read(&path).await.map_err(|e| Error::io("reading the pipeline plan", &path, e))?;
         let plan: PipelinePlan = serde_json::from_slice(&text)
             .map_err(|source| Error::Json { context: format!("parsing {}", path.display()), source })?;
-        let document = serde_json::to_value(&plan).map_err(|source| Error::Json { context: "encoding the plan".into(), source })?;
+        let document = serde_json::to_value(&plan)
+            .map_err(|source| Error::Json { context: "encoding the plan".into(), source })?;
         Ok(Discovered { document, plan })
     }
 }

@@ -30,7 +30,12 @@ impl std::fmt::Debug for TaskHandler {
 
 impl TaskHandler {
     /// A handler with its collaborators.
-    pub fn new(repos: Arc<RepoCache>, discovery: Arc<DiscoveryCache>, executor: Arc<dyn Executor>, sink: Arc<dyn StatusSink>) -> Self {
+    pub fn new(
+        repos: Arc<RepoCache>,
+        discovery: Arc<DiscoveryCache>,
+        executor: Arc<dyn Executor>,
+        sink: Arc<dyn StatusSink>,
+    ) -> Self {
         Self { repos, discovery, executor, sink }
     }
 }
@@ -53,7 +58,8 @@ impl JobHandler for TaskHandler {
                 .with_log_prefix(format!("logs/{}/{}", job.run_id, job.job_id));
             let report = scheduler.run(&plan, cancel).await;
             let failed = report.status != RunStatus::Success;
-            let result = serde_json::to_value(&report).map_err(|source| Error::Json { context: "encoding the report".into(), source })?;
+            let result = serde_json::to_value(&report)
+                .map_err(|source| Error::Json { context: "encoding the report".into(), source })?;
             Ok(JobOutput { failed, result })
         }
         .await;
