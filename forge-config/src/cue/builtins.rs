@@ -107,11 +107,7 @@ fn err(msg: impl Into<String>, sp: Span) -> Val {
 }
 
 fn incomplete(name: &str, sp: Span) -> Val {
-    Val::err(
-        DiagnosticKind::Incomplete,
-        format!("{name}: non-concrete argument"),
-        Some(sp),
-    )
+    Val::err(DiagnosticKind::Incomplete, format!("{name}: non-concrete argument"), Some(sp))
 }
 
 fn num(v: &Val) -> Option<Decimal> {
@@ -217,7 +213,13 @@ pub(crate) fn call(ev: &mut Ev<'_>, name: &str, args: Vec<Val>, sp: Span) -> R<V
                 _ => err("len: invalid argument", sp),
             }
         }
-        "close" => Val::err(DiagnosticKind::Unsupported, "not supported: close()", Some(sp)),
+        "close" => {
+            check!(1);
+            match &args[0] {
+                Val::Struct(_) => ev.close_struct(args[0].clone())?,
+                _ => err("close: argument must be a struct", sp),
+            }
+        }
         "and" => {
             check!(1);
             let items = list!(0);
@@ -340,11 +342,7 @@ pub(crate) fn call(ev: &mut Ev<'_>, name: &str, args: Vec<Val>, sp: Span) -> R<V
         "strings.Replace" => {
             check!(4);
             let (a, old, new, n) = (s!(0), s!(1), s!(2), int!(3));
-            if n < 0 {
-                Val::str(&a.replace(&*old, &new))
-            } else {
-                Val::str(&a.replacen(&*old, &new, n as usize))
-            }
+            if n < 0 { Val::str(&a.replace(&*old, &new)) } else { Val::str(&a.replacen(&*old, &new, n as usize)) }
         }
         "strings.Repeat" => {
             check!(2);
@@ -454,11 +452,7 @@ pub(crate) fn call(ev: &mut Ev<'_>, name: &str, args: Vec<Val>, sp: Span) -> R<V
                 if out.len() > 1_000_000 {
                     return Ok(err("list.Range: too many elements", sp));
                 }
-                out.push(if all_int {
-                    cur.to_int().map(Val::Int).unwrap_or(Val::Float(cur))
-                } else {
-                    Val::Float(cur)
-                });
+                out.push(if all_int { cur.to_int().map(Val::Int).unwrap_or(Val::Float(cur)) } else { Val::Float(cur) });
                 cur = match cur.add(st) {
                     Some(c) => c,
                     None => break,
@@ -510,11 +504,7 @@ pub(crate) fn call(ev: &mut Ev<'_>, name: &str, args: Vec<Val>, sp: Span) -> R<V
                 return Ok(err(format!("{name}: negative index"), sp));
             }
             let n = (n as usize).min(items.len());
-            let out = if name == "list.Take" {
-                items[..n].to_vec()
-            } else {
-                items[n..].to_vec()
-            };
+            let out = if name == "list.Take" { items[..n].to_vec() } else { items[n..].to_vec() };
             ev.make_list(out)?
         }
         "list.Slice" => {
@@ -634,11 +624,7 @@ pub(crate) fn call(ev: &mut Ev<'_>, name: &str, args: Vec<Val>, sp: Span) -> R<V
                     let text = s!(1);
                     let it = re.find_iter(&text).map(|m| m.as_str().to_string());
                     let v: Vec<String> = if n < 0 { it.collect() } else { it.take(n as usize).collect() };
-                    if v.is_empty() {
-                        err("regexp.FindAll: no match", sp)
-                    } else {
-                        strs_val(ev, v)?
-                    }
+                    if v.is_empty() { err("regexp.FindAll: no match", sp) } else { strs_val(ev, v)? }
                 }
                 Err(m) => err(m, sp),
             }
@@ -848,10 +834,7 @@ fn to_json_text(ev: &mut Ev<'_>, v: Val, sp: Span) -> R<Result<String, Val>> {
         Ok(s) => Ok(Ok(s)),
         Err(d) => Ok(Err(Val::err(
             DiagnosticKind::Incomplete,
-            format!(
-                "json.Marshal: {}",
-                d.0.first().map(|x| x.message.clone()).unwrap_or_default()
-            ),
+            format!("json.Marshal: {}", d.0.first().map(|x| x.message.clone()).unwrap_or_default()),
             Some(sp),
         ))),
     }

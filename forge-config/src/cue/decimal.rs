@@ -53,10 +53,7 @@ impl Decimal {
             mant = mant.checked_mul(10)?.checked_add(d as i128)?;
         }
         let exp = e.checked_sub(i32::try_from(fp.len()).ok()?)?;
-        Some(Decimal {
-            mant: if neg { -mant } else { mant },
-            exp,
-        })
+        Some(Decimal { mant: if neg { -mant } else { mant }, exp })
     }
 
     pub fn from_f64(f: f64) -> Option<Self> {
@@ -96,10 +93,7 @@ impl Decimal {
     }
 
     pub fn mul(self, o: Self) -> Option<Self> {
-        Some(Decimal::new(
-            self.mant.checked_mul(o.mant)?,
-            self.exp.checked_add(o.exp)?,
-        ))
+        Some(Decimal::new(self.mant.checked_mul(o.mant)?, self.exp.checked_add(o.exp)?))
     }
 
     pub fn neg(self) -> Self {

@@ -6,12 +6,14 @@ use std::rc::Rc;
 
 use indexmap::IndexMap;
 
-use super::ast::{self, BinOp, Clause, Comprehension, Constraint, Decl, Expr, ExprKind, LabelKind, ListElem, StrPart, UnOp};
+use super::EvalOptions;
+use super::ast::{
+    self, BinOp, Clause, Comprehension, Constraint, Decl, Expr, ExprKind, LabelKind, ListElem, StrPart, UnOp,
+};
 use super::decimal::Decimal;
 use super::diag::{Diagnostic, DiagnosticKind, Diagnostics};
 use super::source::{SourceFile, Span};
 use super::value::{self, Attribute, Value, ValueKind};
-use super::EvalOptions;
 
 pub(crate) type NodeId = usize;
 pub(crate) type EnvId = usize;
@@ -77,11 +79,7 @@ pub(crate) enum Val {
 
 impl Val {
     pub fn err(kind: DiagnosticKind, msg: impl Into<String>, span: Option<Span>) -> Val {
-        Val::Err(Rc::new(EvalErr {
-            kind,
-            msg: msg.into(),
-            span,
-        }))
+        Val::Err(Rc::new(EvalErr { kind, msg: msg.into(), span }))
     }
     pub fn str(s: &str) -> Val {
         Val::Str(Rc::from(s))
@@ -270,16 +268,8 @@ fn perr(kind: DiagnosticKind, msg: impl Into<String>, span: Span) -> Val {
     Val::err(kind, msg, Some(span))
 }
 
-const STD_PACKAGES: &[&str] = &[
-    "strings",
-    "list",
-    "math",
-    "regexp",
-    "strconv",
-    "encoding/json",
-    "encoding/yaml",
-    "encoding/base64",
-];
+const STD_PACKAGES: &[&str] =
+    &["strings", "list", "math", "regexp", "strconv", "encoding/json", "encoding/yaml", "encoding/base64"];
 
 pub(crate) fn evaluate(files: &[SourceFile], asts: &[ast::File], opts: &EvalOptions) -> Result<Value, Diagnostics> {
     // package consistency
@@ -342,16 +332,8 @@ pub(crate) fn evaluate(files: &[SourceFile], asts: &[ast::File], opts: &EvalOpti
         }
         ev.imports_used.push(used);
         let env = ev.envs.len();
-        ev.envs.push(Env {
-            parent: None,
-            node: root,
-            names: all.clone(),
-            binds,
-        });
-        ev.nodes[root].conjs.push(Conj {
-            kind: CK::Decls(&a.decls, env, a.span),
-            groups: empty.clone(),
-        });
+        ev.envs.push(Env { parent: None, node: root, names: all.clone(), binds });
+        ev.nodes[root].conjs.push(Conj { kind: CK::Decls(&a.decls, env, a.span), groups: empty.clone() });
     }
     if let Err(f) = ev.finalize(root) {
         return Err(fatal_diag(f, files));
@@ -360,7 +342,7 @@ pub(crate) fn evaluate(files: &[SourceFile], asts: &[ast::File], opts: &EvalOpti
         return Err(Diagnostics::one(d));
     }
     let mut errs = Vec::new();
-    let v = match ev.to_public(root, &mut String::new(), &mut errs, 0) {
+    let v = match ev.build_public(root, &mut String::new(), &mut errs, 0) {
         Ok(v) => v,
         Err(f) => return Err(fatal_diag(f, files)),
     };
@@ -475,23 +457,13 @@ impl<'a> Ev<'a> {
                 _ => {}
             }
         }
-        self.envs.push(Env {
-            parent: Some(parent),
-            node,
-            names,
-            binds,
-        });
+        self.envs.push(Env { parent: Some(parent), node, names, binds });
         id
     }
 
     fn bind_env(&mut self, parent: EnvId, binds: Vec<(String, Bind<'a>)>) -> EnvId {
         let node = self.envs[parent].node;
-        self.envs.push(Env {
-            parent: Some(parent),
-            node,
-            names: Rc::new(HashSet::new()),
-            binds,
-        });
+        self.envs.push(Env { parent: Some(parent), node, names: Rc::new(HashSet::new()), binds });
         self.envs.len() - 1
     }
 
@@ -594,10 +566,7 @@ impl<'a> Ev<'a> {
                             None => env,
                         };
                         let groups = self.derive_all(&groups, &label);
-                        self.nodes[child].conjs.push(Conj {
-                            kind: CK::Expr(value, env),
-                            groups,
-                        });
+                        self.nodes[child].conjs.push(Conj { kind: CK::Expr(value, env), groups });
                     }
                 }
             }
@@ -732,36 +701,26 @@ impl<'a> Ev<'a> {
                 let has_default = alts.iter().any(|(_, d)| *d);
                 let alts = alts
                     .into_iter()
-                    .map(|(x, d)| {
-                        (
-                            Conj {
-                                kind: CK::Expr(x, env),
-                                groups: groups.clone(),
-                            },
-                            d,
-                        )
-                    })
+                    .map(|(x, d)| (Conj { kind: CK::Expr(x, env), groups: groups.clone() }, d))
                     .collect();
                 self.add_disj(n, DisjInfo { alts, has_default })
             }
             ExprKind::Unary(UnOp::Default, x) => self.process_expr(n, x, env, groups),
             ExprKind::AttrOnly => Ok(Vec::new()),
-            ExprKind::Ident(_) | ExprKind::Selector(..) | ExprKind::Index(..) => {
-                match self.resolve(e, env)? {
-                    Ok(Target::Node(v)) => self.copy_node(n, v, groups, e.span),
-                    Ok(Target::Val(v)) => self.add_val(n, v, Some(e.span), groups),
-                    Ok(Target::Let(x, lenv)) => {
-                        self.enter(Some(e.span))?;
-                        let r = self.process_expr(n, x, lenv, groups);
-                        self.leave();
-                        r
-                    }
-                    Err(err) => {
-                        self.add_err(n, err);
-                        Ok(Vec::new())
-                    }
+            ExprKind::Ident(_) | ExprKind::Selector(..) | ExprKind::Index(..) => match self.resolve(e, env)? {
+                Ok(Target::Node(v)) => self.copy_node(n, v, groups, e.span),
+                Ok(Target::Val(v)) => self.add_val(n, v, Some(e.span), groups),
+                Ok(Target::Let(x, lenv)) => {
+                    self.enter(Some(e.span))?;
+                    let r = self.process_expr(n, x, lenv, groups);
+                    self.leave();
+                    r
                 }
-            }
+                Err(err) => {
+                    self.add_err(n, err);
+                    Ok(Vec::new())
+                }
+            },
             _ => {
                 let v = self.eval(e, env)?;
                 self.add_val(n, v, Some(e.span), groups)
@@ -792,30 +751,16 @@ impl<'a> Ev<'a> {
                 let has_default = leaves.iter().any(|(_, d)| *d);
                 let alts = leaves
                     .iter()
-                    .map(|(v, d)| {
-                        (
-                            Conj {
-                                kind: CK::Val(v.clone(), span),
-                                groups: groups.clone(),
-                            },
-                            *d,
-                        )
-                    })
+                    .map(|(v, d)| (Conj { kind: CK::Val(v.clone(), span), groups: groups.clone() }, *d))
                     .collect();
                 self.add_disj(n, DisjInfo { alts, has_default })
             }
             Val::Builtin(name) => {
-                self.add_err(
-                    n,
-                    Val::err(DiagnosticKind::Eval, format!("cannot use function {name} as a value"), span),
-                );
+                self.add_err(n, Val::err(DiagnosticKind::Eval, format!("cannot use function {name} as a value"), span));
                 Ok(Vec::new())
             }
             Val::Package(name) => {
-                self.add_err(
-                    n,
-                    Val::err(DiagnosticKind::Eval, format!("cannot use package {name} as a value"), span),
-                );
+                self.add_err(n, Val::err(DiagnosticKind::Eval, format!("cannot use package {name} as a value"), span));
                 Ok(Vec::new())
             }
             v => {
@@ -893,10 +838,7 @@ impl<'a> Ev<'a> {
                 let val = self.value_of(c)?;
                 let child = self.arc(n, label, is_list)?;
                 self.nodes[child].n_regular += 1;
-                self.nodes[child].conjs.push(Conj {
-                    kind: CK::Val(val, Some(span)),
-                    groups: empty.clone(),
-                });
+                self.nodes[child].conjs.push(Conj { kind: CK::Val(val, Some(span)), groups: empty.clone() });
             }
             return Ok(Vec::new());
         }
@@ -920,10 +862,7 @@ impl<'a> Ev<'a> {
             if let Some(g) = extra {
                 gs.push(g);
             }
-            let c = Conj {
-                kind: c.kind,
-                groups: Rc::new(gs),
-            };
+            let c = Conj { kind: c.kind, groups: Rc::new(gs) };
             match self.process(n, c) {
                 Ok(g) => new_groups.extend(g),
                 Err(f) => {
@@ -945,9 +884,8 @@ impl<'a> Ev<'a> {
         _span: Span,
     ) -> R<Vec<GroupId>> {
         let has_embed = decls.iter().any(|d| matches!(d, Decl::Embed(_)));
-        let has_fields = decls
-            .iter()
-            .any(|d| matches!(d, Decl::Field(_) | Decl::Ellipsis(..) | Decl::Comprehension(_)));
+        let has_fields =
+            decls.iter().any(|d| matches!(d, Decl::Field(_) | Decl::Ellipsis(..) | Decl::Comprehension(_)));
         if !has_embed || has_fields {
             self.nodes[n].struct_seen = true;
         }
@@ -955,6 +893,97 @@ impl<'a> Ev<'a> {
         for g in groups.iter() {
             if !self.nodes[n].groups.contains(g) {
                 self.nodes[n].groups.push(*g);
+            }
+        }
+        let mut seq: Vec<Rc<str>> = Vec::new();
+        let mut pats: Vec<Val> = Vec::new();
+        let mut open = false;
+        // static labels first, then dynamic labels, then embeddings (CUE's order)
+        for pass in 0..2 {
+            for d in decls {
+                let Decl::Field(fd) = d else {
+                    if pass == 0 {
+                        if let Decl::Ellipsis(..) = d {
+                            open = true;
+                        }
+                    }
+                    continue;
+                };
+                let is_static = matches!(fd.label.kind, LabelKind::Name(_) | LabelKind::Pattern(..));
+                if is_static != (pass == 0) {
+                    continue;
+                }
+                let label: Rc<str> = match &fd.label.kind {
+                    LabelKind::Name(s) => Rc::from(s.as_str()),
+                    LabelKind::Dynamic(e) => {
+                        let v = self.eval(e, f)?;
+                        let v = self.default_of(v)?;
+                        match v {
+                            Val::Str(s) => s,
+                            Val::Err(_) => {
+                                self.add_err(n, v);
+                                continue;
+                            }
+                            _ => {
+                                self.add_err(
+                                    n,
+                                    perr(
+                                        DiagnosticKind::Incomplete,
+                                        "invalid or incomplete dynamic label: must be a concrete string",
+                                        e.span,
+                                    ),
+                                );
+                                continue;
+                            }
+                        }
+                    }
+                    LabelKind::Pattern(p, alias) => {
+                        let pv = self.eval(p, f)?;
+                        for g in groups.iter() {
+                            self.groups[*g].patterns.push((pv.clone(), true));
+                        }
+                        pats.push(pv.clone());
+                        self.nodes[n].patterns.push(Pattern {
+                            pat: pv,
+                            alias: alias.as_deref(),
+                            value: &fd.value,
+                            env: f,
+                            groups: groups.clone(),
+                        });
+                        continue;
+                    }
+                };
+                if label_is_regular(&label) {
+                    for g in groups.iter() {
+                        self.groups[*g].labels.insert(label.to_string());
+                    }
+                }
+                let child = self.arc(n, label.clone(), false)?;
+                seq.push(label.clone());
+                let derived = self.derive_all(groups, &label);
+                let node = &mut self.nodes[child];
+                if node.decl_span.is_none() {
+                    node.decl_span = Some(fd.label.span);
+                }
+                for a in &fd.attrs {
+                    if !node.attrs.iter().any(|x| x.span == a.span) {
+                        node.attrs.push(a.clone());
+                    }
+                }
+                match fd.constraint {
+                    Constraint::None => node.n_regular += 1,
+                    Constraint::Optional => node.n_optional += 1,
+                    Constraint::Required => node.n_required += 1,
+                }
+                node.conjs.push(Conj {
+                    kind: CK::Expr(&fd.value, f),
+                    groups: derived,
+                });
+            }
+        }
+        if open {
+            for g in groups.iter() {
+                self.groups[*g].open = true;
             }
         }
         let mut new_groups = Vec::new();
@@ -975,92 +1004,24 @@ impl<'a> Ev<'a> {
                 if !self.nodes[n].groups.contains(g) {
                     self.nodes[n].groups.push(*g);
                 }
+                let grp = &mut self.groups[*g];
+                for l in &seq {
+                    if label_is_regular(l) {
+                        grp.labels.insert(l.to_string());
+                    }
+                }
+                for p in &pats {
+                    grp.patterns.push((p.clone(), true));
+                }
+                if open {
+                    grp.open = true;
+                }
             }
             Rc::new(v)
         };
-        let mut seq: Vec<Rc<str>> = Vec::new();
         for d in decls {
-            match d {
-                Decl::Field(fd) => {
-                    let label: Rc<str> = match &fd.label.kind {
-                        LabelKind::Name(s) => Rc::from(s.as_str()),
-                        LabelKind::Dynamic(e) => {
-                            let v = self.eval(e, f)?;
-                            let v = self.default_of(v)?;
-                            match v {
-                                Val::Str(s) => s,
-                                Val::Err(_) => {
-                                    self.add_err(n, v);
-                                    continue;
-                                }
-                                _ => {
-                                    self.add_err(
-                                        n,
-                                        perr(
-                                            DiagnosticKind::Incomplete,
-                                            "invalid or incomplete dynamic label: must be a concrete string",
-                                            e.span,
-                                        ),
-                                    );
-                                    continue;
-                                }
-                            }
-                        }
-                        LabelKind::Pattern(p, alias) => {
-                            let pv = self.eval(p, f)?;
-                            let pv = match pv {
-                                Val::Disj(_) => pv,
-                                other => other,
-                            };
-                            for g in all.iter() {
-                                self.groups[*g].patterns.push((pv.clone(), true));
-                            }
-                            self.nodes[n].patterns.push(Pattern {
-                                pat: pv,
-                                alias: alias.as_deref(),
-                                value: &fd.value,
-                                env: f,
-                                groups: all.clone(),
-                            });
-                            continue;
-                        }
-                    };
-                    if label_is_regular(&label) {
-                        for g in all.iter() {
-                            self.groups[*g].labels.insert(label.to_string());
-                        }
-                    }
-                    let child = self.arc(n, label.clone(), false)?;
-                    seq.push(label.clone());
-                    let derived = self.derive_all(&all, &label);
-                    let node = &mut self.nodes[child];
-                    if node.decl_span.is_none() {
-                        node.decl_span = Some(fd.label.span);
-                    }
-                    for a in &fd.attrs {
-                        if !node.attrs.iter().any(|x| x.span == a.span) {
-                            node.attrs.push(a.clone());
-                        }
-                    }
-                    match fd.constraint {
-                        Constraint::None => node.n_regular += 1,
-                        Constraint::Optional => node.n_optional += 1,
-                        Constraint::Required => node.n_required += 1,
-                    }
-                    node.conjs.push(Conj {
-                        kind: CK::Expr(&fd.value, f),
-                        groups: derived,
-                    });
-                }
-                Decl::Ellipsis(_, _) => {
-                    for g in all.iter() {
-                        self.groups[*g].open = true;
-                    }
-                }
-                Decl::Comprehension(c) => {
-                    self.nodes[n].comps.push((c, f, all.clone()));
-                }
-                Decl::Let(_) | Decl::Attribute(_) | Decl::Embed(_) => {}
+            if let Decl::Comprehension(c) = d {
+                self.nodes[n].comps.push((c, f, all.clone()));
             }
         }
         self.nodes[n].n_lits += 1;
@@ -1090,10 +1051,7 @@ impl<'a> Ev<'a> {
                         self.nodes[c].decl_span = Some(e.span);
                     }
                     self.nodes[c].n_regular += 1;
-                    self.nodes[c].conjs.push(Conj {
-                        kind: CK::Expr(e, env),
-                        groups: derived.clone(),
-                    });
+                    self.nodes[c].conjs.push(Conj { kind: CK::Expr(e, env), groups: derived.clone() });
                     idx += 1;
                 }
                 ListElem::Comprehension(comp) => {
@@ -1105,10 +1063,9 @@ impl<'a> Ev<'a> {
                                 let c = self.arc(n, Rc::from(idx.to_string()), true)?;
                                 self.nodes[c].decl_span = Some(comp.body.span);
                                 self.nodes[c].n_regular += 1;
-                                self.nodes[c].conjs.push(Conj {
-                                    kind: CK::Expr(&comp.body, yenv),
-                                    groups: derived.clone(),
-                                });
+                                self.nodes[c]
+                                    .conjs
+                                    .push(Conj { kind: CK::Expr(&comp.body, yenv), groups: derived.clone() });
                                 idx += 1;
                             }
                             Err(e) => self.add_err(n, e),
@@ -1116,15 +1073,7 @@ impl<'a> Ev<'a> {
                     }
                 }
                 ListElem::Ellipsis(t) => {
-                    tail = Some(t.as_ref().map(|t| {
-                        (
-                            Conj {
-                                kind: CK::Expr(t, env),
-                                groups: derived.clone(),
-                            },
-                            t.span,
-                        )
-                    }));
+                    tail = Some(t.as_ref().map(|t| (Conj { kind: CK::Expr(t, env), groups: derived.clone() }, t.span)));
                 }
             }
         }
@@ -1222,13 +1171,7 @@ impl<'a> Ev<'a> {
         for y in yields {
             match y {
                 Ok(yenv) => {
-                    self.process(
-                        n,
-                        Conj {
-                            kind: CK::Expr(&comp.body, yenv),
-                            groups: groups.clone(),
-                        },
-                    )?;
+                    self.process(n, Conj { kind: CK::Expr(&comp.body, yenv), groups: groups.clone() })?;
                 }
                 Err(e) => self.add_err(n, e),
             }
@@ -1372,11 +1315,7 @@ impl<'a> Ev<'a> {
             if c < min {
                 let sp = self.nodes[n].decl_span.unwrap_or_default();
                 self.nodes[n].lists = lists;
-                return Ok(Some(perr(
-                    DiagnosticKind::Eval,
-                    format!("incompatible list lengths ({c} and {min})"),
-                    sp,
-                )));
+                return Ok(Some(perr(DiagnosticKind::Eval, format!("incompatible list lengths ({c} and {min})"), sp)));
             }
         }
         for l in &lists {
@@ -1547,11 +1486,7 @@ impl<'a> Ev<'a> {
             ));
         }
         if self.nodes[n].state == St::Expanding {
-            return Ok(Val::err(
-                DiagnosticKind::Cycle,
-                "cycle detected in evaluation",
-                self.nodes[n].decl_span,
-            ));
+            return Ok(Val::err(DiagnosticKind::Cycle, "cycle detected in evaluation", self.nodes[n].decl_span));
         }
         self.finalize(n)?;
         Ok(self.nodes[n].value.clone())
@@ -1626,7 +1561,7 @@ impl<'a> Ev<'a> {
             self.leave();
             r?;
         }
-        if (!self.nodes[n].disjs.is_empty() || self.nodes[n].redirect.is_some())
+        if (!self.nodes[n].disjs.is_empty() || self.nodes[n].state == St::Done)
             && self.nodes[n].state != St::Finalizing
             && self.nodes[n].state != St::Expanding
         {
@@ -1636,11 +1571,7 @@ impl<'a> Ev<'a> {
             return Ok(Ok(*c));
         }
         // pattern-constrained or missing
-        Ok(Err(perr(
-            DiagnosticKind::Incomplete,
-            format!("undefined field: {label}"),
-            span,
-        )))
+        Ok(Err(perr(DiagnosticKind::Incomplete, format!("undefined field: {label}"), span)))
     }
 
     fn resolve(&mut self, e: &'a Expr, env: EnvId) -> R<Result<Target<'a>, Val>> {
@@ -1670,11 +1601,7 @@ impl<'a> Ev<'a> {
                     Val::Struct(m) => Ok(self.child(m, sel, e.span)?.map(Target::Node)),
                     Val::Package(p) => match super::builtins::member(&p, sel) {
                         Some(v) => Ok(Ok(Target::Val(v))),
-                        None => Ok(Err(perr(
-                            DiagnosticKind::Unsupported,
-                            format!("not supported: {p}.{sel}"),
-                            e.span,
-                        ))),
+                        None => Ok(Err(perr(DiagnosticKind::Unsupported, format!("not supported: {p}.{sel}"), e.span))),
                     },
                     Val::Err(_) => Ok(Err(bv)),
                     other => Ok(Err(perr(
@@ -1736,10 +1663,7 @@ impl<'a> Ev<'a> {
     fn anon(&mut self, e: &'a Expr, env: EnvId) -> R<Val> {
         let parent = self.envs[env].node;
         let n = self.new_node(Some(parent), None, false)?;
-        self.nodes[n].conjs.push(Conj {
-            kind: CK::Expr(e, env),
-            groups: Rc::new(Vec::new()),
-        });
+        self.nodes[n].conjs.push(Conj { kind: CK::Expr(e, env), groups: Rc::new(Vec::new()) });
         self.nodes[n].decl_span = Some(e.span);
         self.finalize(n)?;
         let v = self.nodes[n].value.clone();
@@ -1756,14 +1680,23 @@ impl<'a> Ev<'a> {
         for (l, v) in fields {
             let c = self.new_node(Some(n), Some(Rc::from(l.as_str())), false)?;
             self.nodes[c].n_regular = 1;
-            self.nodes[c].conjs.push(Conj {
-                kind: CK::Val(v, None),
-                groups: Rc::new(Vec::new()),
-            });
+            self.nodes[c].conjs.push(Conj { kind: CK::Val(v, None), groups: Rc::new(Vec::new()) });
             self.nodes[n].arcs.insert(Rc::from(l.as_str()), c);
         }
         self.nodes[n].built = true;
         self.nodes[n].state = St::Expanded;
+        self.finalize(n)?;
+        Ok(Val::Struct(n))
+    }
+
+    /// `close(s)`: a struct value whose conjuncts are closed by a fresh group.
+    pub(crate) fn close_struct(&mut self, v: Val) -> R<Val> {
+        let g = self.new_group();
+        let n = self.new_node(None, None, false)?;
+        self.nodes[n].conjs.push(Conj {
+            kind: CK::Val(v, None),
+            groups: Rc::new(vec![g]),
+        });
         self.finalize(n)?;
         Ok(Val::Struct(n))
     }
@@ -1775,10 +1708,7 @@ impl<'a> Ev<'a> {
         for (i, v) in items.into_iter().enumerate() {
             let c = self.new_node(Some(n), Some(Rc::from(i.to_string())), true)?;
             self.nodes[c].n_regular = 1;
-            self.nodes[c].conjs.push(Conj {
-                kind: CK::Val(v, None),
-                groups: Rc::new(Vec::new()),
-            });
+            self.nodes[c].conjs.push(Conj { kind: CK::Val(v, None), groups: Rc::new(Vec::new()) });
             self.nodes[n].arcs.insert(Rc::from(i.to_string()), c);
         }
         self.nodes[n].lists.push(ListLen { len, tail: None });
@@ -1860,7 +1790,10 @@ impl<'a> Ev<'a> {
                                 other => {
                                     return Ok(perr(
                                         DiagnosticKind::Eval,
-                                        format!("invalid interpolation: cannot convert {} to string", self.val_text(&other)),
+                                        format!(
+                                            "invalid interpolation: cannot convert {} to string",
+                                            self.val_text(&other)
+                                        ),
                                         x.span,
                                     ));
                                 }
@@ -1900,11 +1833,9 @@ impl<'a> Ev<'a> {
                 match fv {
                     Val::Builtin(name) => super::builtins::call(self, &name, avs, sp)?,
                     Val::Err(_) => fv,
-                    other => perr(
-                        DiagnosticKind::Eval,
-                        format!("cannot call non-function {}", self.val_text(&other)),
-                        sp,
-                    ),
+                    other => {
+                        perr(DiagnosticKind::Eval, format!("cannot call non-function {}", self.val_text(&other)), sp)
+                    }
                 }
             }
         })
@@ -1942,14 +1873,7 @@ impl<'a> Ev<'a> {
                         Ok(r) => r,
                         Err(m) => return Ok(perr(DiagnosticKind::Eval, m, sp)),
                     };
-                    return Ok(Val::Basic(
-                        k::STRING,
-                        Rc::new(vec![Bound {
-                            op: bop,
-                            val: v,
-                            re: Some(re),
-                        }]),
-                    ));
+                    return Ok(Val::Basic(k::STRING, Rc::new(vec![Bound { op: bop, val: v, re: Some(re) }])));
                 }
                 BoundOp::Ne => k::TOP,
                 _ => match &v {
@@ -1967,11 +1891,9 @@ impl<'a> Ev<'a> {
             (UnOp::Pos, Val::Int(_) | Val::Float(_)) => v,
             (UnOp::Not, Val::Bool(b)) => Val::Bool(!b),
             (UnOp::Default, _) => v,
-            (_, Val::Top | Val::Basic(..) | Val::Disj(_)) => perr(
-                DiagnosticKind::Incomplete,
-                format!("operand {} is not concrete", self.val_text(&v)),
-                sp,
-            ),
+            (_, Val::Top | Val::Basic(..) | Val::Disj(_)) => {
+                perr(DiagnosticKind::Incomplete, format!("operand {} is not concrete", self.val_text(&v)), sp)
+            }
             _ => perr(DiagnosticKind::Eval, format!("invalid operand {} for unary operator", self.val_text(&v)), sp),
         })
     }
@@ -2014,12 +1936,7 @@ impl<'a> Ev<'a> {
         let mismatch = |s: &Self| {
             perr(
                 DiagnosticKind::Eval,
-                format!(
-                    "invalid operands {} and {} to '{}'",
-                    s.val_text(&a),
-                    s.val_text(&b),
-                    binop_str(op)
-                ),
+                format!("invalid operands {} and {} to '{}'", s.val_text(&a), s.val_text(&b), binop_str(op)),
                 sp,
             )
         };
@@ -2049,10 +1966,20 @@ impl<'a> Ev<'a> {
                         r.map(Val::Float).unwrap_or_else(overflow)
                     }
                     _ => {
-                        if matches!((&a, &b), (Val::List(_), Val::List(_)) | (Val::Str(_), Val::Int(_)) | (Val::Int(_), Val::Str(_)) | (Val::List(_), Val::Int(_)) | (Val::Int(_), Val::List(_))) {
+                        if matches!(
+                            (&a, &b),
+                            (Val::List(_), Val::List(_))
+                                | (Val::Str(_), Val::Int(_))
+                                | (Val::Int(_), Val::Str(_))
+                                | (Val::List(_), Val::Int(_))
+                                | (Val::Int(_), Val::List(_))
+                        ) {
                             perr(
                                 DiagnosticKind::Unsupported,
-                                format!("not supported: '{}' on lists or strings and numbers (removed in modern CUE; use list.Concat / strings.Repeat)", binop_str(op)),
+                                format!(
+                                    "not supported: '{}' on lists or strings and numbers (removed in modern CUE; use list.Concat / strings.Repeat)",
+                                    binop_str(op)
+                                ),
                                 sp,
                             )
                         } else {
@@ -2085,6 +2012,10 @@ impl<'a> Ev<'a> {
                 };
                 match eq {
                     Some(e) => Val::Bool(if op == BinOp::Eq { e } else { !e }),
+                    None if matches!((&a, &b), (Val::List(_), Val::List(_))) => {
+                        let e = self.equal(&a, &b)?;
+                        Val::Bool(if op == BinOp::Eq { e } else { !e })
+                    }
                     None => {
                         if matches!(a, Val::Struct(_) | Val::List(_)) || matches!(b, Val::Struct(_) | Val::List(_)) {
                             perr(DiagnosticKind::Unsupported, "not supported: comparing structs or lists", sp)
@@ -2172,11 +2103,7 @@ impl<'a> Ev<'a> {
                     if !self.check_bound(b, &c) {
                         return Ok(Val::err(
                             DiagnosticKind::Eval,
-                            format!(
-                                "invalid value {} (out of bound {})",
-                                self.val_text(&c),
-                                self.bound_text(b)
-                            ),
+                            format!("invalid value {} (out of bound {})", self.val_text(&c), self.bound_text(b)),
                             span,
                         ));
                     }
@@ -2260,8 +2187,10 @@ impl<'a> Ev<'a> {
                 let y = self.finalize_follow(*y)?;
                 let xa: Vec<(Rc<str>, NodeId)> = self.nodes[x].arcs.iter().map(|(k, v)| (k.clone(), *v)).collect();
                 let ya: Vec<(Rc<str>, NodeId)> = self.nodes[y].arcs.iter().map(|(k, v)| (k.clone(), *v)).collect();
-                let xr: Vec<_> = xa.into_iter().filter(|(l, c)| label_is_regular(l) && self.is_regular_arc(*c)).collect();
-                let yr: Vec<_> = ya.into_iter().filter(|(l, c)| label_is_regular(l) && self.is_regular_arc(*c)).collect();
+                let xr: Vec<_> =
+                    xa.into_iter().filter(|(l, c)| label_is_regular(l) && self.is_regular_arc(*c)).collect();
+                let yr: Vec<_> =
+                    ya.into_iter().filter(|(l, c)| label_is_regular(l) && self.is_regular_arc(*c)).collect();
                 if xr.len() != yr.len() {
                     return Ok(false);
                 }
@@ -2293,10 +2222,7 @@ impl<'a> Ev<'a> {
             (Val::Basic(k1, b1), Val::Basic(k2, b2)) => {
                 k1 == k2
                     && b1.len() == b2.len()
-                    && b1
-                        .iter()
-                        .zip(b2.iter())
-                        .all(|(x, y)| x.op == y.op && self.scalar_eq_strict(&x.val, &y.val))
+                    && b1.iter().zip(b2.iter()).all(|(x, y)| x.op == y.op && self.scalar_eq_strict(&x.val, &y.val))
             }
             (Val::Disj(x), Val::Disj(y)) => {
                 if x.len() != y.len() {
@@ -2368,7 +2294,13 @@ impl<'a> Ev<'a> {
 
     // ---------------------------------------------------------------- public conversion
 
-    pub(crate) fn to_public(&mut self, n: NodeId, path: &mut String, errs: &mut Vec<Diagnostic>, depth: usize) -> R<Value> {
+    pub(crate) fn build_public(
+        &mut self,
+        n: NodeId,
+        path: &mut String,
+        errs: &mut Vec<Diagnostic>,
+        depth: usize,
+    ) -> R<Value> {
         if depth > self.opts.max_depth * 2 {
             return Err(Fatal(EvalErr {
                 kind: DiagnosticKind::Limit,
@@ -2395,10 +2327,7 @@ impl<'a> Ev<'a> {
             Val::Null => ValueKind::Null,
             Val::Bool(b) => ValueKind::Bool(b),
             Val::Int(i) => ValueKind::Int(i),
-            Val::Float(d) => ValueKind::Float {
-                value: d.to_f64(),
-                text: d.to_cue_string(),
-            },
+            Val::Float(d) => ValueKind::Float { value: d.to_f64(), text: d.to_cue_string() },
             Val::Str(s) => ValueKind::String(s.to_string()),
             Val::Bytes(b) => ValueKind::Bytes(b.to_vec()),
             Val::Err(e) => {
@@ -2425,7 +2354,7 @@ impl<'a> Ev<'a> {
                 for (i, c) in arcs.into_iter().enumerate() {
                     let l = path.len();
                     path.push_str(&format!("[{i}]"));
-                    out.push(self.to_public(c, path, errs, depth + 1)?);
+                    out.push(self.build_public(c, path, errs, depth + 1)?);
                     path.truncate(l);
                 }
                 ValueKind::List(out)
@@ -2447,17 +2376,14 @@ impl<'a> Ev<'a> {
                     let fspan = node.decl_span.unwrap_or_default();
                     let attrs = node.attrs.clone();
                     let value = if optional {
-                        Value {
-                            kind: ValueKind::NonConcrete("optional field".into()),
-                            span: Some(fspan),
-                        }
+                        Value { kind: ValueKind::NonConcrete("optional field".into()), span: Some(fspan) }
                     } else if missing_required {
                         Value {
                             kind: ValueKind::NonConcrete(format!("required field {label} not present")),
                             span: Some(fspan),
                         }
                     } else {
-                        self.to_public(c, path, errs, depth + 1)?
+                        self.build_public(c, path, errs, depth + 1)?
                     };
                     path.truncate(l);
                     s.fields.insert(

@@ -6,10 +6,7 @@ use super::value::{Value, ValueKind};
 fn incomplete(path: &str, v: &Value, what: &str) -> Diagnostics {
     let mut d = Diagnostic::new(
         DiagnosticKind::Incomplete,
-        format!(
-            "{}: incomplete value {what}",
-            if path.is_empty() { "value" } else { path }
-        ),
+        format!("{}: incomplete value {what}", if path.is_empty() { "value" } else { path }),
     )
     .with_path(path)
     .with_hint("give the field a concrete value (or a default with `*`) before exporting");
@@ -18,11 +15,7 @@ fn incomplete(path: &str, v: &Value, what: &str) -> Diagnostics {
 }
 
 fn join(path: &str, seg: &str) -> String {
-    if path.is_empty() {
-        seg.to_string()
-    } else {
-        format!("{path}.{seg}")
-    }
+    if path.is_empty() { seg.to_string() } else { format!("{path}.{seg}") }
 }
 
 pub(crate) fn to_json_value(v: &Value) -> Result<serde_json::Value, Diagnostics> {
@@ -43,9 +36,7 @@ fn to_json_at(v: &Value, path: &str) -> Result<serde_json::Value, Diagnostics> {
                 J::from(*i as f64)
             }
         }
-        ValueKind::Float { value, .. } => serde_json::Number::from_f64(*value)
-            .map(J::Number)
-            .unwrap_or(J::Null),
+        ValueKind::Float { value, .. } => serde_json::Number::from_f64(*value).map(J::Number).unwrap_or(J::Null),
         ValueKind::String(s) => J::String(s.clone()),
         ValueKind::Bytes(b) => {
             use base64::Engine;

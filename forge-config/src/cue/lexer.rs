@@ -44,8 +44,8 @@ pub(crate) struct Token {
 }
 
 const PUNCTS: &[&str] = &[
-    "...", "&&", "||", "==", "!=", "<=", ">=", "=~", "!~", "<", ">", "=", "!", "+", "-", "*", "/",
-    "&", "|", ":", ",", ".", "(", ")", "[", "]", "{", "}", "?",
+    "...", "&&", "||", "==", "!=", "<=", ">=", "=~", "!~", "<", ">", "=", "!", "+", "-", "*", "/", "&", "|", ":", ",",
+    ".", "(", ")", "[", "]", "{", "}", "?",
 ];
 
 pub(crate) struct Lexer<'a> {
@@ -69,14 +69,7 @@ const MAX_TOKENS: usize = 20_000_000;
 
 impl<'a> Lexer<'a> {
     pub fn new(src: &'a str, file: FileId, start: usize, end: usize) -> Self {
-        Lexer {
-            src,
-            bytes: src.as_bytes(),
-            pos: start,
-            end: end.min(src.len()),
-            file,
-            out: Vec::new(),
-        }
+        Lexer { src, bytes: src.as_bytes(), pos: start, end: end.min(src.len()), file, out: Vec::new() }
     }
 
     fn span(&self, a: usize, b: usize) -> Span {
@@ -84,11 +77,7 @@ impl<'a> Lexer<'a> {
     }
 
     fn err<T>(&self, a: usize, b: usize, msg: impl Into<String>) -> LResult<T> {
-        Err(SynErr {
-            kind: DiagnosticKind::Syntax,
-            msg: msg.into(),
-            span: self.span(a, b),
-        })
+        Err(SynErr { kind: DiagnosticKind::Syntax, msg: msg.into(), span: self.span(a, b) })
     }
 
     fn peek(&self, off: usize) -> u8 {
@@ -161,8 +150,7 @@ impl<'a> Lexer<'a> {
             if c == b'_' && self.peek(1) == b'|' && self.peek(2) == b'_' {
                 self.pos += 3;
                 self.push(Tok::Bottom, start, self.pos)?;
-            } else if c == b'"' || c == b'\'' || (c == b'#' && matches!(self.peek(1), b'#' | b'"' | b'\''))
-            {
+            } else if c == b'"' || c == b'\'' || (c == b'#' && matches!(self.peek(1), b'#' | b'"' | b'\'')) {
                 let tok = self.string()?;
                 self.push(tok, start, self.pos)?;
             } else if is_ident_start(c) || c >= 0x80 {
@@ -244,12 +232,15 @@ impl<'a> Lexer<'a> {
             }
             return Ok(Tok::Int(v));
         }
+        if self.peek(0) == b'0' && self.peek(1).is_ascii_digit() {
+            return self.err(start, start + 2, "illegal octal number: use the 0o prefix");
+        }
         let mut mant: i128 = 0;
         let mut exp: i32 = 0;
         let mut is_float = false;
         let mut overflow = false;
-        let mut digit = |mant: &mut i128, d: u8| {
-            match mant.checked_mul(10).and_then(|m| m.checked_add((d - b'0') as i128)) {
+        let mut digit =
+            |mant: &mut i128, d: u8| match mant.checked_mul(10).and_then(|m| m.checked_add((d - b'0') as i128)) {
                 Some(m) => {
                     *mant = m;
                     true
@@ -258,8 +249,7 @@ impl<'a> Lexer<'a> {
                     overflow = true;
                     false
                 }
-            }
-        };
+            };
         while self.pos < self.end && (self.bytes[self.pos].is_ascii_digit() || self.bytes[self.pos] == b'_') {
             let c = self.bytes[self.pos];
             if c != b'_' {
@@ -284,8 +274,7 @@ impl<'a> Lexer<'a> {
             self.pos += 1;
         }
         if matches!(self.peek(0), b'e' | b'E')
-            && (self.peek(1).is_ascii_digit()
-                || (matches!(self.peek(1), b'+' | b'-') && self.peek(2).is_ascii_digit()))
+            && (self.peek(1).is_ascii_digit() || (matches!(self.peek(1), b'+' | b'-') && self.peek(2).is_ascii_digit()))
         {
             is_float = true;
             self.pos += 1;
@@ -317,13 +306,7 @@ impl<'a> Lexer<'a> {
                 b'P' => Some(5),
                 _ => None,
             };
-            idx.map(|i| {
-                if self.peek(1) == b'i' {
-                    (1024, i)
-                } else {
-                    (1000, i)
-                }
-            })
+            idx.map(|i| if self.peek(1) == b'i' { (1024, i) } else { (1000, i) })
         };
         if let Some((base, n)) = mult_pow {
             self.pos += if base == 1024 { 2 } else { 1 };
@@ -341,9 +324,7 @@ impl<'a> Lexer<'a> {
                 e += 1;
             }
             while e > 0 {
-                v = v
-                    .checked_mul(10)
-                    .ok_or_else(|| self.unsupported(start, "number literal too large"))?;
+                v = v.checked_mul(10).ok_or_else(|| self.unsupported(start, "number literal too large"))?;
                 e -= 1;
             }
             if self.pos < self.end && is_ident_char(self.bytes[self.pos]) {
@@ -354,11 +335,7 @@ impl<'a> Lexer<'a> {
         if self.pos < self.end && is_ident_char(self.bytes[self.pos]) && self.bytes[self.pos] != b'_' {
             return self.err(start, self.pos + 1, "invalid number literal");
         }
-        if is_float {
-            Ok(Tok::Float(mant, exp))
-        } else {
-            Ok(Tok::Int(mant))
-        }
+        if is_float { Ok(Tok::Float(mant, exp)) } else { Ok(Tok::Int(mant)) }
     }
 
     fn unsupported(&self, start: usize, msg: &str) -> SynErr {
@@ -425,12 +402,7 @@ impl<'a> Lexer<'a> {
             args.push(parse_attr_arg(last));
         }
         self.pos += 1;
-        Ok(Attribute {
-            name,
-            args,
-            raw,
-            span: self.span(start, self.pos),
-        })
+        Ok(Attribute { name, args, raw, span: self.span(start, self.pos) })
     }
 
     /// Lexes a string or bytes literal starting at `self.pos`.
@@ -447,9 +419,8 @@ impl<'a> Lexer<'a> {
         }
         let is_bytes = q == b'\'';
         let multi = self.peek(1) == q && self.peek(2) == q;
-        let close: String = std::iter::repeat_n(q as char, if multi { 3 } else { 1 })
-            .chain(std::iter::repeat_n('#', hashes))
-            .collect();
+        let close: String =
+            std::iter::repeat_n(q as char, if multi { 3 } else { 1 }).chain(std::iter::repeat_n('#', hashes)).collect();
         // content chars with their offsets
         let mut chars: Vec<(usize, char)> = Vec::new();
         if multi {
@@ -469,10 +440,7 @@ impl<'a> Lexer<'a> {
                 if line_start > self.end {
                     return self.err(start, self.end, "string literal not terminated");
                 }
-                let line_end = self.src[line_start..self.end]
-                    .find('\n')
-                    .map(|i| line_start + i)
-                    .unwrap_or(self.end);
+                let line_end = self.src[line_start..self.end].find('\n').map(|i| line_start + i).unwrap_or(self.end);
                 let line = &self.src[line_start..line_end];
                 let trimmed = line.trim_start_matches([' ', '\t']);
                 if trimmed.starts_with(&close) {
@@ -487,17 +455,18 @@ impl<'a> Lexer<'a> {
             // collect lines
             let mut ls = content_start;
             while ls < close_line_start {
-                let le = self.src[ls..close_line_start]
-                    .find('\n')
-                    .map(|i| ls + i)
-                    .unwrap_or(close_line_start);
+                let le = self.src[ls..close_line_start].find('\n').map(|i| ls + i).unwrap_or(close_line_start);
                 let line = &self.src[ls..le];
                 let body_off = if line.trim_end_matches('\r').is_empty() {
                     ls + line.len()
                 } else if let Some(_rest) = line.strip_prefix(indent) {
                     ls + indent.len()
                 } else {
-                    return self.err(ls, le, "invalid whitespace in multiline string: lines must start with the closing quote's indentation");
+                    return self.err(
+                        ls,
+                        le,
+                        "invalid whitespace in multiline string: lines must start with the closing quote's indentation",
+                    );
                 };
                 for (i, ch) in self.src[body_off..le].char_indices() {
                     chars.push((body_off + i, ch));
@@ -562,17 +531,17 @@ impl<'a> Lexer<'a> {
             let mut out = Vec::new();
             for p in parts {
                 match p {
-                    LexPart::Lit(s) => out.extend(s.chars().map(|c| {
-                        // chars < 256 produced by \x escapes map to single bytes
-                        c
-                    }).flat_map(|c| {
-                        if (c as u32) >= 0xF700 && (c as u32) < 0xF800 {
-                            vec![(c as u32 - 0xF700) as u8]
-                        } else {
-                            let mut b = [0u8; 4];
-                            c.encode_utf8(&mut b).as_bytes().to_vec()
+                    LexPart::Lit(s) => {
+                        for c in s.chars() {
+                            let u = c as u32;
+                            if (0xF700..0xF800).contains(&u) {
+                                out.push((u - 0xF700) as u8);
+                            } else {
+                                let mut b = [0u8; 4];
+                                out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+                            }
                         }
-                    })),
+                    }
                     LexPart::Interp(..) => {
                         return Err(self.unsupported(start, "interpolation in bytes literal"));
                     }
@@ -726,16 +695,10 @@ fn parse_attr_arg(s: &str) -> AttrArg {
     if let Some(eq) = s.find('=') {
         let key = s[..eq].trim();
         if !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            return AttrArg {
-                key: Some(key.to_string()),
-                value: unquote(s[eq + 1..].trim()),
-            };
+            return AttrArg { key: Some(key.to_string()), value: unquote(s[eq + 1..].trim()) };
         }
     }
-    AttrArg {
-        key: None,
-        value: unquote(s),
-    }
+    AttrArg { key: None, value: unquote(s) }
 }
 
 fn unquote(s: &str) -> String {

@@ -58,12 +58,7 @@ pub struct EvalOptions {
 
 impl Default for EvalOptions {
     fn default() -> Self {
-        EvalOptions {
-            parse: ParseOptions::default(),
-            max_depth: 100,
-            max_nodes: 2_000_000,
-            max_steps: 20_000_000,
-        }
+        EvalOptions { parse: ParseOptions::default(), max_depth: 100, max_nodes: 2_000_000, max_steps: 20_000_000 }
     }
 }
 
@@ -75,10 +70,7 @@ impl EvalOptions {
 
     /// The configuration loader's dialect (value-position attributes allowed).
     pub fn config() -> Self {
-        EvalOptions {
-            parse: ParseOptions::config(),
-            ..Self::default()
-        }
+        EvalOptions { parse: ParseOptions::config(), ..Self::default() }
     }
 }
 
@@ -88,11 +80,7 @@ pub fn parse_file(file: &SourceFile, id: FileId, opts: &ParseOptions) -> Result<
     parser::parse(file.text(), id, opts).map_err(|e| {
         let mut sp = e.span;
         sp.file = FileId(0);
-        Diagnostics::one(
-            Diagnostic::new(e.kind, e.msg)
-                .with_span(sp, std::slice::from_ref(file))
-                .with_id_fix(id),
-        )
+        Diagnostics::one(Diagnostic::new(e.kind, e.msg).with_span(sp, std::slice::from_ref(file)).with_id_fix(id))
     })
 }
 

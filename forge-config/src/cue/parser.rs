@@ -18,10 +18,7 @@ pub struct ParseOptions {
 
 impl Default for ParseOptions {
     fn default() -> Self {
-        ParseOptions {
-            value_position_attributes: false,
-            max_depth: 100,
-        }
+        ParseOptions { value_position_attributes: false, max_depth: 100 }
     }
 }
 
@@ -33,23 +30,13 @@ impl ParseOptions {
 
     /// The configuration loader's dialect: value-position attributes allowed.
     pub fn config() -> Self {
-        ParseOptions {
-            value_position_attributes: true,
-            ..Self::default()
-        }
+        ParseOptions { value_position_attributes: true, ..Self::default() }
     }
 }
 
 pub(crate) fn parse(src: &str, file: FileId, opts: &ParseOptions) -> LResult<File> {
     let toks = Lexer::new(src, file, 0, src.len()).run()?;
-    let mut p = Parser {
-        src,
-        file,
-        toks,
-        pos: 0,
-        opts,
-        depth: 0,
-    };
+    let mut p = Parser { src, file, toks, pos: 0, opts, depth: 0 };
     p.file()
 }
 
@@ -74,17 +61,10 @@ impl<'a> Parser<'a> {
         self.toks.get(self.pos + n).map(|t| &t.tok).unwrap_or(&Tok::Eof)
     }
     fn span(&self) -> Span {
-        self.toks
-            .get(self.pos)
-            .or_else(|| self.toks.last())
-            .map(|t| t.span)
-            .unwrap_or(Span::new(self.file, 0, 0))
+        self.toks.get(self.pos).or_else(|| self.toks.last()).map(|t| t.span).unwrap_or(Span::new(self.file, 0, 0))
     }
     fn prev_span(&self) -> Span {
-        self.toks
-            .get(self.pos.wrapping_sub(1))
-            .map(|t| t.span)
-            .unwrap_or_else(|| self.span())
+        self.toks.get(self.pos.wrapping_sub(1)).map(|t| t.span).unwrap_or_else(|| self.span())
     }
     fn bump(&mut self) -> Tok {
         let t = self.tok().clone();
@@ -105,11 +85,7 @@ impl<'a> Parser<'a> {
         }
     }
     fn err<T>(&self, msg: impl Into<String>) -> LResult<T> {
-        Err(SynErr {
-            kind: DiagnosticKind::Syntax,
-            msg: msg.into(),
-            span: self.span(),
-        })
+        Err(SynErr { kind: DiagnosticKind::Syntax, msg: msg.into(), span: self.span() })
     }
     fn expect_p(&mut self, p: &str) -> LResult<Span> {
         if self.is_p(p) {
@@ -203,12 +179,7 @@ impl<'a> Parser<'a> {
             }
             self.end_decl()?;
         }
-        Ok(File {
-            package,
-            imports,
-            decls,
-            span: start.to(self.span()),
-        })
+        Ok(File { package, imports, decls, span: start.to(self.span()) })
     }
 
     fn end_decl(&mut self) -> LResult<()> {
@@ -239,17 +210,16 @@ impl<'a> Parser<'a> {
         };
         let base = path.split(':').next().unwrap_or(&path);
         let name = alias.unwrap_or_else(|| base.rsplit('/').next().unwrap_or(base).to_string());
-        Ok(Import {
-            name,
-            path,
-            span: sp.to(self.prev_span()),
-        })
+        Ok(Import { name, path, span: sp.to(self.prev_span()) })
     }
 
     fn is_clause_start(&self) -> bool {
         let t = self.tok();
         (is_ident(t, "for") || is_ident(t, "if") || is_ident(t, "let"))
-            && !matches!(self.tok_at(1), Tok::P(":") | Tok::P("?") | Tok::P("!") | Tok::Comma(_) | Tok::P("}") | Tok::P("]") | Tok::Eof)
+            && !matches!(
+                self.tok_at(1),
+                Tok::P(":") | Tok::P("?") | Tok::P("!") | Tok::Comma(_) | Tok::P("}") | Tok::P("]") | Tok::Eof
+            )
     }
 
     fn decl(&mut self) -> LResult<Decl> {
@@ -265,28 +235,24 @@ impl<'a> Parser<'a> {
             self.pos += 1;
             return Ok(Decl::Attribute(a));
         }
-        if is_ident(self.tok(), "let") && matches!(self.tok_at(1), Tok::Ident(_)) && matches!(self.tok_at(2), Tok::P("=")) {
+        if is_ident(self.tok(), "let")
+            && matches!(self.tok_at(1), Tok::Ident(_))
+            && matches!(self.tok_at(2), Tok::P("="))
+        {
             self.pos += 1;
             let Tok::Ident(name) = self.bump() else {
                 return self.err("expected identifier");
             };
             self.expect_p("=")?;
             let expr = self.expr()?;
-            return Ok(Decl::Let(LetClause {
-                name,
-                expr,
-                span: start.to(self.prev_span()),
-            }));
+            return Ok(Decl::Let(LetClause { name, expr, span: start.to(self.prev_span()) }));
         }
         if self.is_clause_start() {
             return Ok(Decl::Comprehension(self.comprehension()?));
         }
         if self.eat_p("...") {
-            let ty = if matches!(self.tok(), Tok::Comma(_) | Tok::P("}") | Tok::Eof) {
-                None
-            } else {
-                Some(self.expr()?)
-            };
+            let ty =
+                if matches!(self.tok(), Tok::Comma(_) | Tok::P("}") | Tok::Eof) { None } else { Some(self.expr()?) };
             return Ok(Decl::Ellipsis(ty, start.to(self.prev_span())));
         }
         // try a field
@@ -381,14 +347,7 @@ impl<'a> Parser<'a> {
             return self.err("pattern constraints cannot be optional or required");
         }
         self.pos += 1;
-        Ok(Some((
-            Label {
-                kind,
-                alias,
-                span: lspan,
-            },
-            constraint,
-        )))
+        Ok(Some((Label { kind, alias, span: lspan }, constraint)))
     }
 
     fn field_rest(&mut self, label: Label, constraint: Constraint, start: Span) -> LResult<Field> {
@@ -407,10 +366,7 @@ impl<'a> Parser<'a> {
                 self.pos += 1;
                 attrs.push(a);
             }
-            Expr {
-                kind: ExprKind::AttrOnly,
-                span: sp,
-            }
+            Expr { kind: ExprKind::AttrOnly, span: sp }
         } else {
             // shorthand a: b: c
             let save = self.pos;
@@ -425,10 +381,7 @@ impl<'a> Parser<'a> {
                     return Ok(Field {
                         label,
                         constraint,
-                        value: Expr {
-                            kind: ExprKind::Struct(vec![Decl::Field(inner)]),
-                            span: sp,
-                        },
+                        value: Expr { kind: ExprKind::Struct(vec![Decl::Field(inner)]), span: sp },
                         attrs,
                         span: start.to(sp),
                     });
@@ -441,13 +394,7 @@ impl<'a> Parser<'a> {
             self.pos += 1;
             attrs.push(a);
         }
-        Ok(Field {
-            label,
-            constraint,
-            value,
-            attrs,
-            span: start.to(self.prev_span()),
-        })
+        Ok(Field { label, constraint, value, attrs, span: start.to(self.prev_span()) })
     }
 
     fn comprehension(&mut self) -> LResult<Comprehension> {
@@ -492,11 +439,7 @@ impl<'a> Parser<'a> {
             return self.err(format!("expected '{{' after comprehension clauses, found {}", self.describe()));
         }
         let body = self.operand()?;
-        Ok(Comprehension {
-            clauses,
-            body: Box::new(body),
-            span: start.to(self.prev_span()),
-        })
+        Ok(Comprehension { clauses, body: Box::new(body), span: start.to(self.prev_span()) })
     }
 
     fn expr(&mut self) -> LResult<Expr> {
@@ -541,10 +484,7 @@ impl<'a> Parser<'a> {
             self.leave();
             let rhs = rhs?;
             let span = lhs.span.to(rhs.span);
-            lhs = Expr {
-                kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
-                span,
-            };
+            lhs = Expr { kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span };
         }
         Ok(lhs)
     }
@@ -572,10 +512,7 @@ impl<'a> Parser<'a> {
             self.leave();
             let e = e?;
             let span = start.to(e.span);
-            return Ok(Expr {
-                kind: ExprKind::Unary(op, Box::new(e)),
-                span,
-            });
+            return Ok(Expr { kind: ExprKind::Unary(op, Box::new(e)), span });
         }
         self.primary()
     }
@@ -602,14 +539,11 @@ impl<'a> Parser<'a> {
                             kind: DiagnosticKind::Syntax,
                             msg: "expected selector after '.'".into(),
                             span: sp,
-                        })
+                        });
                     }
                 };
                 let span = e.span.to(sp);
-                e = Expr {
-                    kind: ExprKind::Selector(Box::new(e), sel),
-                    span,
-                };
+                e = Expr { kind: ExprKind::Selector(Box::new(e), sel), span };
             } else if self.is_p("[") {
                 self.pos += 1;
                 if self.is_p(":") {
@@ -629,10 +563,7 @@ impl<'a> Parser<'a> {
                 }
                 let end = self.expect_p("]")?;
                 let span = e.span.to(end);
-                e = Expr {
-                    kind: ExprKind::Index(Box::new(e), Box::new(idx)),
-                    span,
-                };
+                e = Expr { kind: ExprKind::Index(Box::new(e), Box::new(idx)), span };
             } else if self.is_p("(") {
                 self.pos += 1;
                 let mut args = Vec::new();
@@ -647,10 +578,7 @@ impl<'a> Parser<'a> {
                 }
                 let end = self.expect_p(")")?;
                 let span = e.span.to(end);
-                e = Expr {
-                    kind: ExprKind::Call(Box::new(e), args),
-                    span,
-                };
+                e = Expr { kind: ExprKind::Call(Box::new(e), args), span };
             } else {
                 break;
             }
@@ -665,14 +593,8 @@ impl<'a> Parser<'a> {
                 LexPart::Lit(s) => out.push(StrPart::Lit(s.clone())),
                 LexPart::Interp(s, e) => {
                     let toks = Lexer::new(self.src, self.file, *s, *e).run()?;
-                    let mut sub = Parser {
-                        src: self.src,
-                        file: self.file,
-                        toks,
-                        pos: 0,
-                        opts: self.opts,
-                        depth: self.depth + 1,
-                    };
+                    let mut sub =
+                        Parser { src: self.src, file: self.file, toks, pos: 0, opts: self.opts, depth: self.depth + 1 };
                     let ex = sub.expr()?;
                     sub.skip_commas();
                     if !matches!(sub.tok(), Tok::Eof) {
@@ -682,10 +604,7 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        Ok(Expr {
-            kind: ExprKind::Str(out),
-            span,
-        })
+        Ok(Expr { kind: ExprKind::Str(out), span })
     }
 
     fn operand(&mut self) -> LResult<Expr> {
@@ -725,10 +644,7 @@ impl<'a> Parser<'a> {
                 self.pos += 1;
                 let e = self.expr()?;
                 let end = self.expect_p(")")?;
-                Ok(Expr {
-                    kind: ExprKind::Paren(Box::new(e)),
-                    span: sp.to(end),
-                })
+                Ok(Expr { kind: ExprKind::Paren(Box::new(e)), span: sp.to(end) })
             }
             Tok::P("{") => {
                 self.pos += 1;
@@ -751,10 +667,7 @@ impl<'a> Parser<'a> {
                 }
                 self.leave();
                 let end = self.expect_p("}")?;
-                Ok(Expr {
-                    kind: ExprKind::Struct(decls),
-                    span: sp.to(end),
-                })
+                Ok(Expr { kind: ExprKind::Struct(decls), span: sp.to(end) })
             }
             Tok::P("[") => {
                 self.pos += 1;
@@ -763,11 +676,8 @@ impl<'a> Parser<'a> {
                 self.skip_commas();
                 while !self.is_p("]") {
                     if self.eat_p("...") {
-                        let ty = if matches!(self.tok(), Tok::Comma(_) | Tok::P("]")) {
-                            None
-                        } else {
-                            Some(self.expr()?)
-                        };
+                        let ty =
+                            if matches!(self.tok(), Tok::Comma(_) | Tok::P("]")) { None } else { Some(self.expr()?) };
                         elems.push(ListElem::Ellipsis(ty));
                         self.skip_commas();
                         if !self.is_p("]") {
@@ -793,10 +703,7 @@ impl<'a> Parser<'a> {
                 }
                 self.leave();
                 let end = self.expect_p("]")?;
-                Ok(Expr {
-                    kind: ExprKind::List(elems),
-                    span: sp.to(end),
-                })
+                Ok(Expr { kind: ExprKind::List(elems), span: sp.to(end) })
             }
             Tok::Attr(a) => Err(SynErr {
                 kind: DiagnosticKind::Syntax,

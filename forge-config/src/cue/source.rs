@@ -23,20 +23,12 @@ pub struct Span {
 impl Span {
     /// Creates a span.
     pub fn new(file: FileId, start: usize, end: usize) -> Self {
-        Span {
-            file,
-            start: u32::try_from(start).unwrap_or(u32::MAX),
-            end: u32::try_from(end).unwrap_or(u32::MAX),
-        }
+        Span { file, start: u32::try_from(start).unwrap_or(u32::MAX), end: u32::try_from(end).unwrap_or(u32::MAX) }
     }
 
     /// Smallest span covering `self` and `other` (same file assumed).
     pub fn to(self, other: Span) -> Span {
-        Span {
-            file: self.file,
-            start: self.start.min(other.start),
-            end: self.end.max(other.end),
-        }
+        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
     }
 }
 
@@ -58,11 +50,7 @@ impl SourceFile {
                 line_starts.push(i + 1);
             }
         }
-        SourceFile {
-            name: name.into(),
-            text: Arc::from(text),
-            line_starts,
-        }
+        SourceFile { name: name.into(), text: Arc::from(text), line_starts }
     }
 
     /// Reads a file from disk; the name is the path as given.
@@ -94,11 +82,7 @@ impl SourceFile {
             Err(i) => i.saturating_sub(1),
         };
         let start = self.line_starts.get(line).copied().unwrap_or(0);
-        let col = self
-            .text
-            .get(start..offset)
-            .map(|s| s.chars().count())
-            .unwrap_or(offset - start);
+        let col = self.text.get(start..offset).map(|s| s.chars().count()).unwrap_or(offset - start);
         (line + 1, col + 1)
     }
 
@@ -107,11 +91,7 @@ impl SourceFile {
         let Some(&start) = self.line_starts.get(line.wrapping_sub(1)) else {
             return "";
         };
-        let end = self
-            .line_starts
-            .get(line)
-            .map(|e| e.saturating_sub(1))
-            .unwrap_or(self.text.len());
+        let end = self.line_starts.get(line).map(|e| e.saturating_sub(1)).unwrap_or(self.text.len());
         self.text.get(start..end.max(start)).unwrap_or("").trim_end_matches('\r')
     }
 }

@@ -21,19 +21,12 @@ pub struct Attribute {
 impl Attribute {
     /// The first positional argument, unquoted.
     pub fn positional(&self, index: usize) -> Option<&str> {
-        self.args
-            .iter()
-            .filter(|a| a.key.is_none())
-            .nth(index)
-            .map(|a| a.value.as_str())
+        self.args.iter().filter(|a| a.key.is_none()).nth(index).map(|a| a.value.as_str())
     }
 
     /// A named argument's value, unquoted.
     pub fn named(&self, key: &str) -> Option<&str> {
-        self.args
-            .iter()
-            .find(|a| a.key.as_deref() == Some(key))
-            .map(|a| a.value.as_str())
+        self.args.iter().find(|a| a.key.as_deref() == Some(key)).map(|a| a.value.as_str())
     }
 }
 
@@ -126,11 +119,7 @@ impl Value {
         match &self.kind {
             ValueKind::NonConcrete(_) => false,
             ValueKind::List(l) => l.iter().all(Value::is_concrete),
-            ValueKind::Struct(s) => s
-                .fields
-                .values()
-                .filter(|f| f.is_regular())
-                .all(|f| f.value.is_concrete()),
+            ValueKind::Struct(s) => s.fields.values().filter(|f| f.is_regular()).all(|f| f.value.is_concrete()),
             _ => true,
         }
     }
@@ -234,10 +223,7 @@ impl Value {
     pub fn to_yaml(&self) -> Result<String, super::Diagnostics> {
         let v = self.to_json()?;
         serde_yaml::to_string(&v).map_err(|e| {
-            super::Diagnostics::one(super::Diagnostic::new(
-                super::DiagnosticKind::Eval,
-                format!("yaml encoding: {e}"),
-            ))
+            super::Diagnostics::one(super::Diagnostic::new(super::DiagnosticKind::Eval, format!("yaml encoding: {e}")))
         })
     }
 }
