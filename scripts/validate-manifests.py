@@ -70,7 +70,6 @@ REPO = Path(__file__).resolve().parent.parent
 EXTERNAL_SECRETS = {
     ("forge", "forge-api-database"),
     ("forge", "forge-gitops-ssh"),
-    ("forge", "forge-git-ssh"),
 }
 
 # Namespaces objects of the base may live in without the base declaring them.
@@ -137,6 +136,7 @@ STRUCTURAL = {
                     "discover": {"type": "object"},
                     "parameters": {"type": "object"},
                     "preserveFileMode": {"type": "boolean"},
+                    "provideGitCreds": {"type": "boolean"},
                     "lockRepo": {"type": "boolean"},
                 },
                 False,
@@ -298,7 +298,29 @@ def load_docs(path: Path, report: Report) -> list[dict]:
     return [d for d in docs if d is not None]
 
 
-def validate_doc(doc, where: str, schemas: Schemas, report: Report) -> None:
+def without_required(schema):
+    """A copy of a schema that accepts partial objects (patches): no `required` anywhere, but
+    every other constraint (types, unknown fields) kept."""
+    if isinstance(schema, dict):
+        return {k: without_required(v) for k, v in schema.items() if k != "required"}
+    if isinstance(schema, list):
+        return [without_required(v) for v in schema]
+    return schema
+
+
+_PARTIAL_CACHE: dict[int, dict] = {}
+
+
+def is_patch_file(path: Path) -> bool:
+    """Strategic-merge patches are partial objects; they are named `*-patch.yaml`/`*.patch.yaml`
+    or referenced as `patches: - path:` by a kustomization."""
+    return path.name.endswith(("-patch.yaml", ".patch.yaml", "-patch.yml", ".patch.yml")) or path.resolve() in PATCH_FILES
+
+
+PATCH_FILES: set[Path] = set()
+
+
+def validate_doc(doc, where: str, schemas: Schemas, report: Report, partial: bool = False) -> None:
     if not isinstance(doc, dict) or not isinstance(doc.get("apiVersion"), str) or not isinstance(doc.get("kind"), str):
         report.error(where, "not a Kubernetes-style object (needs string apiVersion and kind)")
         return
@@ -309,6 +331,10 @@ def validate_doc(doc, where: str, schemas: Schemas, report: Report) -> None:
         report.error(where, f"unknown kind {api_version}/{kind} ({name}): add a schema or allow-list it in scripts/validate-manifests.py")
         return
     schema, label = found
+    if partial:
+        if id(schema) not in _PARTIAL_CACHE:
+            _PARTIAL_CACHE[id(schema)] = without_required(schema)
+        schema, label = _PARTIAL_CACHE[id(schema)], label + ", as a patch"
     validator = jsonschema.Draft7Validator(schema)
     errs = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
     for e in errs[:10]:
@@ -523,9 +549,18 @@ def validate(root: Path, use_kubectl: bool = True, quiet: bool = False) -> Repor
         p for p in root.rglob("*") if p.suffix in {".yaml", ".yml"} and p.is_file() and "schemas" not in p.relative_to(root).parts
     )
     all_docs: list[tuple[dict, str]] = []
+    patch_docs: set[str] = set()
+    for path in manifest_files:
+        if path.name in {"kustomization.yaml", "kustomization.yml"}:
+            k = (load_docs(path, report) or [{}])[0]
+            for p in (k.get("patches") or []) + [{"path": x} for x in (k.get("patchesStrategicMerge") or []) if isinstance(x, str)]:
+                if isinstance(p, dict) and "path" in p:
+                    PATCH_FILES.add((path.parent / p["path"]).resolve())
     for path in manifest_files:
         for i, doc in enumerate(load_docs(path, report)):
             all_docs.append((doc, f"{rel(path)}#{i}"))
+            if is_patch_file(path):
+                patch_docs.add(f"{rel(path)}#{i}")
     # XRDs in the tree define kinds that later documents may use.
     for doc, where in all_docs:
         if isinstance(doc, dict) and doc.get("kind") == "CompositeResourceDefinition":
@@ -533,7 +568,7 @@ def validate(root: Path, use_kubectl: bool = True, quiet: bool = False) -> Repor
         if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
             schemas.add_crd(doc, f"CRD {where}")
     for doc, where in all_docs:
-        validate_doc(doc, where, schemas, report)
+        validate_doc(doc, where, schemas, report, partial=where in patch_docs)
 
     # Kustomizations: resolve, check references, and make sure no manifest file is orphaned.
     referenced: set[Path] = set()
