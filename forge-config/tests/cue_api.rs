@@ -1,0 +1,129 @@
+//! Public API behaviour of `forge_config::cue`: attributes, diagnostics, accessors, limits.
+
+use forge_config::cue::{
+    DiagnosticKind, EvalOptions, FileId, ParseOptions, SourceFile, ValueKind, evaluate_files, export_json, parse_file,
+};
+
+fn eval(text: &str, opts: &EvalOptions) -> Result<forge_config::cue::Value, forge_config::cue::Diagnostics> {
+    evaluate_files(&[SourceFile::new("t.cue", text)], opts)
+}
+
+#[test]
+fn attribute_after_value_kept_with_span() {
+    let src = "image: string @artifact(\"web.uri\")\nrepo: string @repo(path=\"publishers.docker.registry\")\n";
+    let v = eval(src, &EvalOptions::strict()).expect("evaluates");
+    let f = v.get_field("image").expect("field");
+    assert!(!f.value.is_concrete());
+    assert_eq!(f.value.kind, ValueKind::NonConcrete("string".into()));
+    let a = f.attribute("artifact").expect("attr");
+    assert_eq!(a.positional(0), Some("web.uri"));
+    assert_eq!(&src[a.span.start as usize..a.span.end as usize], "@artifact(\"web.uri\")");
+    let r = v.get_field("repo").and_then(|f| f.attribute("repo")).expect("repo attr");
+    assert_eq!(r.named("path"), Some("publishers.docker.registry"));
+}
+
+#[test]
+fn value_position_attribute_only_in_config_mode() {
+    let src = "image: @artifact(name=\"web\", field=\"uri\")\n";
+    let v = eval(src, &EvalOptions::config()).expect("config mode accepts");
+    let f = v.get_field("image").expect("field");
+    assert_eq!(f.value.kind, ValueKind::NonConcrete("_".into()));
+    let a = f.attribute("artifact").expect("attr");
+    assert_eq!(a.named("name"), Some("web"));
+    assert_eq!(a.named("field"), Some("uri"));
+    assert_eq!(&src[a.span.start as usize..a.span.end as usize], "@artifact(name=\"web\", field=\"uri\")");
+    let err = eval(src, &EvalOptions::strict()).expect_err("strict mode rejects");
+    assert_eq!(err.0[0].kind, DiagnosticKind::Syntax);
+    assert_eq!((err.0[0].line, err.0[0].column), (Some(1), Some(8)));
+}
+
+#[test]
+fn diagnostics_carry_location_path_and_render() {
+    let src = "package project\n\nname: \"web\"\nci: {\n    port: int & >=1\n    port: 0\n}\n";
+    let err = eval(src, &EvalOptions::config()).expect_err("bound violation");
+    let d = &err.0[0];
+    assert_eq!(d.kind, DiagnosticKind::Eval);
+    assert_eq!(d.path.as_deref(), Some("ci.port"));
+    assert_eq!(d.file.as_deref(), Some("t.cue"));
+    assert!(d.line.is_some() && d.column.is_some());
+    let text = err.to_string();
+    assert!(text.contains("--> t.cue:"), "{text}");
+    assert!(text.contains('^'), "{text}");
+    let json = serde_json::to_value(&err).expect("serializable");
+    assert_eq!(json[0]["path"], "ci.port");
+    assert_eq!(json[0]["kind"], "eval");
+}
+
+#[test]
+fn non_concrete_export_names_path() {
+    let v = eval("a: b: {c: int, d: 1}\n", &EvalOptions::strict()).expect("evaluates");
+    let err = v.to_json().expect_err("incomplete");
+    assert_eq!(err.0[0].path.as_deref(), Some("a.b.c"));
+    assert_eq!(err.0[0].kind, DiagnosticKind::Incomplete);
+    assert!(v.to_json_string().is_err());
+}
+
+#[test]
+fn accessors_and_field_order() {
+    let v = eval("z: 1\na: {y: \"s\", x: true}\nl: [1, {k: 2}]\n#D: {q: int}\n_h: 3\no?: int\n", &EvalOptions::strict())
+        .expect("evaluates");
+    let names: Vec<&str> = v.fields().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["z", "a", "l", "#D", "_h", "o"]);
+    assert_eq!(v.get("z").and_then(|x| x.as_i64()), Some(1));
+    assert_eq!(v.get("a.y").and_then(|x| x.as_str()), Some("s"));
+    assert_eq!(v.get("a.x").and_then(|x| x.as_bool()), Some(true));
+    assert_eq!(v.get("l.1.k").and_then(|x| x.as_i64()), Some(2));
+    assert!(v.get_field("o").is_some_and(|f| f.optional && !f.is_regular()));
+    assert_eq!(
+        v.to_json().expect("json"),
+        serde_json::json!({"z": 1, "a": {"y": "s", "x": true}, "l": [1, {"k": 2}]})
+    );
+    let yaml = v.to_yaml().expect("yaml");
+    assert!(yaml.starts_with("z: 1\na:\n"), "{yaml}");
+}
+
+#[test]
+fn field_span_resolves_to_line_and_column() {
+    let files = [SourceFile::new("a.cue", "a: 1\n"), SourceFile::new("b.cue", "\n  b: 2\n")];
+    let v = evaluate_files(&files, &EvalOptions::strict()).expect("evaluates");
+    let f = v.get_field("b").expect("b");
+    assert_eq!(f.span.file, FileId(1));
+    assert_eq!(files[1].line_col(f.span.start as usize), (2, 3));
+}
+
+#[test]
+fn unsupported_input_reports_position() {
+    let err = eval("import \"net\"\na: net.IP\n", &EvalOptions::strict()).expect_err("unsupported");
+    assert_eq!(err.0[0].kind, DiagnosticKind::Unsupported);
+    assert_eq!(err.0[0].line, Some(1));
+    let err = eval("l: [1, 2]\na: l[0:1]\n", &EvalOptions::strict()).expect_err("unsupported");
+    assert_eq!(err.0[0].kind, DiagnosticKind::Unsupported);
+    assert_eq!(err.0[0].line, Some(2));
+}
+
+#[test]
+fn deep_nesting_is_a_limit_error_not_a_crash() {
+    let deep = format!("a: {}1{}\n", "[".repeat(5000), "]".repeat(5000));
+    let err = parse_file(&SourceFile::new("d.cue", deep), FileId(0), &ParseOptions::strict()).expect_err("too deep");
+    assert_eq!(err.0[0].kind, DiagnosticKind::Limit);
+    let deep = format!("a: {}\n", "{b: ".repeat(3000) + &"}".repeat(3000));
+    assert!(eval(&deep, &EvalOptions::strict()).is_err());
+}
+
+#[test]
+fn recursion_and_cycles_terminate() {
+    // a reference chain that grows structure without bound
+    let r = eval("#L: {next: #L}\nx: #L\n", &EvalOptions::strict());
+    assert!(r.is_err());
+    let err = eval("a: b + 1\nb: a + 1\n", &EvalOptions::strict()).expect_err("cycle");
+    assert_eq!(err.0[0].kind, DiagnosticKind::Cycle);
+    let r = eval("#T: {a: #T | *null}\nx: #T\n", &EvalOptions::strict());
+    assert!(r.is_ok(), "{r:?}");
+}
+
+#[test]
+fn export_matches_cue_text() {
+    let out = export_json(&[SourceFile::new("t.cue", "a: \"<&>\"\nb: [1.0, 2]\nc: {}\n")], &EvalOptions::strict())
+        .expect("exports");
+    assert_eq!(out, "{\n    \"a\": \"\\u003c\\u0026\\u003e\",\n    \"b\": [\n        1.0,\n        2\n    ],\n    \"c\": {}\n}\n");
+}
