@@ -233,6 +233,46 @@ mod tests {
     }
 
     #[test]
+    fn usable_as_the_configuration_port() {
+        // What forge-config holds: the port, not the adapters.
+        let port: Arc<dyn SecretRefValidator> = Arc::new(ProviderRegistry::with_defaults());
+        assert!(port.validate(&r(serde_json::json!({"provider": "file", "path": "a", "key": "b.c"}))).is_ok());
+        let err = port.validate(&r(serde_json::json!({"provider": "file", "path": "a", "kye": "b"}))).err();
+        assert_eq!(
+            err.map(|e| (e.field, e.message)),
+            Some(("kye".to_owned(), "unknown field for provider `file` (known: path, key)".to_owned()))
+        );
+    }
+
+    #[test]
+    fn third_party_providers_replace_and_extend() {
+        struct Vault;
+        #[async_trait::async_trait]
+        impl SecretProvider for Vault {
+            fn name(&self) -> &str {
+                "vault"
+            }
+            fn schema(&self) -> forge_core::ports::ProviderSchema {
+                forge_core::ports::ProviderSchema { fields: vec![crate::provider::field("path", true, "kv path")] }
+            }
+            async fn resolve(&self, _: &SecretRef) -> forge_core::Result<SecretValue> {
+                Ok(SecretValue::from_string("from-vault".into()))
+            }
+        }
+        let mut reg = ProviderRegistry::with_defaults();
+        assert!(reg.register(Vault).is_none());
+        assert!(reg.register(Vault).is_some(), "registering a name again replaces the provider");
+        assert!(reg.check(&r(serde_json::json!({"provider": "vault", "path": "kv/app"}))).is_ok());
+        assert_eq!(
+            reg.check(&r(serde_json::json!({"provider": "vault"})))
+                .err()
+                .and_then(|e| e.to_ref_error())
+                .map(|e| e.field),
+            Some("path".to_owned())
+        );
+    }
+
+    #[test]
     fn empty_registry_lists_none() {
         let reg = ProviderRegistry::new();
         let err = reg.check(&r(serde_json::json!({"provider": "env", "name": "A"}))).err();
