@@ -214,7 +214,7 @@ impl Deployer for GitopsDeployer {
         };
         let sha = self.remote.commit_pointer(&change).await.map_err(|e| {
             tracing::error!(error = %e, path = %change.path, "pointer commit failed; nothing recorded");
-            ApiError::Internal(e)
+            ApiError::from(e)
         })?;
         let deployment = Deployment {
             id: Uuid::new_v4(),

@@ -16,7 +16,6 @@ use common::*;
 use forge_api::auth::{AuthChain, DevIdentity, JwtIdentity, OidcConfig};
 use forge_api::config::RateLimits;
 use forge_api::deploy::GitopsDeployer;
-use forge_api::events::LogSink;
 use forge_api::metrics::Metrics;
 use forge_api::ratelimit::RateLimiter;
 use forge_api::{AppState, app};
@@ -27,7 +26,19 @@ use forge_core::ports::{Identity, Store};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+#[derive(Default)]
+struct RecordingSink(std::sync::Mutex<Vec<forge_core::ports::Event>>);
+
+#[async_trait::async_trait]
+impl forge_core::ports::EventSink for RecordingSink {
+    async fn emit(&self, event: &forge_core::ports::Event) -> forge_core::Result<()> {
+        self.0.lock().unwrap().push(event.clone());
+        Ok(())
+    }
+}
+
 struct Harness {
+    events: Arc<RecordingSink>,
     app: Router,
     jwks: JwksServer,
     gitops: Arc<MemoryGitops>,
@@ -51,15 +62,16 @@ async fn harness_with(db: TestDb, policies: &[(&str, EnvironmentPolicy)], limits
         Arc::new(AuthChain::new(Some(DevIdentity::new("dev-token-123").unwrap()), Some(Arc::new(oidc))));
     let store: Arc<dyn Store> = Arc::new(db.store.clone());
     let gitops = Arc::new(MemoryGitops::default());
+    let events = Arc::new(RecordingSink::default());
     let state = AppState {
         store: store.clone(),
         identity,
-        events: Arc::new(LogSink),
+        events: events.clone(),
         deployer: Arc::new(GitopsDeployer::new(store, gitops.clone(), common::policies(policies))),
         limits: Arc::new(RateLimiter::new(limits)),
         metrics: Arc::new(Metrics::new().unwrap()),
     };
-    Harness { app: app(state), jwks, gitops, db }
+    Harness { events, app: app(state), jwks, gitops, db }
 }
 
 async fn harness() -> Harness {
@@ -614,5 +626,47 @@ async fn api_on_postgres() {
     let (s, _, page) = call(&h.app, Method::GET, "/v1/releases/acme/shop/web?limit=1&offset=1", Some(&op), None).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!((page["total"].as_u64(), page["releases"][0]["release_number"].as_u64()), (Some(2), Some(1)));
+    h.db.cleanup().await;
+}
+
+#[tokio::test]
+async fn events_reach_the_sink() {
+    use forge_core::ports::EventType;
+    let h = harness().await;
+    let (_, task_id, step_id, _) = fixtures(&h).await;
+    let op = h.operator();
+    for (uri, status) in [
+        (format!("/v1/tasks/{task_id}/status"), "running"),
+        (format!("/v1/steps/{step_id}/status"), "running"),
+        (format!("/v1/steps/{step_id}/status"), "failed"),
+    ] {
+        let (s, _, body) = call(&h.app, Method::PUT, &uri, Some(&op), Some(json!({"status": status}))).await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+    }
+    let dep = json!({"repository": "acme/shop", "project": "web", "release": "1", "environment": "dev"});
+    let (s, _, _) = call(&h.app, Method::POST, "/v1/deployments", Some(&op), Some(dep)).await;
+    assert_eq!(s, StatusCode::CREATED);
+    // Re-creating an existing release emits nothing.
+    call(
+        &h.app,
+        Method::POST,
+        "/v1/releases",
+        Some(&op),
+        Some(release_body(SHA1, json!({"type": "branch_push", "branch": "main", "actor": "ci"}))),
+    )
+    .await;
+    let kinds: Vec<EventType> = h.events.0.lock().unwrap().iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            EventType::RunCreated,
+            EventType::ReleaseCreated,
+            EventType::ReleaseCreated,
+            EventType::RunCompleted,
+            EventType::DeploymentCreated
+        ]
+    );
+    let completed = h.events.0.lock().unwrap()[3].data.clone();
+    assert_eq!(completed["status"], "failed");
     h.db.cleanup().await;
 }

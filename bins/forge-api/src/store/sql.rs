@@ -142,9 +142,13 @@ impl SqlStore {
             .await
             .map_err(|e| db_err("reading a release", e))?
             .ok_or_else(|| not_found(format!("release {id}")))?;
-        let mut release = release_from_row(&row)?;
+        self.with_aliases(release_from_row(&row)?).await
+    }
+
+    /// Loads the aliases of a release.
+    async fn with_aliases(&self, mut release: Release) -> Result<Release> {
         let aliases = q("SELECT kind, alias FROM release_aliases WHERE release_id = $1")
-            .bind(id.to_owned())
+            .bind(release.id.to_string())
             .fetch_all(&self.pool)
             .await
             .map_err(|e| db_err("reading release aliases", e))?;
@@ -862,7 +866,7 @@ impl Store for SqlStore {
     async fn get_release(&self, repo: &Repository, project: &ProjectName, id: &str) -> Result<Release> {
         let (r, p) = (repo.to_string(), project.to_string());
         // 1. exact alias
-        let by_alias = q("SELECT a.release_id AS id FROM release_aliases a JOIN releases r ON r.id = a.release_id \
+        let by_alias = q("SELECT r.* FROM release_aliases a JOIN releases r ON r.id = a.release_id \
                           WHERE a.repository = $1 AND a.project = $2 AND a.alias = $3 ORDER BY r.release_number LIMIT 1")
         .bind(r.clone())
         .bind(p.clone())
@@ -871,12 +875,12 @@ impl Store for SqlStore {
         .await
         .map_err(|e| db_err("resolving a release alias", e))?;
         if let Some(row) = by_alias {
-            return self.load_release(&get::<String>(&row, "id")?).await;
+            return self.with_aliases(release_from_row(&row)?).await;
         }
         // 2. release number
         if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
             if let Ok(n) = id.parse::<i64>() {
-                let row = q("SELECT id FROM releases WHERE repository = $1 AND project = $2 AND release_number = $3")
+                let row = q("SELECT * FROM releases WHERE repository = $1 AND project = $2 AND release_number = $3")
                     .bind(r.clone())
                     .bind(p.clone())
                     .bind(n)
@@ -884,7 +888,7 @@ impl Store for SqlStore {
                     .await
                     .map_err(|e| db_err("resolving a release number", e))?;
                 if let Some(row) = row {
-                    return self.load_release(&get::<String>(&row, "id")?).await;
+                    return self.with_aliases(release_from_row(&row)?).await;
                 }
             }
         }
