@@ -138,10 +138,10 @@ impl IntoResponse for ApiError {
         let (message, details) = self.message_and_details();
         let body = json!({ "error": { "code": self.code().as_str(), "message": message, "details": details } });
         let mut resp = (self.status(), Json(body)).into_response();
-        if let Self::RateLimited { retry_after, .. } = &self {
-            if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
-                resp.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        if let Self::RateLimited { retry_after, .. } = &self
+            && let Ok(v) = HeaderValue::from_str(&retry_after.to_string())
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
         resp
     }

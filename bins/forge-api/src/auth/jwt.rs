@@ -156,10 +156,10 @@ impl JwtIdentity {
     /// Fetches the key set, replacing the cache (rate-limited by `refetch_interval`).
     async fn refresh(&self) -> Result<(), Error> {
         let mut last = self.last_fetch.lock().await;
-        if let Some(t) = *last {
-            if t.elapsed() < self.refetch_interval {
-                return Ok(());
-            }
+        if let Some(t) = *last
+            && t.elapsed() < self.refetch_interval
+        {
+            return Ok(());
         }
         *last = Some(Instant::now());
         let url = self.jwks_url().await?;

@@ -40,10 +40,10 @@ impl AuthChain {
 #[async_trait]
 impl Identity for AuthChain {
     async fn authenticate(&self, token: &str) -> forge_core::Result<Principal> {
-        if let Some(dev) = &self.dev {
-            if let Ok(p) = dev.authenticate(token).await {
-                return Ok(p);
-            }
+        if let Some(dev) = &self.dev
+            && let Ok(p) = dev.authenticate(token).await
+        {
+            return Ok(p);
         }
         match &self.oidc {
             Some(oidc) => oidc.authenticate(token).await,

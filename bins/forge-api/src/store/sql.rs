@@ -878,18 +878,19 @@ impl Store for SqlStore {
             return self.with_aliases(release_from_row(&row)?).await;
         }
         // 2. release number
-        if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
-            if let Ok(n) = id.parse::<i64>() {
-                let row = q("SELECT * FROM releases WHERE repository = $1 AND project = $2 AND release_number = $3")
-                    .bind(r.clone())
-                    .bind(p.clone())
-                    .bind(n)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(|e| db_err("resolving a release number", e))?;
-                if let Some(row) = row {
-                    return self.with_aliases(release_from_row(&row)?).await;
-                }
+        if !id.is_empty()
+            && id.bytes().all(|b| b.is_ascii_digit())
+            && let Ok(n) = id.parse::<i64>()
+        {
+            let row = q("SELECT * FROM releases WHERE repository = $1 AND project = $2 AND release_number = $3")
+                .bind(r.clone())
+                .bind(p.clone())
+                .bind(n)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| db_err("resolving a release number", e))?;
+            if let Some(row) = row {
+                return self.with_aliases(release_from_row(&row)?).await;
             }
         }
         // 3. unique commit-SHA prefix

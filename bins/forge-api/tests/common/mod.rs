@@ -26,10 +26,10 @@ impl TestDb {
     pub async fn cleanup(self) {
         let TestDb { store, admin_url, .. } = self;
         store.pool().close().await;
-        if let Some((admin, name)) = admin_url {
-            if let Ok(mut conn) = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await {
-                let _ = conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
-            }
+        if let Some((admin, name)) = admin_url
+            && let Ok(mut conn) = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await
+        {
+            let _ = conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
         }
     }
 }
