@@ -286,3 +286,21 @@ mod tests {
         assert_eq!(edit_distance("", "env"), 3);
     }
 }
+
+/// The registry is itself a provider: it dispatches each reference to the provider it names,
+/// so code that takes one [`SecretProvider`] (publishers, signing) can resolve any reference.
+#[async_trait::async_trait]
+impl SecretProvider for ProviderRegistry {
+    fn name(&self) -> &str {
+        "registry"
+    }
+    fn schema(&self) -> forge_core::ports::ProviderSchema {
+        forge_core::ports::ProviderSchema::default()
+    }
+    fn validate(&self, reference: &SecretRef) -> Result<(), SecretRefError> {
+        SecretRefValidator::validate(self, reference)
+    }
+    async fn resolve(&self, reference: &SecretRef) -> forge_core::Result<SecretValue> {
+        ProviderRegistry::resolve(self, reference).await
+    }
+}

@@ -112,9 +112,21 @@ async fn run_async(args: RunArgs, output: Output) -> anyhow::Result<i32> {
     let report = local::run_phases(&paths, run.id, &plan, sink, cancel).await?;
     local::apply_report(&mut run, &report);
     store.save_run(&run).await?;
+    let mut ok = report.status == RunStatus::Success;
+
+    // Release, deploy, and render through the plugin, for every triggered project.
+    let mut delivered: Vec<Delivered> = Vec::new();
+    if ok && discovery.release_enabled {
+        match deliver(&paths, &ctx, &opts, &discovery, &store, run.id, secrets.clone(), progress.clone()).await {
+            Ok(d) => delivered = d,
+            Err(e) => {
+                progress.line(&format!("✗ release failed: {e:#}"));
+                ok = false;
+            }
+        }
+    }
 
     let took = started.elapsed();
-    let ok = report.status == RunStatus::Success;
     if json_out {
         let doc = json!({
             "run": run,
@@ -123,13 +135,195 @@ async fn run_async(args: RunArgs, output: Output) -> anyhow::Result<i32> {
                 "state": paths.state, "oci": paths.oci, "gitops": paths.gitops,
                 "manifests": paths.manifests, "logs": paths.blobs, "database": paths.database,
             },
+            "releases": delivered.iter().map(Delivered::json).collect::<Vec<_>>(),
             "durationSeconds": took.as_secs_f64(),
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         print_summary(&run, &paths, took);
+        print_delivered(&delivered, &paths);
     }
     Ok(if ok { 0 } else { 1 })
+}
+
+/// What `forge run` delivered for one project.
+struct Delivered {
+    project: String,
+    release: forge_core::model::Release,
+    created: bool,
+    deployment: Option<forge_core::model::Deployment>,
+    pointer: Option<PathBuf>,
+    manifests: Option<PathBuf>,
+    artifacts: Vec<forge_exec::release::ArtifactOutcome>,
+}
+
+impl Delivered {
+    fn json(&self) -> serde_json::Value {
+        json!({
+            "project": self.project,
+            "created": self.created,
+            "release": self.release,
+            "deployment": self.deployment,
+            "pointer": self.pointer,
+            "manifests": self.manifests,
+            "artifacts": self.artifacts.iter().map(|a| json!({
+                "name": a.name, "digest": a.digest, "tracking": a.tracking.0, "trackingDigest": a.tracking.1,
+                "publishers": a.publishers, "skipped": a.skipped,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+struct ReleaseLines(Arc<Progress>);
+
+impl forge_exec::release::ReleaseProgress for ReleaseLines {
+    fn started(&self, _project: &str, _stage: &str) {}
+    fn finished(&self, project: &str, stage: &str, ok: bool, detail: &str) {
+        let mark = if ok { "✓" } else { "✗" };
+        self.0.line(&format!("  {mark} {project}: {stage} {detail}"));
+    }
+}
+
+/// Releases every triggered project into the local OCI layout, deploys it to the run's
+/// environment through the local GitOps repository, and renders the manifests the Argo CD
+/// plugin would produce from the pointer it wrote.
+#[allow(clippy::too_many_arguments)]
+async fn deliver(
+    paths: &LocalPaths,
+    ctx: &RunContext,
+    opts: &LocalOptions,
+    discovery: &forge_config::discovery::Discovery,
+    store: &Arc<dyn Store>,
+    run_id: uuid::Uuid,
+    secrets: Arc<forge_secrets::ProviderRegistry>,
+    progress: Arc<Progress>,
+) -> anyhow::Result<Vec<Delivered>> {
+    use forge_exec::release::publisher::{Credentials, PublisherSet};
+    use forge_exec::release::{ReleaseEnv, ReleaseGit, release_project};
+
+    let layout = Arc::new(forge_oci::LayoutStore::open(&paths.oci)?);
+    let local_registry: forge_core::Registry = "forge.local".parse()?;
+    let env = ReleaseEnv {
+        repository: ctx.repository.clone(),
+        repo_root: paths.root.clone(),
+        git: ReleaseGit {
+            commit: ctx.commit,
+            branch: ctx.branch.clone(),
+            tag: ctx.tag.clone(),
+            committed_at: ctx.committed_at,
+            author: ctx.author.clone(),
+            message: ctx.message.clone(),
+        },
+        actor: opts.actor.clone(),
+        run_id: Some(run_id),
+        release_registry: local_registry.clone(),
+        release_store: layout.clone(),
+        tracking_registry: local_registry,
+        tracking_store: layout,
+        publishers: PublisherSet::local_defaults(Credentials(secrets), &paths.state.join("published")),
+        store: store.clone(),
+        staging_root: paths.staging.clone(),
+        progress: Arc::new(ReleaseLines(progress.clone())),
+        retry_failed_only: None,
+    };
+    let mut out = Vec::new();
+    for project in &discovery.release_projects {
+        progress.line(&format!("▸ release {project}"));
+        let outcome =
+            release_project(&env, discovery, project).await.with_context(|| format!("releasing {project}"))?;
+        let r = &outcome.release;
+        progress.line(&format!(
+            "  {} {project} release {} ({}) {}",
+            if outcome.created { "✓ created" } else { "= existing" },
+            r.release_number,
+            r.display_alias(),
+            r.oci_digest
+        ));
+        let mut d = Delivered {
+            project: project.clone(),
+            release: r.clone(),
+            created: outcome.created,
+            deployment: None,
+            pointer: None,
+            manifests: None,
+            artifacts: outcome.artifacts,
+        };
+        let deploys = discovery.project(project).is_some_and(|p| p.deployment_triggered);
+        if deploys {
+            let project_name: forge_core::ProjectName = project.parse()?;
+            let current = store.list_deployments(&ctx.repository, &project_name, &opts.environment).await?;
+            let active = current.iter().find(|x| x.status == forge_core::DeploymentStatus::Active);
+            let deployment = match active {
+                Some(a) if a.release_id == r.id => {
+                    progress.line(&format!(
+                        "  = {project} release {} already active in {}",
+                        r.release_number, opts.environment
+                    ));
+                    a.clone()
+                }
+                _ => {
+                    let req = forge_core::model::CreateDeployment {
+                        repository: ctx.repository.clone(),
+                        project: project_name.clone(),
+                        release: r.release_number.to_string(),
+                        environment: opts.environment.clone(),
+                        rollback: false,
+                    };
+                    let dep = super::ops::deploy_local(paths, store.clone(), &req, &opts.actor).await?;
+                    progress.line(&format!(
+                        "  ✓ deployed {project} release {} to {} (gitops commit {})",
+                        r.release_number,
+                        opts.environment,
+                        dep.gitops_commit.as_deref().map(|c| &c[..12.min(c.len())]).unwrap_or("-")
+                    ));
+                    dep
+                }
+            };
+            let pointer = forge_core::PointerPath::new(opts.environment.clone(), ctx.repository.clone(), project_name);
+            let dir = paths.gitops.join(pointer.dir());
+            let mut cmp = forge_gitops::cmp::CmpOptions::new(forge_gitops::cmp::ImageSource::Layout(paths.oci.clone()));
+            cmp.repository = Some(ctx.repository.clone());
+            let generated =
+                forge_gitops::cmp::generate(&dir, &cmp).await.map_err(|e| anyhow::anyhow!("argo cd plugin: {e}"))?;
+            let file = paths.manifests.join(opts.environment.as_str()).join(format!("{project}.yaml"));
+            if let Some(parent) = file.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(&file, &generated.manifests)?;
+            progress.line(&format!("  ✓ plugin rendered {} from {}", file.display(), generated.digest));
+            d.deployment = Some(deployment);
+            d.pointer = Some(paths.gitops.join(pointer.to_string()));
+            d.manifests = Some(file);
+        }
+        out.push(d);
+    }
+    Ok(out)
+}
+
+fn print_delivered(delivered: &[Delivered], paths: &LocalPaths) {
+    if delivered.is_empty() {
+        return;
+    }
+    eprintln!();
+    eprintln!("{:<10} {:<8} {:<10} {:<12} {}", "PROJECT", "RELEASE", "ALIAS", "DEPLOYED", "IMAGE DIGEST");
+    for d in delivered {
+        eprintln!(
+            "{:<10} {:<8} {:<10} {:<12} {}",
+            d.project,
+            d.release.release_number,
+            d.release.display_alias(),
+            d.deployment.as_ref().map(|x| x.environment.to_string()).unwrap_or_else(|| "-".into()),
+            d.release.oci_digest
+        );
+    }
+    eprintln!();
+    eprintln!("  images:    {} (OCI image layout)", paths.oci.display());
+    eprintln!("  gitops:    {}", paths.gitops.display());
+    for d in delivered {
+        if let Some(m) = &d.manifests {
+            eprintln!("  manifests: {}", m.display());
+        }
+    }
 }
 
 fn print_summary(run: &forge_core::model::PipelineRun, paths: &LocalPaths, took: std::time::Duration) {

@@ -1,0 +1,577 @@
+//! Release creation (SPEC §4, §5.3): producers → publishers → tracking images → `@artifact`
+//! resolution and rendering → the release image → the record.
+//!
+//! [`release_project`] releases one project of a discovery:
+//!
+//! 1. A release for the triplet that already exists is returned as it is (nothing rebuilt).
+//! 2. Every artifact is produced into its own empty staging directory; a producer failure fails
+//!    the release, cleans staging, and records nothing.
+//! 3. Every publisher of the artifact runs, in declaration order, independently: one failing
+//!    leaves the release `partial` with per-destination results (a retry with
+//!    [`ReleaseEnv::retry_failed_only`] publishes only what failed).
+//! 4. A tracking image per artifact (metadata, SPDX SBOM, in-toto/SLSA attestation) goes to the
+//!    tracking store at `<owner>/<name>/<project>/<artifact>:sha-<sha>`.
+//! 5. The artifact output schema (SPEC §4.4) resolves `@artifact` while rendering the
+//!    project's resources; any unresolved reference fails the release.
+//! 6. The release image is built with the next release number, pushed under the commit SHA tag,
+//!    and only then recorded, with aliases, trigger and artifacts, in one store transaction.
+//!
+//! Nothing half-done is recorded: every step before the record either succeeds or leaves the
+//! store untouched (pushed blobs are content-addressed and harmless).
+
+pub mod producer;
+pub mod publisher;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use forge_config::discovery::Discovery;
+use forge_core::model::{
+    AliasKind, ArtifactType, CreateRelease, PublishResult, Release, ReleaseArtifact, ReleaseTrigger, TriggerType,
+};
+use forge_core::ports::{ImageStore, Store};
+use forge_core::{
+    ArtifactName, CanonicalId, CommitSha, ProjectName, Registry, ReleaseRef, ReleaseStatus, Repository, TrackingRef,
+};
+use forge_oci::{
+    BuildInfo, Digest, ExtractLimits, PublishedLocation, ReleaseInput, Resource, Sbom, SbomFile, SbomInput,
+    SpdxDocument, TrackingInput,
+};
+use serde_json::{Map, Value, json};
+
+use producer::{EarthlyProducer, Producer, ProducerRequest, ProducerResponse, ScriptProducer};
+use publisher::{PublishGit, PublishRequest, PublisherSet};
+
+/// Errors of release creation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReleaseError {
+    /// The project is not in the discovery.
+    #[error("project `{0}` was not discovered (is its .forge/project.cue valid?)")]
+    UnknownProject(String),
+    /// A producer failed; the release is not created.
+    #[error("artifact `{artifact}`: {message}")]
+    Producer {
+        /// Artifact.
+        artifact: String,
+        /// What failed.
+        message: String,
+    },
+    /// A publisher failed (the release may be `partial`).
+    #[error("publisher `{publisher}`: {message}")]
+    Publisher {
+        /// Publisher.
+        publisher: String,
+        /// What failed.
+        message: String,
+    },
+    /// Rendering the resources failed (an unresolved or unknown `@artifact`, a bad resource).
+    #[error("rendering {project}'s resources failed:\n{message}")]
+    Render {
+        /// Project.
+        project: String,
+        /// Every error, one per line, with file:line:column.
+        message: String,
+    },
+    /// Building or pushing an image failed.
+    #[error("{what}: {source}")]
+    Oci {
+        /// Which image.
+        what: String,
+        /// Cause.
+        #[source]
+        source: forge_oci::OciError,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] forge_core::Error),
+    /// A local file operation failed.
+    #[error("{action} {path}: {message}")]
+    Io {
+        /// What.
+        action: &'static str,
+        /// Where.
+        path: PathBuf,
+        /// Cause.
+        message: String,
+    },
+    /// An identifier was invalid.
+    #[error(transparent)]
+    Id(#[from] forge_core::IdError),
+}
+
+/// Progress of a release, for live displays.
+pub trait ReleaseProgress: Send + Sync {
+    /// A stage of one project (`produce web-image`, `publish web-image → docker`, …) started.
+    fn started(&self, project: &str, stage: &str);
+    /// It finished; `ok` false with a reason when it failed.
+    fn finished(&self, project: &str, stage: &str, ok: bool, detail: &str);
+}
+
+/// Ignores progress.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoProgress;
+
+impl ReleaseProgress for NoProgress {
+    fn started(&self, _project: &str, _stage: &str) {}
+    fn finished(&self, _project: &str, _stage: &str, _ok: bool, _detail: &str) {}
+}
+
+/// The git facts of the release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseGit {
+    /// Commit.
+    pub commit: CommitSha,
+    /// Branch.
+    pub branch: Option<String>,
+    /// Tag (full, e.g. `web/v1.2.3`).
+    pub tag: Option<String>,
+    /// Commit time.
+    pub committed_at: DateTime<Utc>,
+    /// `Name <email>`.
+    pub author: String,
+    /// Subject.
+    pub message: String,
+}
+
+/// Everything release creation is wired to.
+#[derive(Clone)]
+pub struct ReleaseEnv {
+    /// Repository identity.
+    pub repository: Repository,
+    /// Repository root on disk.
+    pub repo_root: PathBuf,
+    /// Git facts.
+    pub git: ReleaseGit,
+    /// Identity recorded as the trigger's actor.
+    pub actor: String,
+    /// Run that triggered the release.
+    pub run_id: Option<uuid::Uuid>,
+    /// Registry name used in release refs (`oci` for a local layout).
+    pub release_registry: Registry,
+    /// Where release images go.
+    pub release_store: Arc<dyn ImageStore>,
+    /// Registry name used in tracking refs.
+    pub tracking_registry: Registry,
+    /// Where tracking images go.
+    pub tracking_store: Arc<dyn ImageStore>,
+    /// Publishers by type.
+    pub publishers: PublisherSet,
+    /// The API store.
+    pub store: Arc<dyn Store>,
+    /// Root of the staging directories.
+    pub staging_root: PathBuf,
+    /// Progress observer.
+    pub progress: Arc<dyn ReleaseProgress>,
+    /// Publish only to destinations that failed in an earlier attempt (`forge release retry`).
+    pub retry_failed_only: Option<Vec<PublishResult>>,
+}
+
+impl std::fmt::Debug for ReleaseEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReleaseEnv")
+            .field("repository", &self.repository)
+            .field("commit", &self.git.commit)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One artifact's outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArtifactOutcome {
+    /// Artifact.
+    pub name: String,
+    /// Digest.
+    pub digest: String,
+    /// Tracking image reference and manifest digest.
+    pub tracking: (String, String),
+    /// Publisher results, declaration order.
+    pub publishers: Vec<PublishResult>,
+    /// Publishers that skipped the upload (already there).
+    pub skipped: Vec<String>,
+}
+
+/// The outcome of releasing a project.
+#[derive(Debug, Clone)]
+pub struct ReleaseOutcome {
+    /// The recorded release.
+    pub release: Release,
+    /// Whether this call created it (false: it existed).
+    pub created: bool,
+    /// Artifacts (empty when the release existed).
+    pub artifacts: Vec<ArtifactOutcome>,
+    /// The rendered resources as one YAML stream (empty when the release existed).
+    pub manifests: String,
+}
+
+fn trigger_of(env: &ReleaseEnv) -> ReleaseTrigger {
+    let kind = if env.git.tag.is_some() {
+        TriggerType::Tag
+    } else if env.git.branch.is_some() {
+        TriggerType::BranchPush
+    } else {
+        TriggerType::Manual
+    };
+    ReleaseTrigger { kind, branch: env.git.branch.clone(), tag: env.git.tag.clone(), actor: env.actor.clone() }
+}
+
+fn clean_dir(p: &Path) -> Result<(), ReleaseError> {
+    if p.exists() {
+        std::fs::remove_dir_all(p).map_err(|e| ReleaseError::Io {
+            action: "cleaning",
+            path: p.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    }
+    std::fs::create_dir_all(p).map_err(|e| ReleaseError::Io {
+        action: "creating",
+        path: p.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+fn sbom_for(p: &ProducerResponse, namespace: &str, created: DateTime<Utc>, version: &str) -> Sbom {
+    let mut files = Vec::new();
+    match p.kind {
+        ArtifactType::Binary => {
+            if let Ok(data) = std::fs::read(&p.location) {
+                let name =
+                    p.location.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| p.name.clone());
+                files.push(SbomFile::from_bytes(name, &data));
+            }
+        }
+        ArtifactType::Archive => {
+            if let Ok(data) = std::fs::read(&p.location) {
+                files = forge_oci::sbom_files_from_tar_gz(&data, &ExtractLimits::default()).unwrap_or_default();
+            }
+        }
+        ArtifactType::Container => {
+            // The image's blobs are its content: list them by digest.
+            let blobs = p.location.join("blobs/sha256");
+            if let Ok(rd) = std::fs::read_dir(&blobs) {
+                let mut names: Vec<String> =
+                    rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+                names.sort();
+                for n in names {
+                    if let Ok(data) = std::fs::read(blobs.join(&n)) {
+                        files.push(SbomFile::from_bytes(format!("blobs/sha256/{n}"), &data));
+                    }
+                }
+            }
+        }
+    }
+    Sbom::Spdx(Box::new(SpdxDocument::generate(&SbomInput {
+        name: p.name.clone(),
+        version: version.to_owned(),
+        namespace: namespace.to_owned(),
+        created,
+        artifact_digest: p.digest.parse().unwrap_or_else(|_| Digest::of(p.digest.as_bytes())),
+        files,
+    })))
+}
+
+/// Releases `project` of `discovery` (see the module docs for the steps and failure rules).
+pub async fn release_project(
+    env: &ReleaseEnv,
+    discovery: &Discovery,
+    project: &str,
+) -> Result<ReleaseOutcome, ReleaseError> {
+    let dp = discovery.project(project).ok_or_else(|| ReleaseError::UnknownProject(project.to_owned()))?;
+    let project_name: ProjectName = project.parse()?;
+    let id = CanonicalId::new(env.repository.clone(), project_name.clone(), env.git.commit);
+
+    // 1. Idempotency: the triplet exists → return it.
+    if let Ok(existing) = env.store.get_release(&env.repository, &project_name, env.git.commit.as_str()).await {
+        if existing.commit_sha == env.git.commit && env.retry_failed_only.is_none() {
+            return Ok(ReleaseOutcome {
+                release: existing,
+                created: false,
+                artifacts: Vec::new(),
+                manifests: String::new(),
+            });
+        }
+    }
+
+    let trigger = trigger_of(env);
+    let tag_alias = env.git.tag.as_deref().map(|t| forge_core::alias::tag_alias(t, project));
+    let publish_git =
+        PublishGit { commit_sha: env.git.commit.to_string(), tag: tag_alias.clone(), branch: env.git.branch.clone() };
+    let producers: BTreeMap<&str, Arc<dyn Producer>> = BTreeMap::from([
+        ("script", Arc::new(ScriptProducer) as Arc<dyn Producer>),
+        ("earthly", Arc::new(EarthlyProducer::default())),
+    ]);
+
+    // 2-4. Artifacts.
+    let staging = env.staging_root.join(project);
+    let mut outputs = Map::new();
+    let mut artifacts = Vec::new();
+    let mut release_artifacts = Vec::new();
+    let mut partial = false;
+    for (name, cfg) in &dp.config.artifacts {
+        let dir = staging.join(name);
+        clean_dir(&dir)?;
+        let stage = format!("produce {name}");
+        env.progress.started(project, &stage);
+        let (producer_kind, started_at) = match &cfg.producer {
+            forge_config::schema::Producer::Earthly { .. } => ("earthly", Utc::now()),
+            forge_config::schema::Producer::Script { .. } => ("script", Utc::now()),
+        };
+        let req = ProducerRequest {
+            project: project.to_owned(),
+            project_path: dp.path.clone(),
+            repository: env.repository.to_string(),
+            repository_path: env.repo_root.clone(),
+            commit_sha: env.git.commit.to_string(),
+            release_id: id.to_string(),
+            artifact: name.clone(),
+            kind: cfg.kind,
+            config: cfg.producer.clone(),
+            staging_path: dir.clone(),
+        };
+        let produced = match producers.get(producer_kind) {
+            Some(p) => p.produce(&req).await,
+            None => Err(ReleaseError::Producer {
+                artifact: name.clone(),
+                message: format!("no producer `{producer_kind}`"),
+            }),
+        };
+        let produced = match produced {
+            Ok(p) => p,
+            Err(e) => {
+                env.progress.finished(project, &stage, false, &e.to_string());
+                let _ = std::fs::remove_dir_all(&staging);
+                return Err(e);
+            }
+        };
+        env.progress.finished(project, &stage, true, &produced.digest);
+        let finished_at = Utc::now();
+
+        let mut pubs = Vec::new();
+        let mut pub_meta = Map::new();
+        let mut skipped = Vec::new();
+        let mut first_uri: Option<String> = None;
+        for (pname, pcfg) in &cfg.publishers {
+            if let Some(prev) = &env.retry_failed_only {
+                if prev.iter().any(|r| r.publisher == *pname && r.success) {
+                    if let Some(r) = prev.iter().find(|r| r.publisher == *pname) {
+                        pubs.push(r.clone());
+                        if first_uri.is_none() {
+                            first_uri = r.uri.clone();
+                        }
+                        pub_meta.insert(pname.clone(), json!({"uri": r.uri}));
+                    }
+                    continue;
+                }
+            }
+            let stage = format!("publish {name} → {pname}");
+            env.progress.started(project, &stage);
+            let result = match discovery.repository.publishers.get(pname) {
+                None => {
+                    Err(ReleaseError::Publisher { publisher: pname.clone(), message: "not defined in repo.cue".into() })
+                }
+                Some(rcfg) => match env.publishers.get(&rcfg.kind) {
+                    None => Err(ReleaseError::Publisher {
+                        publisher: pname.clone(),
+                        message: format!("no publisher implementation for type `{}`", rcfg.kind),
+                    }),
+                    Some(p) => {
+                        let preq = PublishRequest {
+                            project,
+                            repo_root: &env.repo_root,
+                            git: &publish_git,
+                            release_id: &id.to_string(),
+                            produced: &produced,
+                            publisher: pname,
+                            repo_config: rcfg,
+                            project_config: pcfg,
+                        };
+                        p.publish(&preq).await
+                    }
+                },
+            };
+            match result {
+                Ok(r) => {
+                    env.progress.finished(project, &stage, true, if r.skipped { "already published" } else { &r.uri });
+                    if r.skipped {
+                        skipped.push(pname.clone());
+                    }
+                    if first_uri.is_none() {
+                        first_uri = Some(r.uri.clone());
+                    }
+                    let mut m = r.metadata.clone();
+                    m.insert("uri".into(), json!(r.uri));
+                    pub_meta.insert(pname.clone(), Value::Object(m));
+                    pubs.push(PublishResult { publisher: pname.clone(), success: true, uri: Some(r.uri), error: None });
+                }
+                Err(e) => {
+                    env.progress.finished(project, &stage, false, &e.to_string());
+                    tracing::warn!(artifact = %name, publisher = %pname, error = %e, "publisher failed; the release will be partial");
+                    partial = true;
+                    pubs.push(PublishResult {
+                        publisher: pname.clone(),
+                        success: false,
+                        uri: None,
+                        error: Some(e.to_string()),
+                    });
+                }
+            }
+        }
+
+        // Tracking image.
+        let artifact_name: ArtifactName = name.parse()?;
+        let tref = TrackingRef::new(env.tracking_registry.clone(), id.clone(), artifact_name.clone());
+        let stage = format!("track {name}");
+        env.progress.started(project, &stage);
+        let digest: Digest =
+            produced.digest.parse().map_err(|e| ReleaseError::Oci { what: format!("digest of {name}"), source: e })?;
+        let tracking = forge_oci::build_tracking_image(&TrackingInput {
+            tracking_ref: tref.clone(),
+            kind: cfg.kind,
+            digest,
+            published: pubs
+                .iter()
+                .filter_map(|r| r.uri.clone().map(|uri| PublishedLocation { publisher: r.publisher.clone(), uri }))
+                .collect(),
+            build: BuildInfo {
+                run_id: env.run_id.map(|r| r.to_string()),
+                producer: producer_kind.to_owned(),
+                target: match &cfg.producer {
+                    forge_config::schema::Producer::Earthly { target, .. } => Some(target.clone()),
+                    forge_config::schema::Producer::Script { .. } => None,
+                },
+                args: Vec::new(),
+                // The commit time keeps tracking images reproducible; wall-clock build times
+                // go to the logs.
+                started_at: env.git.committed_at,
+                finished_at: env.git.committed_at,
+            },
+            sources: Vec::new(),
+            committed_at: env.git.committed_at,
+            sbom: sbom_for(&produced, &tref.to_string(), env.git.committed_at, env.git.commit.as_str()),
+        })
+        .map_err(|e| ReleaseError::Oci { what: format!("tracking image of {name}"), source: e })?;
+        let tag = tref.tag();
+        let tdigest = forge_oci::push_image(&*env.tracking_store, &tref.repository_path(), &tracking, &[tag.as_str()])
+            .await
+            .map_err(|e| ReleaseError::Oci { what: format!("pushing the tracking image {tref}"), source: e })?;
+        tracing::debug!(artifact = %name, ?started_at, ?finished_at, "artifact built");
+        env.progress.finished(project, &stage, true, tdigest.as_str());
+
+        let mut out = produced.public_output();
+        out.insert("uri".into(), json!(first_uri.clone().unwrap_or_default()));
+        out.insert("tracking".into(), json!(tref.to_string()));
+        out.insert("publishers".into(), Value::Object(pub_meta));
+        outputs.insert(name.clone(), Value::Object(out));
+        release_artifacts.push(ReleaseArtifact {
+            name: artifact_name,
+            kind: cfg.kind,
+            digest: produced.digest.clone(),
+            tracking_ref: tref.to_string(),
+            primary_uri: first_uri,
+            publishers: pubs.clone(),
+        });
+        artifacts.push(ArtifactOutcome {
+            name: name.clone(),
+            digest: produced.digest.clone(),
+            tracking: (tref.to_string(), tdigest.to_string()),
+            publishers: pubs,
+            skipped,
+        });
+    }
+
+    // 5. Render with the artifact outputs.
+    env.progress.started(project, "render");
+    let outputs = Value::Object(outputs);
+    let rendered = forge_config::render::render(
+        &dp.config,
+        &dp.document,
+        &discovery.repository,
+        Some(&outputs),
+        Default::default(),
+    )
+    .map_err(|errs| {
+        let message = errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n");
+        env.progress.finished(project, "render", false, "unresolved references");
+        ReleaseError::Render { project: project.to_owned(), message }
+    })?;
+    let manifests = rendered
+        .to_yaml_stream()
+        .map_err(|e| ReleaseError::Render { project: project.to_owned(), message: e.to_string() })?;
+    let mut resources = Vec::new();
+    for r in &rendered.resources {
+        let yaml = serde_yaml::to_string(r)
+            .map_err(|e| ReleaseError::Render { project: project.to_owned(), message: e.to_string() })?;
+        resources
+            .push(Resource::from_yaml(yaml).map_err(|e| ReleaseError::Oci { what: "resource".into(), source: e })?);
+    }
+    env.progress.finished(project, "render", true, &format!("{} resources", resources.len()));
+
+    // 6. Release image, then the record.
+    env.progress.started(project, "release image");
+    let rref = ReleaseRef::new(env.release_registry.clone(), id.clone());
+    let mut attempt = 0;
+    loop {
+        let number = forge_core::alias::next_release_number(
+            env.store
+                .list_releases(&env.repository, &project_name, 1, 0)
+                .await?
+                .releases
+                .first()
+                .map(|r| r.release_number),
+        );
+        let aliases =
+            forge_core::alias::aliases_for(number, project, env.git.tag.as_deref(), env.git.branch.as_deref());
+        let image = forge_oci::build_release_image(&ReleaseInput {
+            id: id.clone(),
+            number,
+            aliases: aliases.clone(),
+            trigger: trigger.clone(),
+            author: env.git.author.clone(),
+            message: env.git.message.clone(),
+            committed_at: env.git.committed_at,
+            artifacts: release_artifacts.iter().map(Into::into).collect(),
+            resources: resources.clone(),
+        })
+        .map_err(|e| ReleaseError::Oci { what: "release image".into(), source: e })?;
+        let digest = forge_oci::push_image(&*env.release_store, &rref.repository_path(), &image, &[rref.tag()])
+            .await
+            .map_err(|e| ReleaseError::Oci { what: format!("pushing {rref}"), source: e })?;
+        let req = CreateRelease {
+            repository: env.repository.clone(),
+            project: project_name.clone(),
+            commit_sha: env.git.commit,
+            trigger: trigger.clone(),
+            oci_ref: rref.to_string(),
+            oci_digest: digest.to_string(),
+            // The store numbers the release and appends the number to the branch alias, so it
+            // gets the branch itself (the image carries the final `<branch>-<n>` form).
+            aliases: aliases
+                .into_iter()
+                .filter(|a| a.kind != AliasKind::Numeric)
+                .map(|a| match a.kind {
+                    AliasKind::Branch => forge_core::model::ReleaseAlias {
+                        kind: AliasKind::Branch,
+                        alias: env.git.branch.clone().unwrap_or(a.alias),
+                    },
+                    _ => a,
+                })
+                .collect(),
+            artifacts: release_artifacts.clone(),
+            status: if partial { ReleaseStatus::Partial } else { ReleaseStatus::Complete },
+            run_id: env.run_id,
+        };
+        let created = env.store.create_release(&req, &env.actor).await?;
+        if created.value.release_number != number && attempt < 5 {
+            // Another release of the project took the number we baked in: rebuild with the
+            // recorded one (the store keeps numbers gapless under concurrency).
+            attempt += 1;
+            tracing::warn!(expected = number, got = created.value.release_number, "release number moved; rebuilding");
+            continue;
+        }
+        env.progress.finished(project, "release image", true, digest.as_str());
+        let _ = std::fs::remove_dir_all(&staging);
+        return Ok(ReleaseOutcome { release: created.value, created: created.created, artifacts, manifests });
+    }
+}
