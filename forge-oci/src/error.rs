@@ -200,8 +200,12 @@ impl From<OciError> for forge_core::Error {
                     None => what,
                 },
             },
-            OciError::Unauthorized { .. } => E::Unauthorized { component: COMPONENT, message: e.to_string() },
-            OciError::Denied { .. } => E::PermissionDenied { component: COMPONENT, message: e.to_string() },
+            OciError::Unauthorized { registry, message } => {
+                E::Unauthorized { component: COMPONENT, message: format!("registry {registry}: {message}") }
+            }
+            OciError::Denied { registry, message } => {
+                E::PermissionDenied { component: COMPONENT, message: format!("registry {registry}: {message}") }
+            }
             OciError::InvalidInput { ref field, ref message } => {
                 E::Validation { component: COMPONENT, field: field.clone(), message: message.clone() }
             }

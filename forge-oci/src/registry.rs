@@ -416,7 +416,11 @@ impl RegistryStore {
         let mut authed = false;
         loop {
             let mut req = self.client.request(method.clone(), url.clone()).headers(headers.clone());
-            if let Some(h) = self.auth_header(scope) {
+            // Credentials go only to the registry itself, never to another host named in a
+            // `Location` header.
+            let same_origin = url.host_str() == self.base.host_str()
+                && url.port_or_known_default() == self.base.port_or_known_default();
+            if same_origin && let Some(h) = self.auth_header(scope) {
                 req = req.header(AUTHORIZATION, h);
             }
             let len = body.as_ref().map_or(0, Bytes::len);

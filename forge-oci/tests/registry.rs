@@ -334,3 +334,38 @@ fn skopeo_interop_both_ways() {
         }
     });
 }
+
+/// A secret provider that hands out one value, standing in for `env`/`file`/`aws`.
+struct OneSecret(String);
+
+#[async_trait::async_trait]
+impl forge_core::ports::SecretProvider for OneSecret {
+    fn name(&self) -> &str {
+        "test"
+    }
+    fn schema(&self) -> forge_core::ports::ProviderSchema {
+        forge_core::ports::ProviderSchema::default()
+    }
+    async fn resolve(&self, _r: &forge_core::ports::SecretRef) -> forge_core::Result<SecretValue> {
+        Ok(SecretValue::from_string(self.0.clone()))
+    }
+}
+
+#[test]
+fn credentials_resolved_through_the_secret_port() {
+    let Some(addr) = service("FORGE_TEST_REGISTRY_AUTH") else { return };
+    rt().block_on(async {
+        let password = std::env::var("FORGE_TEST_REGISTRY_PASSWORD").unwrap_or_else(|_| "s3cret".into());
+        let user = std::env::var("FORGE_TEST_REGISTRY_USER").unwrap_or_else(|_| "forge".into());
+        let reference: forge_core::ports::SecretRef =
+            serde_json::from_value(serde_json::json!({"provider": "test", "name": "REGISTRY_PASSWORD"})).unwrap();
+        let auth = RegistryAuth::basic_from_secret(&OneSecret(password.clone()), user, &reference).await.unwrap();
+        assert!(!format!("{auth:?}").contains(&password));
+        let reg = store(&addr, auth);
+        reg.ping().await.unwrap();
+        let repo = unique_repo("secret");
+        let img = build_tracking_image(&tracking_input()).unwrap();
+        push_image(&reg, &repo, &img, &["t"]).await.unwrap();
+        assert_eq!(reg.list_tags(&repo).await.unwrap(), ["t"]);
+    });
+}

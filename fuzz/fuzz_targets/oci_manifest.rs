@@ -12,10 +12,10 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(again, m);
         }
         if let Ok(release) = forge_oci::ReleaseImage::from_image(forge_oci::BuiltImage {
-            manifest_bytes: bytes::Bytes::from(bytes.clone()),
             digest: forge_oci::Digest::of(&bytes),
-            config: bytes::Bytes::new(),
-            layers: m.layers.iter().map(|_| bytes::Bytes::from_static(b"{}")).collect(),
+            manifest_bytes: bytes.into(),
+            config: Default::default(),
+            layers: m.layers.iter().map(|_| b"{}".to_vec().into()).collect(),
             manifest: m,
         }) {
             let _ = release.extract_resources(&forge_oci::ExtractLimits::default());
