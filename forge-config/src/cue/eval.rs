@@ -353,7 +353,15 @@ pub(crate) fn evaluate(files: &[SourceFile], asts: &[ast::File], opts: &EvalOpti
 }
 
 fn fatal_diag(f: Fatal, files: &[SourceFile]) -> Diagnostics {
+    let hint = if f.0.kind == DiagnosticKind::Limit {
+        Some("the configuration is too large or recursive; simplify it or raise the limit in EvalOptions")
+    } else {
+        hint_for(&f.0.msg)
+    };
     let mut d = Diagnostic::new(f.0.kind, f.0.msg);
+    if let Some(h) = hint {
+        d = d.with_hint(h);
+    }
     if let Some(sp) = f.0.span {
         d = d.with_span(sp, files);
     }
@@ -2335,6 +2343,9 @@ impl<'a> Ev<'a> {
                     ValueKind::NonConcrete(format!("_|_ // {}", e.msg))
                 } else {
                     let mut d = Diagnostic::new(e.kind, e.msg.clone()).with_path(path.clone());
+                    if let Some(h) = hint_for(&e.msg) {
+                        d = d.with_hint(h);
+                    }
                     if let Some(sp) = e.span.or(span) {
                         d = d.with_span(sp, self.files);
                     }
@@ -2403,6 +2414,27 @@ impl<'a> Ev<'a> {
         };
         Ok(Value { kind, span })
     }
+}
+
+fn hint_for(msg: &str) -> Option<&'static str> {
+    let m = msg.trim_start_matches("empty disjunction: ");
+    Some(if m.starts_with("conflicting values") {
+        "the field is declared more than once with incompatible values; keep one, or make one a default with `*`"
+    } else if m.starts_with("field not allowed") {
+        "the struct is closed by a definition: declare the field in the definition, or add `...` to allow extra fields"
+    } else if m.starts_with("invalid value") {
+        "the value violates a constraint declared for this field"
+    } else if m.starts_with("reference") {
+        "check the spelling; references resolve to fields of enclosing structs, `let` names and imports"
+    } else if m.starts_with("structural cycle") || m.starts_with("cycle") {
+        "a value refers to itself; break the cycle or give one of the fields a concrete value"
+    } else if m.starts_with("empty disjunction") || msg.starts_with("empty disjunction") {
+        "no alternative of the disjunction matches the value"
+    } else if m.starts_with("not supported") {
+        "this CUE feature is outside the subset Forge evaluates (SPEC §2.2)"
+    } else {
+        return None;
+    })
 }
 
 fn flatten_or<'a>(e: &'a Expr, _in_paren: bool, out: &mut Vec<(&'a Expr, bool)>) {

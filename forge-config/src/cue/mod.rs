@@ -103,13 +103,32 @@ pub fn evaluate_files(files: &[SourceFile], opts: &EvalOptions) -> Result<Value,
         let id = FileId(u32::try_from(i).unwrap_or(u32::MAX));
         match parser::parse(f.text(), id, &opts.parse) {
             Ok(a) => asts.push(a),
-            Err(e) => errs.push(Diagnostic::new(e.kind, e.msg).with_span(e.span, files)),
+            Err(e) => {
+                let hint = syntax_hint(&e.msg);
+                let mut d = Diagnostic::new(e.kind, e.msg).with_span(e.span, files);
+                if let Some(h) = hint {
+                    d = d.with_hint(h);
+                }
+                errs.push(d)
+            }
         }
     }
     if !errs.is_empty() {
         return Err(Diagnostics(errs));
     }
     eval::evaluate(files, &asts, opts)
+}
+
+fn syntax_hint(msg: &str) -> Option<&'static str> {
+    if msg.contains("in value position") {
+        Some("write the attribute after a value, e.g. `image: string @artifact(\"web.uri\")`")
+    } else if msg.contains("expected ',' or newline") {
+        Some("fields are separated by commas or newlines; did you forget a `:` or a closing bracket?")
+    } else if msg.contains("not terminated") {
+        Some("close the literal on the same line, or use a multi-line string (\"\"\")")
+    } else {
+        None
+    }
 }
 
 /// Evaluates the files and renders JSON exactly as `cue export --out=json` does.
