@@ -56,12 +56,12 @@ pub fn resolve_release_id(id: &str, releases: &[ReleaseKey<'_>]) -> Resolution {
     if let Some(i) = releases.iter().position(|r| r.aliases.iter().any(|a| a.alias == id)) {
         return Resolution::Found { index: i, by: MatchedBy::Alias };
     }
-    if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
-        if let Ok(n) = id.parse::<u64>() {
-            if let Some(i) = releases.iter().position(|r| r.number == n) {
-                return Resolution::Found { index: i, by: MatchedBy::Number };
-            }
-        }
+    if !id.is_empty()
+        && id.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(n) = id.parse::<u64>()
+        && let Some(i) = releases.iter().position(|r| r.number == n)
+    {
+        return Resolution::Found { index: i, by: MatchedBy::Number };
     }
     if is_sha_prefix(id) {
         let candidates: Vec<usize> =

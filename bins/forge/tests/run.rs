@@ -1,0 +1,218 @@
+//! `forge run` end to end on copies of `examples/monorepo` in real git repositories: the main
+//! job green, idempotent re-runs, reproducible release images across clones, fail-fast.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/monorepo")
+}
+
+fn copy_tree(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name();
+        if name == ".forge-local" {
+            continue;
+        }
+        let p = e.path();
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&p, &dst.join(&name));
+        } else {
+            std::fs::copy(&p, dst.join(&name)).unwrap();
+        }
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "Ada")
+        .env("GIT_AUTHOR_EMAIL", "ada@example.com")
+        .env("GIT_COMMITTER_NAME", "Ada")
+        .env("GIT_COMMITTER_EMAIL", "ada@example.com")
+        .env("GIT_AUTHOR_DATE", "2026-01-02T03:04:05Z")
+        .env("GIT_COMMITTER_DATE", "2026-01-02T03:04:05Z")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A git repository holding a copy of the example, committed on `main`.
+fn example_repo(tmp: &Path) -> PathBuf {
+    let repo = tmp.join("monorepo");
+    copy_tree(&example(), &repo);
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "Example monorepo"]);
+    repo
+}
+
+fn forge(args: &[&str], dir: &Path) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_forge")).args(args).current_dir(dir).env("HOME", dir).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn run_json(repo: &Path) -> (i32, Value, String) {
+    let (code, out, err) = forge(&["run", repo.to_str().unwrap(), "--output", "json"], repo);
+    let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("stdout is JSON ({e}): {out}\nstderr: {err}"));
+    (code, v, err)
+}
+
+fn release_digests(v: &Value) -> Vec<(String, String)> {
+    let mut d: Vec<(String, String)> = v["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["project"].as_str().unwrap().to_owned(), r["release"]["oci_digest"].as_str().unwrap().to_owned()))
+        .collect();
+    d.sort();
+    d
+}
+
+#[test]
+fn example_runs_green_end_to_end_and_reruns_change_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = example_repo(tmp.path());
+    let (code, v, err) = run_json(&repo);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(v["run"]["status"], "success");
+    let steps: usize = v["run"]["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["tasks"].as_array().unwrap())
+        .map(|t| t["steps"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(steps, 10);
+    let releases = v["releases"].as_array().unwrap();
+    let names: Vec<&str> = releases.iter().map(|r| r["project"].as_str().unwrap()).collect();
+    assert_eq!(names, ["api", "web"], "common has release.enabled: false");
+    for r in releases {
+        assert_eq!(r["created"], true);
+        assert_eq!(r["release"]["release_number"], 1);
+        assert_eq!(r["deployment"]["environment"], "dev");
+        assert_eq!(r["deployment"]["status"], "active");
+        let manifests = std::fs::read_to_string(r["manifests"].as_str().unwrap()).unwrap();
+        assert!(manifests.contains("kind: Deployment"), "{manifests}");
+        let pointer = std::fs::read_to_string(r["pointer"].as_str().unwrap()).unwrap();
+        assert!(pointer.contains("kind: ReleasePointer"));
+        assert!(pointer.contains(&format!("release: {}", r["release"]["commit_sha"].as_str().unwrap())));
+    }
+    // `@artifact` was resolved in the rendered manifests.
+    let web = std::fs::read_to_string(repo.join(".forge-local/manifests/dev/web.yaml")).unwrap();
+    assert!(web.contains("image: oci:.forge-local/oci/example/web-image:"), "{web}");
+    let api = std::fs::read_to_string(repo.join(".forge-local/manifests/dev/api.yaml")).unwrap();
+    assert!(api.contains("value: sha256:"), "{api}");
+
+    // Each release image in the layout verifies offline (digests, resources, reproduction).
+    for r in releases {
+        let target = format!(
+            "oci:{}:local/monorepo/{}:{}",
+            repo.join(".forge-local/oci").display(),
+            r["project"].as_str().unwrap(),
+            r["release"]["commit_sha"].as_str().unwrap()
+        );
+        let (code, out, err) = forge(&["release", "verify", &target], &repo);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("reproduce"), "{out}");
+    }
+
+    // A second run of the same commit changes nothing: same releases, no new GitOps commit.
+    let gitops = repo.join(".forge-local/gitops");
+    let head = |d: &Path| {
+        String::from_utf8(Command::new("git").current_dir(d).args(["rev-parse", "HEAD"]).output().unwrap().stdout)
+            .unwrap()
+    };
+    let before = head(&gitops);
+    let (code, v2, err) = run_json(&repo);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(release_digests(&v), release_digests(&v2));
+    assert!(v2["releases"].as_array().unwrap().iter().all(|r| r["created"] == false));
+    assert_eq!(before, head(&gitops));
+
+    // Status shows the releases and the deployments.
+    let (code, out, err) = forge(&["status", "--path", repo.to_str().unwrap(), "--output", "json"], &repo);
+    assert_eq!(code, 0, "{err}");
+    let s: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(s["projects"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn two_clones_of_one_commit_give_the_same_release_images() {
+    let tmp = tempfile::tempdir().unwrap();
+    let origin = example_repo(tmp.path());
+    let mut digests = Vec::new();
+    for name in ["clone-a", "clone-b"] {
+        let dst = tmp.path().join(name).join("monorepo");
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        git(tmp.path(), &["clone", "-q", origin.to_str().unwrap(), dst.to_str().unwrap()]);
+        let (code, v, err) = run_json(&dst);
+        assert_eq!(code, 0, "{err}");
+        digests.push(release_digests(&v));
+    }
+    assert_eq!(digests[0].len(), 2);
+    assert_eq!(digests[0], digests[1]);
+}
+
+#[test]
+fn a_failing_step_fails_fast_and_releases_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("monorepo");
+    copy_tree(&example(), &repo);
+    let project = repo.join("services/web/.forge/project.cue");
+    let text = std::fs::read_to_string(&project).unwrap();
+    std::fs::write(
+        &project,
+        text.replace("run:    \"grep -q '<title>' static/index.html\"", "run:    \"echo broken >&2; exit 3\""),
+    )
+    .unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "break web"]);
+    let (code, v, _err) = run_json(&repo);
+    assert_eq!(code, 1);
+    assert_eq!(v["run"]["status"], "failed");
+    let phases = v["run"]["phases"].as_array().unwrap();
+    let check = phases.iter().find(|p| p["name"] == "check").unwrap();
+    assert_eq!(check["status"], "failed");
+    let html = check["tasks"].as_array().unwrap().iter().find(|t| t["project"] == "web").unwrap()["steps"][0].clone();
+    assert_eq!(html["status"], "failed");
+    assert_eq!(html["exit_code"], 3);
+    for p in phases.iter().filter(|p| p["group"].as_u64().unwrap() > 1) {
+        assert_eq!(p["status"], "skipped", "later groups never start: {p}");
+    }
+    assert!(v["releases"].as_array().unwrap().is_empty());
+    assert!(!repo.join(".forge-local/gitops").exists() || !repo.join(".forge-local/gitops/environments").exists());
+}
+
+#[test]
+fn outside_git_the_commit_is_required() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("monorepo");
+    copy_tree(&example(), &repo);
+    let (code, _out, err) = forge(&["run", repo.to_str().unwrap()], tmp.path());
+    assert_eq!(code, 1);
+    assert!(err.contains("--commit"), "{err}");
+    let (code, _out, err) =
+        forge(&["run", repo.to_str().unwrap(), "--commit", &"a".repeat(40), "--branch", "feature/x"], tmp.path());
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (code, _, _) = forge(&["run", "--no-such-flag"], tmp.path());
+    assert_eq!(code, 2);
+}
