@@ -4,7 +4,8 @@
 # bounded number of examples per operation. Fails on 5xx responses and schema violations.
 #
 # Env: FORGE_ST_MAX_EXAMPLES (default 25), FORGE_ST_PORT (default 18282),
-#      FORGE_ST_VENV (default /var/cache/forge-api-venv), CARGO_TARGET_DIR.
+#      FORGE_ST_VENV (default /var/cache/forge-api-venv), FORGE_ST_SKIP_BUILD=1 (use the
+#      existing debug binary), CARGO_TARGET_DIR.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="${FORGE_ST_VENV:-/var/cache/forge-api-venv}"
@@ -17,7 +18,7 @@ if [ ! -x "$venv/bin/schemathesis" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q 'schemathesis>=4,<5'
 fi
-(cd "$root" && cargo build -p forge-api)
+[ "${FORGE_ST_SKIP_BUILD:-0}" = 1 ] || (cd "$root" && cargo build -p forge-api)
 tmp="$(mktemp -d)"
 "$target/debug/forge-api" serve --listen "127.0.0.1:$port" --database-url "sqlite://$tmp/st.db" \
   --dev-token "$token" >"$tmp/server.log" 2>&1 &

@@ -5,7 +5,7 @@
 #
 # Env: FORGE_TEST_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres),
 #      FORGE_BENCH_RELEASES (10000), FORGE_BENCH_DURATION (20s), FORGE_BENCH_CONNECTIONS (32),
-#      CARGO_TARGET_DIR (the build's target directory).
+#      FORGE_BENCH_SKIP_BUILD=1 (use the existing release binary), CARGO_TARGET_DIR.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
@@ -19,7 +19,7 @@ token="bench-token-$RANDOM$RANDOM"
 db="forge_bench_$RANDOM$RANDOM"
 
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 1; }
-(cd "$root" && cargo build --release -p forge-api)
+[ "${FORGE_BENCH_SKIP_BUILD:-0}" = 1 ] || (cd "$root" && cargo build --release -p forge-api)
 psql "$pg" -qc "CREATE DATABASE $db"
 url="${pg%/*}/$db"
 "$target/release/forge-api" serve --listen "127.0.0.1:$port" --database-url "$url" --dev-token "$token" \

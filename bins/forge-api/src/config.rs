@@ -109,3 +109,19 @@ impl Config {
         serde_yaml::from_str(&text).map_err(|source| ConfigError::Parse { path: p, source })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_configuration_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("forge-api.example.yaml");
+        let cfg = Config::from_file(&path).map_err(|e| e.to_string());
+        let Ok(cfg) = cfg else { panic!("{cfg:?}") };
+        assert_eq!(cfg.environments.len(), 2);
+        assert!(cfg.environments["prod"].requires_approval);
+        assert_eq!(cfg.oidc.map(|o| o.roles_claim), Some("realm_access.roles".to_owned()));
+        assert!(serde_yaml::from_str::<Config>("bogus: 1").is_err(), "unknown keys are refused");
+    }
+}
