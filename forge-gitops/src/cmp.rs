@@ -11,6 +11,15 @@
 //! are immutable by policy ([`CmpOptions::immutable_tags`]) and the SHA was seen before.
 //!
 //! Every failure is a [`CmpError`] whose `Display` is one line naming the problem.
+//!
+//! ```
+//! use forge_gitops::cmp::inject_namespace;
+//!
+//! let stream = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n";
+//! let out = String::from_utf8(inject_namespace(stream, "shop-web")?)?;
+//! assert!(out.contains("namespace: shop-web"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -539,13 +548,12 @@ pub async fn generate(dir: &Path, opts: &CmpOptions) -> Result<Generated, CmpErr
     let tag_key = format!("{repo_path}:{tag}");
 
     // Immutable tags: a SHA seen before needs no network at all.
-    if let (Some(c), true) = (&cache, opts.immutable_tags) {
-        if let Some(digest) = c.tag(&opts.source, &tag_key) {
-            if let Some(body) = c.get(&digest) {
-                let manifests = finish(body, &id, opts)?;
-                return Ok(Generated { manifests, reference, digest, cached: true, network: false });
-            }
-        }
+    if let (Some(c), true) = (&cache, opts.immutable_tags)
+        && let Some(digest) = c.tag(&opts.source, &tag_key)
+        && let Some(body) = c.get(&digest)
+    {
+        let manifests = finish(body, &id, opts)?;
+        return Ok(Generated { manifests, reference, digest, cached: true, network: false });
     }
 
     let store = store_for(opts)?;
@@ -560,12 +568,12 @@ pub async fn generate(dir: &Path, opts: &CmpOptions) -> Result<Generated, CmpErr
             actual: digest,
         });
     }
-    if let Some(c) = &cache {
-        if let Some(body) = c.get(&digest) {
-            c.put(&opts.source, &tag_key, &digest, &body)?;
-            let manifests = finish(body, &id, opts)?;
-            return Ok(Generated { manifests, reference, digest, cached: true, network: true });
-        }
+    if let Some(c) = &cache
+        && let Some(body) = c.get(&digest)
+    {
+        c.put(&opts.source, &tag_key, &digest, &body)?;
+        let manifests = finish(body, &id, opts)?;
+        return Ok(Generated { manifests, reference, digest, cached: true, network: true });
     }
 
     // Pull by digest: every blob verified, the metadata's resources digest checked.
@@ -586,15 +594,15 @@ pub async fn generate(dir: &Path, opts: &CmpOptions) -> Result<Generated, CmpErr
             return Err(CmpError::Mismatch { reference, field: field.into(), expected, actual });
         }
     }
-    if let Some(n) = pointer.aliases.numeric {
-        if n != release.metadata.release.number {
-            return Err(CmpError::Mismatch {
-                reference,
-                field: "release.number".into(),
-                expected: n.to_string(),
-                actual: release.metadata.release.number.to_string(),
-            });
-        }
+    if let Some(n) = pointer.aliases.numeric
+        && n != release.metadata.release.number
+    {
+        return Err(CmpError::Mismatch {
+            reference,
+            field: "release.number".into(),
+            expected: n.to_string(),
+            actual: release.metadata.release.number.to_string(),
+        });
     }
     let body = release.resources_yaml_stream(&opts.limits).map_err(|e| from_oci(e, &reference, &opts.source))?;
     if let Some(c) = &cache {
@@ -654,13 +662,12 @@ pub fn inject_namespace(stream: &[u8], namespace: &str) -> Result<Vec<u8>, CmpEr
             continue;
         }
         let kind = v.get("kind").and_then(Value::as_str).unwrap_or_default().to_owned();
-        if !CLUSTER_SCOPED.contains(&kind.as_str()) {
-            if let Some(meta) = v.get_mut("metadata").and_then(Value::as_mapping_mut) {
-                let key = Value::from("namespace");
-                if meta.get(&key).is_none_or(Value::is_null) {
-                    meta.insert(key, Value::from(namespace));
-                }
-            }
+        let key = Value::from("namespace");
+        if !CLUSTER_SCOPED.contains(&kind.as_str())
+            && let Some(meta) = v.get_mut("metadata").and_then(Value::as_mapping_mut)
+            && meta.get(&key).is_none_or(Value::is_null)
+        {
+            meta.insert(key, Value::from(namespace));
         }
         out.extend_from_slice(b"---\n");
         let s = serde_yaml::to_string(&v)

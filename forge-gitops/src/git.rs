@@ -46,10 +46,11 @@ impl Git {
     fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(&self.program);
         for (k, _) in std::env::vars_os() {
-            if let Some(k) = k.to_str() {
-                if k.starts_with("GIT_") && !KEEP.contains(&k) {
-                    cmd.env_remove(k);
-                }
+            if let Some(k) = k.to_str()
+                && k.starts_with("GIT_")
+                && !KEEP.contains(&k)
+            {
+                cmd.env_remove(k);
             }
         }
         cmd.env("GIT_CONFIG_NOSYSTEM", "1")

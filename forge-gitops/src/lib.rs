@@ -42,6 +42,10 @@
 //! current tip and move the branch by compare-and-swap, so there is never a merge commit:
 //! a lost race re-applies the one-file change on the new tip after a backoff.
 //!
+//! ## Crate features
+//! - `cmp` (off by default): the `cmp` module, the core of the Argo CD config
+//!   management plugin; pulls in `forge-oci` (and its registry client).
+//!
 //! ## Modes
 //! - local ([`GitopsRepo::open_local`]): a repository with a working tree and no remote, as
 //!   `forge run` uses in `.forge-local/gitops`;

@@ -392,11 +392,19 @@ impl GitopsRepo {
         let _guard = self.lock.lock().await;
         let mut rng = StdRng::from_entropy();
         let (mut conflicts, mut transients, mut attempts) = (0u32, 0u32, 0u32);
+        // A commit whose push failed in transit: it may have landed anyway.
+        let mut in_doubt: Option<(String, PointerCommit)> = None;
         loop {
             attempts += 1;
             let failure = match self.sync().await? {
                 Err(message) => Err(message),
                 Ok(base) => {
+                    if let (Some((commit, change)), Some(tip)) = (&in_doubt, &base) {
+                        let out = self.git.output(&["merge-base", "--is-ancestor", commit, tip], &[], None).await?;
+                        if out.ok {
+                            return Ok((commit.clone(), change.clone(), attempts));
+                        }
+                    }
                     let change = plan(base.clone()).await?;
                     let commit = self.build_commit(base.as_deref(), &change).await?;
                     match self.publish(base.as_deref(), &commit).await? {
@@ -405,7 +413,10 @@ impl GitopsRepo {
                             return Ok((commit, change, attempts));
                         }
                         Publish::Conflict(m) => Ok(m),
-                        Publish::Transient(m) => Err(m),
+                        Publish::Transient(m) => {
+                            in_doubt = Some((commit, change));
+                            Err(m)
+                        }
                     }
                 }
             };
