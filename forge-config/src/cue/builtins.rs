@@ -83,6 +83,28 @@ const FUNCS: &[&str] = &[
     "base64.Decode",
 ];
 
+/// String validators usable partially applied (`name: strings.MinRunes(3)`), with their arity.
+const VALIDATORS: &[(&str, usize)] = &[
+    ("strings.MinRunes", 2),
+    ("strings.MaxRunes", 2),
+    ("strings.HasPrefix", 2),
+    ("strings.HasSuffix", 2),
+    ("strings.Contains", 2),
+];
+
+/// Applies a partially applied string validator to a value.
+pub(crate) fn validate(name: &str, v: &Val, args: &[Val]) -> bool {
+    let Val::Str(s) = v else { return false };
+    match (name, args) {
+        ("strings.MinRunes", [Val::Int(n)]) => s.chars().count() as i128 >= *n,
+        ("strings.MaxRunes", [Val::Int(n)]) => s.chars().count() as i128 <= *n,
+        ("strings.HasPrefix", [Val::Str(p)]) => s.starts_with(&**p),
+        ("strings.HasSuffix", [Val::Str(p)]) => s.ends_with(&**p),
+        ("strings.Contains", [Val::Str(p)]) => s.contains(&**p),
+        _ => false,
+    }
+}
+
 /// A member of an imported standard package.
 pub(crate) fn member(pkg: &str, sel: &str) -> Option<Val> {
     let short = pkg.rsplit('/').next().unwrap_or(pkg);
@@ -139,6 +161,11 @@ pub(crate) fn call(ev: &mut Ev<'_>, name: &str, args: Vec<Val>, sp: Span) -> R<V
             None
         }
     };
+    if let Some(n) = VALIDATORS.iter().find(|(v, _)| *v == name).map(|(_, n)| *n) {
+        if args.len() + 1 == n && args.iter().all(Val::is_concrete_scalar) {
+            return Ok(Val::Basic(super::eval::k::STRING, Rc::new(vec![super::eval::Bound::validator(name, args)])));
+        }
+    }
     let concrete = args.iter().all(|a| !matches!(a, Val::Top | Val::Basic(..) | Val::Disj(_)));
     if !concrete && name != "len" {
         return Ok(incomplete(name, sp));

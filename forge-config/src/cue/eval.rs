@@ -49,6 +49,9 @@ pub(crate) enum BoundOp {
     Ne,
     Match,
     NotMatch,
+    /// A partially applied validator such as `strings.MinRunes(3)`: `val` is a list-less
+    /// marker; the builtin name and extra arguments live in `Bound::re`-free fields.
+    Validator,
 }
 
 #[derive(Debug, Clone)]
@@ -56,6 +59,14 @@ pub(crate) struct Bound {
     pub op: BoundOp,
     pub val: Val,
     pub re: Option<Rc<regex::Regex>>,
+    /// Validator arguments (for [`BoundOp::Validator`]; `val` is the builtin).
+    pub args: Option<Rc<Vec<Val>>>,
+}
+
+impl Bound {
+    pub(crate) fn validator(name: &str, args: Vec<Val>) -> Self {
+        Bound { op: BoundOp::Validator, val: Val::Builtin(Rc::from(name)), re: None, args: Some(Rc::new(args)) }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -605,15 +616,14 @@ impl<'a> Ev<'a> {
                 }
             }
         }
-        use std::cmp::Reverse;
-        use std::collections::BinaryHeap;
+        // Kahn's algorithm with a FIFO queue seeded in insertion order (matches CUE's output order)
         let mut done = vec![false; count];
         let mut order = Vec::with_capacity(count);
-        let mut ready: BinaryHeap<Reverse<usize>> = (0..count).filter(|i| indeg[*i] == 0).map(Reverse).collect();
+        let mut ready: std::collections::VecDeque<usize> = (0..count).filter(|i| indeg[*i] == 0).collect();
         let mut next_fallback = 0usize;
         while order.len() < count {
-            let i = match ready.pop() {
-                Some(Reverse(i)) => i,
+            let i = match ready.pop_front() {
+                Some(i) => i,
                 None => {
                     // cycle: take the first remaining field
                     while next_fallback < count && done[next_fallback] {
@@ -633,7 +643,7 @@ impl<'a> Ev<'a> {
             for &j in &succ[i] {
                 indeg[j] = indeg[j].saturating_sub(1);
                 if indeg[j] == 0 && !done[j] {
-                    ready.push(Reverse(j));
+                    ready.push_back(j);
                 }
             }
         }
@@ -1881,7 +1891,7 @@ impl<'a> Ev<'a> {
                         Ok(r) => r,
                         Err(m) => return Ok(perr(DiagnosticKind::Eval, m, sp)),
                     };
-                    return Ok(Val::Basic(k::STRING, Rc::new(vec![Bound { op: bop, val: v, re: Some(re) }])));
+                    return Ok(Val::Basic(k::STRING, Rc::new(vec![Bound { op: bop, val: v, re: Some(re), args: None }])));
                 }
                 BoundOp::Ne => k::TOP,
                 _ => match &v {
@@ -1891,7 +1901,7 @@ impl<'a> Ev<'a> {
                     _ => return Ok(perr(DiagnosticKind::Eval, "invalid bound", sp)),
                 },
             };
-            return Ok(Val::Basic(kinds, Rc::new(vec![Bound { op: bop, val: v, re: None }])));
+            return Ok(Val::Basic(kinds, Rc::new(vec![Bound { op: bop, val: v, re: None, args: None }])));
         }
         Ok(match (op, &v) {
             (UnOp::Neg, Val::Int(i)) => Val::Int(-i),
@@ -2156,6 +2166,10 @@ impl<'a> Ev<'a> {
     fn check_bound(&self, b: &Bound, c: &Val) -> bool {
         use std::cmp::Ordering;
         match b.op {
+            BoundOp::Validator => match (&b.val, &b.args) {
+                (Val::Builtin(name), Some(args)) => super::builtins::validate(name, c, args),
+                _ => false,
+            },
             BoundOp::Match | BoundOp::NotMatch => match (c, &b.re) {
                 (Val::Str(s), Some(re)) => re.is_match(s) == (b.op == BoundOp::Match),
                 _ => false,
@@ -2263,7 +2277,7 @@ impl<'a> Ev<'a> {
                 let mut parts = Vec::new();
                 let kname = kind_name(*kk);
                 let implied = bs.iter().all(|b| match b.op {
-                    BoundOp::Match | BoundOp::NotMatch => *kk == k::STRING,
+                    BoundOp::Match | BoundOp::NotMatch | BoundOp::Validator => *kk == k::STRING,
                     BoundOp::Ne => false,
                     _ => *kk == k::NUMBER || (*kk == k::STRING && matches!(b.val, Val::Str(_))),
                 });
@@ -2296,6 +2310,11 @@ impl<'a> Ev<'a> {
             BoundOp::Ne => "!=",
             BoundOp::Match => "=~",
             BoundOp::NotMatch => "!~",
+            BoundOp::Validator => {
+                let args: Vec<String> =
+                    b.args.iter().flat_map(|a| a.iter()).map(|a| self.val_text(a)).collect();
+                return format!("{}({})", self.val_text(&b.val), args.join(", "));
+            }
         };
         format!("{op}{}", self.val_text(&b.val))
     }

@@ -182,3 +182,162 @@ fn write_compact(v: &Value, path: &str, out: &mut String) -> Result<(), Diagnost
     }
     Ok(())
 }
+
+/// YAML in the style of go-yaml v3 as used by CUE (`cue export --out yaml`, `yaml.Marshal`).
+pub(crate) fn to_yaml_text(v: &Value) -> Result<String, Diagnostics> {
+    let mut out = String::new();
+    match &v.kind {
+        ValueKind::Struct(_) | ValueKind::List(_) if !is_empty_coll(v) => yaml_block(v, "", 0, &mut out)?,
+        _ => {
+            yaml_inline(v, "", 0, &mut out)?;
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
+
+fn is_empty_coll(v: &Value) -> bool {
+    match &v.kind {
+        ValueKind::Struct(s) => !s.fields.values().any(|f| f.is_regular()),
+        ValueKind::List(l) => l.is_empty(),
+        _ => false,
+    }
+}
+
+fn yaml_block(v: &Value, path: &str, ind: usize, out: &mut String) -> Result<(), Diagnostics> {
+    let pad = " ".repeat(ind);
+    match &v.kind {
+        ValueKind::Struct(s) => {
+            for f in s.fields.values().filter(|f| f.is_regular()) {
+                out.push_str(&pad);
+                yaml_scalar_str(&f.name, ind, out);
+                out.push(':');
+                let p = join(path, &f.name);
+                match &f.value.kind {
+                    ValueKind::Struct(_) if !is_empty_coll(&f.value) => {
+                        out.push('\n');
+                        yaml_block(&f.value, &p, ind + 2, out)?;
+                    }
+                    ValueKind::List(_) if !is_empty_coll(&f.value) => {
+                        out.push('\n');
+                        yaml_block(&f.value, &p, ind, out)?;
+                    }
+                    _ => {
+                        out.push(' ');
+                        yaml_inline(&f.value, &p, ind + 2, out)?;
+                        out.push('\n');
+                    }
+                }
+            }
+        }
+        ValueKind::List(l) => {
+            for (i, e) in l.iter().enumerate() {
+                out.push_str(&pad);
+                out.push_str("- ");
+                let p = format!("{path}[{i}]");
+                match &e.kind {
+                    ValueKind::Struct(_) | ValueKind::List(_) if !is_empty_coll(e) => {
+                        // first line inline after "- ", rest indented by 2
+                        let mut sub = String::new();
+                        yaml_block(e, &p, ind + 2, &mut sub)?;
+                        out.push_str(sub.get(ind + 2..).unwrap_or(""));
+                    }
+                    _ => {
+                        yaml_inline(e, &p, ind + 2, out)?;
+                        out.push('\n');
+                    }
+                }
+            }
+        }
+        _ => {
+            out.push_str(&pad);
+            yaml_inline(v, path, ind, out)?;
+            out.push('\n');
+        }
+    }
+    Ok(())
+}
+
+fn yaml_inline(v: &Value, path: &str, ind: usize, out: &mut String) -> Result<(), Diagnostics> {
+    match &v.kind {
+        ValueKind::Null => out.push_str("null"),
+        ValueKind::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        ValueKind::Int(i) => out.push_str(&i.to_string()),
+        ValueKind::Float { text, .. } => out.push_str(text),
+        ValueKind::String(s) => yaml_scalar_str(s, ind, out),
+        ValueKind::Bytes(b) => {
+            use base64::Engine;
+            out.push_str("!!binary ");
+            out.push_str(&base64::engine::general_purpose::STANDARD.encode(b));
+        }
+        ValueKind::Struct(_) => out.push_str("{}"),
+        ValueKind::List(_) => out.push_str("[]"),
+        ValueKind::NonConcrete(t) => return Err(incomplete(path, v, t)),
+    }
+    Ok(())
+}
+
+fn yaml_needs_double(s: &str) -> bool {
+    let l = s.to_ascii_lowercase();
+    if s.is_empty()
+        || matches!(
+            l.as_str(),
+            "true" | "false" | "null" | "~" | "yes" | "no" | "on" | "off" | ".inf" | "-.inf" | "+.inf" | ".nan"
+        )
+    {
+        return true;
+    }
+    // numbers
+    let t = s.trim_start_matches(['-', '+']);
+    if !t.is_empty()
+        && (t.parse::<f64>().is_ok()
+            || t.starts_with("0x")
+            || t.starts_with("0o")
+            || t.chars().all(|c| c.is_ascii_digit() || c == '_' || c == '.'))
+        && t.chars().next().is_some_and(|c| c.is_ascii_digit() || c == '.')
+    {
+        return true;
+    }
+    s.chars().any(|c| (c as u32) < 0x20 && c != '\n')
+}
+
+fn yaml_needs_single(s: &str) -> bool {
+    let first = s.chars().next().unwrap_or(' ');
+    "-?:,[]{}#&*!|>'\"%@`".contains(first)
+        || s.contains(": ")
+        || s.contains(" #")
+        || s.ends_with(':')
+        || s.starts_with(' ')
+        || s.ends_with(' ')
+}
+
+fn yaml_scalar_str(s: &str, ind: usize, out: &mut String) {
+    if s.contains('\n') && !s.chars().any(|c| (c as u32) < 0x20 && c != '\n') {
+        let pad = " ".repeat(ind);
+        let body = s.strip_suffix('\n').unwrap_or(s);
+        out.push_str(if s.ends_with('\n') { "|" } else { "|-" });
+        if body.starts_with(' ') {
+            out.push('2');
+        }
+        for line in body.split('\n') {
+            out.push('\n');
+            if !line.is_empty() {
+                out.push_str(&pad);
+                out.push_str(line);
+            }
+        }
+        return;
+    }
+    if yaml_needs_double(s) {
+        let mut q = String::new();
+        write_str(s, &mut q);
+        // go-yaml does not escape <, >, &
+        out.push_str(&q.replace("\\u003c", "<").replace("\\u003e", ">").replace("\\u0026", "&"));
+    } else if yaml_needs_single(s) {
+        out.push('\'');
+        out.push_str(&s.replace('\'', "''"));
+        out.push('\'');
+    } else {
+        out.push_str(s);
+    }
+}

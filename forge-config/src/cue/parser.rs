@@ -215,11 +215,15 @@ impl<'a> Parser<'a> {
 
     fn is_clause_start(&self) -> bool {
         let t = self.tok();
-        (is_ident(t, "for") || is_ident(t, "if") || is_ident(t, "let"))
-            && !matches!(
-                self.tok_at(1),
-                Tok::P(":") | Tok::P("?") | Tok::P("!") | Tok::Comma(_) | Tok::P("}") | Tok::P("]") | Tok::Eof
-            )
+        if !(is_ident(t, "for") || is_ident(t, "if") || is_ident(t, "let")) {
+            return false;
+        }
+        match self.tok_at(1) {
+            Tok::P(":") | Tok::Comma(_) | Tok::P("}") | Tok::P("]") | Tok::Eof => false,
+            // `if?: x` / `if!: x` are labels; `if !cond {` is a clause
+            Tok::P("?") | Tok::P("!") => !matches!(self.tok_at(2), Tok::P(":")),
+            _ => true,
+        }
     }
 
     fn decl(&mut self) -> LResult<Decl> {

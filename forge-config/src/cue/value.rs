@@ -221,9 +221,6 @@ impl Value {
 
     /// Renders YAML (field order preserved).
     pub fn to_yaml(&self) -> Result<String, super::Diagnostics> {
-        let v = self.to_json()?;
-        serde_yaml::to_string(&v).map_err(|e| {
-            super::Diagnostics::one(super::Diagnostic::new(super::DiagnosticKind::Eval, format!("yaml encoding: {e}")))
-        })
+        super::export::to_yaml_text(self)
     }
 }
