@@ -7,8 +7,7 @@
 //! 2. Every artifact is produced into its own empty staging directory; a producer failure fails
 //!    the release, cleans staging, and records nothing.
 //! 3. Every publisher of the artifact runs, in declaration order, independently: one failing
-//!    leaves the release `partial` with per-destination results (a retry with
-//!    [`ReleaseEnv::retry_failed_only`] publishes only what failed).
+//!    leaves the release `partial` with per-destination results recorded on each artifact.
 //! 4. A tracking image per artifact (metadata, SPDX SBOM, in-toto/SLSA attestation) goes to the
 //!    tracking store at `<owner>/<name>/<project>/<artifact>:sha-<sha>`.
 //! 5. The artifact output schema (SPEC §4.4) resolves `@artifact` while rendering the
@@ -19,6 +18,8 @@
 //! Nothing half-done is recorded: every step before the record either succeeds or leaves the
 //! store untouched (pushed blobs are content-addressed and harmless).
 
+#[cfg(feature = "github")]
+pub mod github;
 pub mod producer;
 pub mod publisher;
 
@@ -165,8 +166,6 @@ pub struct ReleaseEnv {
     pub staging_root: PathBuf,
     /// Progress observer.
     pub progress: Arc<dyn ReleaseProgress>,
-    /// Publish only to destinations that failed in an earlier attempt (`forge release retry`).
-    pub retry_failed_only: Option<Vec<PublishResult>>,
 }
 
 impl std::fmt::Debug for ReleaseEnv {
@@ -284,7 +283,7 @@ pub async fn release_project(
 
     // 1. Idempotency: the triplet exists → return it.
     if let Ok(existing) = env.store.get_release(&env.repository, &project_name, env.git.commit.as_str()).await {
-        if existing.commit_sha == env.git.commit && env.retry_failed_only.is_none() {
+        if existing.commit_sha == env.git.commit {
             return Ok(ReleaseOutcome {
                 release: existing,
                 created: false,
@@ -353,18 +352,6 @@ pub async fn release_project(
         let mut skipped = Vec::new();
         let mut first_uri: Option<String> = None;
         for (pname, pcfg) in &cfg.publishers {
-            if let Some(prev) = &env.retry_failed_only {
-                if prev.iter().any(|r| r.publisher == *pname && r.success) {
-                    if let Some(r) = prev.iter().find(|r| r.publisher == *pname) {
-                        pubs.push(r.clone());
-                        if first_uri.is_none() {
-                            first_uri = r.uri.clone();
-                        }
-                        pub_meta.insert(pname.clone(), json!({"uri": r.uri}));
-                    }
-                    continue;
-                }
-            }
             let stage = format!("publish {name} → {pname}");
             env.progress.started(project, &stage);
             let result = match discovery.repository.publishers.get(pname) {

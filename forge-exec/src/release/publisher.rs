@@ -102,6 +102,11 @@ impl std::fmt::Debug for Credentials {
 }
 
 impl Credentials {
+    /// Resolves a reference for `publisher`; errors name the reference, never a value.
+    pub async fn resolve_public(&self, r: &SecretRef, publisher: &str) -> Result<SecretValue, ReleaseError> {
+        self.resolve(r, publisher).await
+    }
+
     async fn resolve(&self, r: &SecretRef, publisher: &str) -> Result<SecretValue, ReleaseError> {
         self.0.resolve(r).await.map_err(|e| ReleaseError::Publisher {
             publisher: publisher.to_owned(),

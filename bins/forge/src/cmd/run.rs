@@ -224,7 +224,6 @@ async fn deliver(
         store: store.clone(),
         staging_root: paths.staging.clone(),
         progress: Arc::new(ReleaseLines(progress.clone())),
-        retry_failed_only: None,
     };
     let mut out = Vec::new();
     for project in &discovery.release_projects {
