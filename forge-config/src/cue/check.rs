@@ -53,6 +53,17 @@ fn check_decls(decls: &[Decl], scope: &[&[Decl]], files: &[SourceFile]) -> Optio
             Decl::Field(f) => (f.label.alias.as_deref(), f.label.span),
             _ => (None, decls.first().map(|_| Default::default()).unwrap_or_default()),
         };
+        if let (Decl::Let(_), Some(name)) = (d, name) {
+            if let Some(sp) = field_named(decls, name) {
+                return Some(
+                    Diagnostic::new(
+                        DiagnosticKind::Eval,
+                        format!("cannot have both alias and field with name \"{name}\" in same scope"),
+                    )
+                    .with_span(sp, files),
+                );
+            }
+        }
         if let Some(name) = name {
             let used = uses_decls(decls, name) || scope.iter().any(|s| uses_decls(s, name));
             if !used {
@@ -87,6 +98,42 @@ fn check_expr(e: &Expr, files: &[SourceFile]) -> Option<Diagnostic> {
             ListElem::Expr(x) => check_expr(x, files),
             ListElem::Comprehension(c) => check_expr(&c.body, files),
             ListElem::Ellipsis(_) => None,
+        }),
+        _ => None,
+    }
+}
+
+/// A field with this label declared in these declarations or nested struct literals.
+fn field_named(decls: &[Decl], name: &str) -> Option<super::source::Span> {
+    for d in decls {
+        match d {
+            Decl::Field(f) => {
+                if matches!(&f.label.kind, LabelKind::Name(n) if n == name) {
+                    return Some(f.label.span);
+                }
+                if let Some(sp) = field_named_expr(&f.value, name) {
+                    return Some(sp);
+                }
+            }
+            Decl::Embed(e) => {
+                if let Some(sp) = field_named_expr(e, name) {
+                    return Some(sp);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn field_named_expr(e: &Expr, name: &str) -> Option<super::source::Span> {
+    match &e.kind {
+        ExprKind::Struct(d) => field_named(d, name),
+        ExprKind::Binary(_, a, b) => field_named_expr(a, name).or_else(|| field_named_expr(b, name)),
+        ExprKind::Paren(x) | ExprKind::Unary(_, x) => field_named_expr(x, name),
+        ExprKind::List(items) => items.iter().find_map(|i| match i {
+            ListElem::Expr(x) => field_named_expr(x, name),
+            _ => None,
         }),
         _ => None,
     }

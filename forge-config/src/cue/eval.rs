@@ -1586,7 +1586,16 @@ impl<'a> Ev<'a> {
             n = self.finalize_follow(n)?;
         }
         if let Some(c) = self.nodes[n].arcs.get(label) {
-            return Ok(Ok(*c));
+            let c = *c;
+            let node = &self.nodes[c];
+            if node.n_regular == 0 && node.n_required == 0 && node.n_optional > 0 {
+                return Ok(Err(perr(
+                    DiagnosticKind::Incomplete,
+                    format!("cannot reference optional field {label}"),
+                    span,
+                )));
+            }
+            return Ok(Ok(c));
         }
         // pattern-constrained or missing
         Ok(Err(perr(DiagnosticKind::Incomplete, format!("undefined field: {label}"), span)))

@@ -533,6 +533,13 @@ impl<'a> Parser<'a> {
                 self.pos += 1;
                 let sp = self.span();
                 let sel = match self.bump() {
+                    Tok::Ident(s) if matches!(s.as_str(), "if" | "for" | "in" | "let" | "import" | "package") => {
+                        return Err(SynErr {
+                            kind: DiagnosticKind::Syntax,
+                            msg: format!("expected selector, found '{s}'"),
+                            span: sp,
+                        });
+                    }
                     Tok::Ident(s) => s,
                     Tok::Str(parts) => match parts.as_slice() {
                         [LexPart::Lit(s)] => s.clone(),
