@@ -641,7 +641,7 @@ impl GitopsRepo {
         let mut result = Vec::with_capacity(specs.len());
         let bad = || GitopsError::Git { operation: "cat-file".into(), message: "unexpected --batch output".into() };
         for _ in specs {
-            let nl = data[pos..].iter().position(|b| *b == b'\n').ok_or_else(bad)? + pos;
+            let nl = data.get(pos..).ok_or_else(bad)?.iter().position(|b| *b == b'\n').ok_or_else(bad)? + pos;
             let header = String::from_utf8_lossy(&data[pos..nl]).into_owned();
             pos = nl + 1;
             let fields: Vec<&str> = header.split(' ').collect();
