@@ -44,7 +44,11 @@ pub struct NoGitopsRemote;
 #[async_trait]
 impl GitopsRemote for NoGitopsRemote {
     async fn commit_pointer(&self, _change: &PointerCommit) -> forge_core::Result<String> {
-        Err(forge_core::Error::msg("gitops", "no GitOps repository is configured; set `gitops` in the configuration"))
+        Err(forge_core::Error::Conflict {
+            component: "gitops",
+            message: "deployments are disabled: no GitOps repository is configured; set `gitops` in the configuration"
+                .into(),
+        })
     }
     async fn read_file(&self, path: &str, _revision: Option<&str>) -> forge_core::Result<Vec<u8>> {
         Err(forge_core::Error::NotFound { component: "gitops", what: path.to_owned() })

@@ -32,7 +32,7 @@ pub struct ErrorDetail {
 #[derive(Serialize, ToSchema)]
 pub struct RegisterRepositoryBody {
     /// `<owner>/<name>`.
-    #[schema(example = "acme/shop")]
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,100}/[A-Za-z0-9._-]{1,100}$", example = "acme/shop")]
     pub repository: String,
     pub clone_url: Option<String>,
 }
@@ -46,7 +46,7 @@ pub struct RepositoryDoc {
 /// Body of `POST /v1/runs`.
 #[derive(Serialize, ToSchema)]
 pub struct CreateRunBody {
-    #[schema(example = "acme/shop")]
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,100}/[A-Za-z0-9._-]{1,100}$", example = "acme/shop")]
     pub repository: String,
     /// 40 hex digits.
     #[schema(pattern = "^[0-9a-fA-F]{40}$")]
@@ -73,11 +73,31 @@ pub struct RunDoc {
     pub phases: Vec<serde_json::Value>,
 }
 
+/// Execution status of a task or step.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecStatusDoc {
+    Pending,
+    Running,
+    Success,
+    Failed,
+    Skipped,
+    Cancelled,
+}
+
+/// Kind of release trigger.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerTypeDoc {
+    BranchPush,
+    Tag,
+    Manual,
+}
+
 /// Body of `PUT /v1/tasks/{id}/status` and `PUT /v1/steps/{id}/status`.
 #[derive(Serialize, ToSchema)]
 pub struct StatusUpdateBody {
-    /// `pending`, `running`, `success`, `failed`, `skipped`, `cancelled`.
-    pub status: String,
+    pub status: ExecStatusDoc,
     pub exit_code: Option<i32>,
     pub log_key: Option<String>,
     pub error: Option<String>,
@@ -101,9 +121,8 @@ pub struct JobsDoc {
 /// Trigger of a release.
 #[derive(Serialize, ToSchema)]
 pub struct TriggerDoc {
-    /// `branch_push`, `tag`, `manual`.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: TriggerTypeDoc,
     pub branch: Option<String>,
     pub tag: Option<String>,
     pub actor: String,
@@ -112,7 +131,9 @@ pub struct TriggerDoc {
 /// Body of `POST /v1/releases`.
 #[derive(Serialize, ToSchema)]
 pub struct CreateReleaseBody {
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,100}/[A-Za-z0-9._-]{1,100}$", example = "acme/shop")]
     pub repository: String,
+    #[schema(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
     pub project: String,
     #[schema(pattern = "^[0-9a-fA-F]{40}$")]
     pub commit_sha: String,
@@ -159,10 +180,13 @@ pub struct ReleasePageDoc {
 /// Body of `POST /v1/deployments`.
 #[derive(Serialize, ToSchema)]
 pub struct CreateDeploymentBody {
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,100}/[A-Za-z0-9._-]{1,100}$", example = "acme/shop")]
     pub repository: String,
+    #[schema(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
     pub project: String,
     /// Alias, number or commit-SHA prefix (SPEC §5.1).
     pub release: String,
+    #[schema(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
     pub environment: String,
     /// Roll back to the previous active release (ignores `release`).
     pub rollback: Option<bool>,
@@ -195,9 +219,12 @@ pub struct DeploymentsDoc {
 /// Body of `POST /v1/approvals`.
 #[derive(Serialize, ToSchema)]
 pub struct CreateApprovalBody {
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,100}/[A-Za-z0-9._-]{1,100}$", example = "acme/shop")]
     pub repository: String,
+    #[schema(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
     pub project: String,
     pub release: String,
+    #[schema(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
     pub environment: String,
     pub comment: Option<String>,
 }

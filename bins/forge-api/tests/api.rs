@@ -477,6 +477,14 @@ async fn validation_errors_name_fields() {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["error"]["code"], "validation_error");
     assert_eq!(body["error"]["details"]["fields"][0]["field"], "trigger.type");
+    let mut bad = release_body(SHA1, json!({"type": "manual", "actor": "ci", "branch": ""}));
+    bad["aliases"] =
+        json!([{"kind": "custom", "alias": ""}, {"kind": "custom", "alias": "7"}, {"kind": "custom", "alias": "ok"}]);
+    let (s, _, body) = call(&h.app, Method::POST, "/v1/releases", Some(&op), Some(bad)).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> =
+        body["error"]["details"]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, vec!["aliases[0].alias", "aliases[1].alias", "trigger.branch"]);
     let (s, _, body) =
         call(&h.app, Method::POST, "/v1/repositories", Some(&op), Some(json!({"repository": "no-slash"}))).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);

@@ -50,7 +50,7 @@ pub(crate) async fn create_deployment(
 
 /// Deployment history of a project in an environment, newest first.
 #[utoipa::path(get, path = "/v1/deployments/{env}/{owner}/{name}/{project}", tag = "deployments",
-    params(("env" = String, Path), ("owner" = String, Path), ("name" = String, Path), ("project" = String, Path)),
+    params(("env" = String, Path, pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"), ("owner" = String, Path, pattern = r"^[A-Za-z0-9._-]{1,100}$"), ("name" = String, Path, pattern = r"^[A-Za-z0-9._-]{1,100}$"), ("project" = String, Path, pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     responses((status = 200, description = "History", body = DeploymentsDoc), (status = 401, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 500, body = ErrorBody)))]
 pub(crate) async fn list_deployments(
@@ -84,7 +84,7 @@ pub(crate) async fn create_approval(
 
 /// Approvals of a release (by id) for an environment.
 #[utoipa::path(get, path = "/v1/approvals/{release_id}/{env}", tag = "approvals",
-    params(("release_id" = String, Path, description = "Release id (UUID)"), ("env" = String, Path)),
+    params(("release_id" = String, Path, pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "Release id (UUID)"), ("env" = String, Path, pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     responses((status = 200, description = "Approvals", body = ApprovalsDoc), (status = 401, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 500, body = ErrorBody)))]
 pub(crate) async fn list_approvals(

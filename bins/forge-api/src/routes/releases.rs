@@ -34,6 +34,7 @@ pub(crate) async fn create_release(
 ) -> Result<impl IntoResponse, ApiError> {
     require(&caller, Action::CreateRelease)?;
     let req: CreateRelease = parse_body(&body)?;
+    validate_release(&req)?;
     let created = state.store.create_release(&req, &caller.subject).await?;
     if created.created {
         emit(&state, EventType::ReleaseCreated, &created.value).await;
@@ -44,7 +45,7 @@ pub(crate) async fn create_release(
 
 /// Resolves a release id: alias → number → unique commit-SHA prefix (409 if ambiguous) → 404.
 #[utoipa::path(get, path = "/v1/releases/{owner}/{name}/{project}/{release_id}", tag = "releases",
-    params(("owner" = String, Path), ("name" = String, Path), ("project" = String, Path),
+    params(("owner" = String, Path, pattern = r"^[A-Za-z0-9._-]{1,100}$"), ("name" = String, Path, pattern = r"^[A-Za-z0-9._-]{1,100}$"), ("project" = String, Path, pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
         ("release_id" = String, Path, description = "Alias, release number or commit-SHA prefix (≥ 7 hex)")),
     responses((status = 200, description = "The release", body = ReleaseDoc), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
@@ -62,8 +63,8 @@ pub(crate) async fn get_release(
 
 /// Lists the releases of a project, newest first.
 #[utoipa::path(get, path = "/v1/releases/{owner}/{name}/{project}", tag = "releases",
-    params(("owner" = String, Path), ("name" = String, Path), ("project" = String, Path),
-        ("limit" = Option<u32>, Query, description = "Page size, 1..=100 (default 20)"),
+    params(("owner" = String, Path, pattern = r"^[A-Za-z0-9._-]{1,100}$"), ("name" = String, Path, pattern = r"^[A-Za-z0-9._-]{1,100}$"), ("project" = String, Path, pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, 1..=100 (default 20)"),
         ("offset" = Option<u64>, Query, description = "Offset (default 0)")),
     responses((status = 200, description = "A page", body = ReleasePageDoc), (status = 401, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 500, body = ErrorBody)))]
@@ -100,4 +101,36 @@ pub(crate) async fn list_releases(
         return Err(ApiError::Validation(errors));
     }
     Ok(Json(state.store.list_releases(&repo, &project, limit, offset).await?))
+}
+
+/// Checks what the types do not: alias values and trigger names (usable in a URL segment).
+fn validate_release(req: &CreateRelease) -> Result<(), ApiError> {
+    let mut errors = Vec::new();
+    let ok_segment = |s: &str| {
+        !s.is_empty() && s.len() <= 128 && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    };
+    for (i, a) in req.aliases.iter().enumerate() {
+        if !ok_segment(&a.alias) {
+            errors.push(FieldError {
+                field: format!("aliases[{i}].alias"),
+                message: "must be 1 to 128 characters of A-Z, a-z, 0-9, `.`, `_` and `-`".into(),
+            });
+        } else if a.kind == forge_core::model::AliasKind::Custom && a.alias.bytes().all(|b| b.is_ascii_digit()) {
+            errors.push(FieldError {
+                field: format!("aliases[{i}].alias"),
+                message: "a custom alias must not be a number (numbers name releases)".into(),
+            });
+        }
+    }
+    let name_ok = |s: &str| !s.is_empty() && s.len() <= 255 && !s.chars().any(|c| c.is_control() || c == ' ');
+    if req.trigger.branch.as_deref().is_some_and(|b| !name_ok(b)) {
+        errors.push(FieldError { field: "trigger.branch".into(), message: "must be a git branch name".into() });
+    }
+    if req.trigger.tag.as_deref().is_some_and(|t| !name_ok(t)) {
+        errors.push(FieldError { field: "trigger.tag".into(), message: "must be a git tag name".into() });
+    }
+    if req.trigger.actor.trim().is_empty() {
+        errors.push(FieldError { field: "trigger.actor".into(), message: "must not be empty".into() });
+    }
+    if errors.is_empty() { Ok(()) } else { Err(ApiError::Validation(errors)) }
 }

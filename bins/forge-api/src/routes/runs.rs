@@ -40,7 +40,7 @@ pub(crate) async fn create_run(
 }
 
 /// Reads a run with its phases, tasks and steps.
-#[utoipa::path(get, path = "/v1/runs/{id}", tag = "runs", params(("id" = String, Path, description = "Run id (UUID)")),
+#[utoipa::path(get, path = "/v1/runs/{id}", tag = "runs", params(("id" = String, Path, pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "Run id (UUID)")),
     responses((status = 200, description = "The run", body = RunDoc), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 500, body = ErrorBody)))]
 pub(crate) async fn get_run(
@@ -54,7 +54,7 @@ pub(crate) async fn get_run(
 }
 
 /// Cancels a run (204).
-#[utoipa::path(delete, path = "/v1/runs/{id}", tag = "runs", params(("id" = String, Path, description = "Run id (UUID)")),
+#[utoipa::path(delete, path = "/v1/runs/{id}", tag = "runs", params(("id" = String, Path, pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "Run id (UUID)")),
     responses((status = 204, description = "Cancelled"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
         (status = 500, body = ErrorBody)))]
@@ -93,7 +93,7 @@ async fn update(
 
 /// Updates a task's status (legal transitions only; 409 otherwise).
 #[utoipa::path(put, path = "/v1/tasks/{id}/status", tag = "runs", request_body = StatusUpdateBody,
-    params(("id" = String, Path, description = "Task id (UUID)")),
+    params(("id" = String, Path, pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "Task id (UUID)")),
     responses((status = 200, description = "Updated", body = StatusChangeDoc), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 500, body = ErrorBody)))]
@@ -108,7 +108,7 @@ pub(crate) async fn update_task(
 
 /// Updates a step's status (legal transitions only; 409 otherwise).
 #[utoipa::path(put, path = "/v1/steps/{id}/status", tag = "runs", request_body = StatusUpdateBody,
-    params(("id" = String, Path, description = "Step id (UUID)")),
+    params(("id" = String, Path, pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "Step id (UUID)")),
     responses((status = 200, description = "Updated", body = StatusChangeDoc), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 500, body = ErrorBody)))]
@@ -122,7 +122,7 @@ pub(crate) async fn update_step(
 }
 
 /// Jobs of a run (records expire after 7 days).
-#[utoipa::path(get, path = "/v1/jobs/{run_id}", tag = "runs", params(("run_id" = String, Path, description = "Run id (UUID)")),
+#[utoipa::path(get, path = "/v1/jobs/{run_id}", tag = "runs", params(("run_id" = String, Path, pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "Run id (UUID)")),
     responses((status = 200, description = "Jobs", body = JobsDoc), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 500, body = ErrorBody)))]
 pub(crate) async fn jobs(
