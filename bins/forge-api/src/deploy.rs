@@ -77,13 +77,23 @@ struct PointerMeta<'a> {
 #[serde(rename_all = "camelCase")]
 struct PointerSpec {
     release: String,
-    aliases: BTreeMap<&'static str, serde_yaml::Value>,
+    aliases: PointerAliases,
     deployed_at: String,
     deployed_by: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     approved_by: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     approved_at: Option<String>,
+}
+
+/// `spec.aliases`, in the order of SPEC §6.2.
+#[derive(Serialize)]
+struct PointerAliases {
+    numeric: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tag: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    branch: Option<String>,
 }
 
 /// Renders the ReleasePointer YAML of SPEC §6.2.
@@ -93,19 +103,9 @@ pub fn render_pointer(
     deployed_by: &str,
     approved: Option<(&str, chrono::DateTime<Utc>)>,
 ) -> Result<String, ApiError> {
-    let mut aliases = BTreeMap::new();
-    aliases.insert("numeric", serde_yaml::Value::from(release.release_number));
-    for a in &release.aliases {
-        match a.kind {
-            AliasKind::Tag => {
-                aliases.insert("tag", serde_yaml::Value::from(a.alias.clone()));
-            }
-            AliasKind::Branch => {
-                aliases.insert("branch", serde_yaml::Value::from(a.alias.clone()));
-            }
-            _ => {}
-        }
-    }
+    let find = |kind| release.aliases.iter().find(|a| a.kind == kind).map(|a| a.alias.clone());
+    let aliases =
+        PointerAliases { numeric: release.release_number, tag: find(AliasKind::Tag), branch: find(AliasKind::Branch) };
     let pointer = Pointer {
         api_version: "forge.projectcatalyst.io/v1",
         kind: "ReleasePointer",
