@@ -234,6 +234,7 @@ async fn setup(registry: &str) -> Setup {
         store: store.clone(),
         staging_root: tmp.path().join("staging"),
         progress: Arc::new(NoProgress),
+        dry_run: false,
     };
     Setup { env, discovery, gh, store, release_store, _tmp: tmp }
 }

@@ -84,10 +84,14 @@ enum Command {
         #[command(subcommand)]
         command: CueCommand,
     },
-    /// Release tools.
+    /// Release projects on the embedded defaults (`forge release [PROJECT] [--dry-run]`), or
+    /// verify a release image (`forge release verify`).
+    #[command(args_conflicts_with_subcommands = true)]
     Release {
         #[command(subcommand)]
-        command: ReleaseCommand,
+        command: Option<ReleaseCommand>,
+        #[command(flatten)]
+        args: cmd::release::ReleaseArgs,
     },
     /// Secret reference tools.
     Secrets {
@@ -162,7 +166,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             cmd::config::render(&project, &path, artifacts.as_deref(), preview, json)
         }
         Command::Cue { command: CueCommand::Export { files } } => cmd::cue::run(&files),
-        Command::Release { command: ReleaseCommand::Verify { target } } => cmd::release_verify::run(&target, json),
+        Command::Release { command: Some(ReleaseCommand::Verify { target }), .. } => {
+            cmd::release_verify::run(&target, json)
+        }
+        Command::Release { command: None, args } => cmd::release::run(args, cli.output),
         Command::Secrets { command: SecretsCommand::Check(args) } => cmd::secrets_check::run(&args.path, json),
         Command::Deploy(args) => cmd::ops::deploy(args, cli.output),
         Command::Rollback(args) => cmd::ops::rollback(args, cli.output),

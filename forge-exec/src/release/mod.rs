@@ -166,6 +166,9 @@ pub struct ReleaseEnv {
     pub staging_root: PathBuf,
     /// Progress observer.
     pub progress: Arc<dyn ReleaseProgress>,
+    /// Build everything (artifacts, tracking and release images) but publish, push and record
+    /// nothing: publishers report where they would publish.
+    pub dry_run: bool,
 }
 
 impl std::fmt::Debug for ReleaseEnv {
@@ -354,6 +357,16 @@ pub async fn release_project(
         for (pname, pcfg) in &cfg.publishers {
             let stage = format!("publish {name} → {pname}");
             env.progress.started(project, &stage);
+            if env.dry_run {
+                let uri = format!("dry-run://{pname}/{name}");
+                env.progress.finished(project, &stage, true, "dry run: not published");
+                if first_uri.is_none() {
+                    first_uri = Some(uri.clone());
+                }
+                pub_meta.insert(pname.clone(), json!({"uri": uri}));
+                pubs.push(PublishResult { publisher: pname.clone(), success: true, uri: Some(uri), error: None });
+                continue;
+            }
             let result = match discovery.repository.publishers.get(pname) {
                 None => {
                     Err(ReleaseError::Publisher { publisher: pname.clone(), message: "not defined in repo.cue".into() })
@@ -440,9 +453,13 @@ pub async fn release_project(
         })
         .map_err(|e| ReleaseError::Oci { what: format!("tracking image of {name}"), source: e })?;
         let tag = tref.tag();
-        let tdigest = forge_oci::push_image(&*env.tracking_store, &tref.repository_path(), &tracking, &[tag.as_str()])
-            .await
-            .map_err(|e| ReleaseError::Oci { what: format!("pushing the tracking image {tref}"), source: e })?;
+        let tdigest = if env.dry_run {
+            tracking.digest.clone()
+        } else {
+            forge_oci::push_image(&*env.tracking_store, &tref.repository_path(), &tracking, &[tag.as_str()])
+                .await
+                .map_err(|e| ReleaseError::Oci { what: format!("pushing the tracking image {tref}"), source: e })?
+        };
         tracing::debug!(artifact = %name, ?started_at, ?finished_at, "artifact built");
         env.progress.finished(project, &stage, true, tdigest.as_str());
 
@@ -522,6 +539,26 @@ pub async fn release_project(
             resources: resources.clone(),
         })
         .map_err(|e| ReleaseError::Oci { what: "release image".into(), source: e })?;
+        if env.dry_run {
+            env.progress.finished(project, "release image", true, &format!("{} (dry run: not pushed)", image.digest));
+            let _ = std::fs::remove_dir_all(&staging);
+            let release = Release {
+                id: uuid::Uuid::nil(),
+                repository: env.repository.clone(),
+                project: project_name.clone(),
+                commit_sha: env.git.commit,
+                release_number: number,
+                status: if partial { ReleaseStatus::Partial } else { ReleaseStatus::Complete },
+                trigger: trigger.clone(),
+                oci_ref: rref.to_string(),
+                oci_digest: image.digest.to_string(),
+                aliases,
+                artifacts: release_artifacts.clone(),
+                run_id: env.run_id,
+                created_at: env.git.committed_at,
+            };
+            return Ok(ReleaseOutcome { release, created: false, artifacts, manifests });
+        }
         let digest = forge_oci::push_image(&*env.release_store, &rref.repository_path(), &image, &[rref.tag()])
             .await
             .map_err(|e| ReleaseError::Oci { what: format!("pushing {rref}"), source: e })?;

@@ -117,7 +117,10 @@ async fn run_async(args: RunArgs, output: Output) -> anyhow::Result<i32> {
     // Release, deploy, and render through the plugin, for every triggered project.
     let mut delivered: Vec<Delivered> = Vec::new();
     if ok && discovery.release_enabled {
-        match deliver(&paths, &ctx, &opts, &discovery, &store, run.id, secrets.clone(), progress.clone()).await {
+        let what = Deliver { projects: discovery.release_projects.clone(), dry_run: false, deploy: true };
+        match deliver(&paths, &ctx, &opts, &discovery, &store, Some(run.id), secrets.clone(), progress.clone(), &what)
+            .await
+        {
             Ok(d) => delivered = d,
             Err(e) => {
                 progress.line(&format!("✗ release failed: {e:#}"));
@@ -147,7 +150,7 @@ async fn run_async(args: RunArgs, output: Output) -> anyhow::Result<i32> {
 }
 
 /// What `forge run` delivered for one project.
-struct Delivered {
+pub(crate) struct Delivered {
     project: String,
     release: forge_core::model::Release,
     created: bool,
@@ -158,7 +161,7 @@ struct Delivered {
 }
 
 impl Delivered {
-    fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         json!({
             "project": self.project,
             "created": self.created,
@@ -174,7 +177,17 @@ impl Delivered {
     }
 }
 
-struct ReleaseLines(Arc<Progress>);
+pub(crate) struct ReleaseLines(pub(crate) Arc<Progress>);
+
+/// What [`deliver`] does.
+pub(crate) struct Deliver {
+    /// Projects to release.
+    pub(crate) projects: Vec<String>,
+    /// Build without publishing, pushing or recording.
+    pub(crate) dry_run: bool,
+    /// Deploy released projects that have resources, and render them through the plugin.
+    pub(crate) deploy: bool,
+}
 
 impl forge_exec::release::ReleaseProgress for ReleaseLines {
     fn started(&self, _project: &str, _stage: &str) {}
@@ -188,16 +201,18 @@ impl forge_exec::release::ReleaseProgress for ReleaseLines {
 /// environment through the local GitOps repository, and renders the manifests the Argo CD
 /// plugin would produce from the pointer it wrote.
 #[allow(clippy::too_many_arguments)]
-async fn deliver(
+pub(crate) async fn deliver(
     paths: &LocalPaths,
     ctx: &RunContext,
     opts: &LocalOptions,
     discovery: &forge_config::discovery::Discovery,
     store: &Arc<dyn Store>,
-    run_id: uuid::Uuid,
+    run_id: Option<uuid::Uuid>,
     secrets: Arc<forge_secrets::ProviderRegistry>,
     progress: Arc<Progress>,
+    what: &Deliver,
 ) -> anyhow::Result<Vec<Delivered>> {
+    let dry_run = what.dry_run;
     use forge_exec::release::publisher::{Credentials, PublisherSet};
     use forge_exec::release::{ReleaseEnv, ReleaseGit, release_project};
 
@@ -215,7 +230,7 @@ async fn deliver(
             message: ctx.message.clone(),
         },
         actor: opts.actor.clone(),
-        run_id: Some(run_id),
+        run_id,
         release_registry: local_registry.clone(),
         release_store: layout.clone(),
         tracking_registry: local_registry,
@@ -224,16 +239,23 @@ async fn deliver(
         store: store.clone(),
         staging_root: paths.staging.clone(),
         progress: Arc::new(ReleaseLines(progress.clone())),
+        dry_run,
     };
     let mut out = Vec::new();
-    for project in &discovery.release_projects {
-        progress.line(&format!("▸ release {project}"));
+    for project in &what.projects {
+        progress.line(&format!("▸ release {project}{}", if dry_run { " (dry run)" } else { "" }));
         let outcome =
             release_project(&env, discovery, project).await.with_context(|| format!("releasing {project}"))?;
         let r = &outcome.release;
         progress.line(&format!(
             "  {} {project} release {} ({}) {}",
-            if outcome.created { "✓ created" } else { "= existing" },
+            if dry_run {
+                "○ would create"
+            } else if outcome.created {
+                "✓ created"
+            } else {
+                "= existing"
+            },
             r.release_number,
             r.display_alias(),
             r.oci_digest
@@ -247,7 +269,7 @@ async fn deliver(
             manifests: None,
             artifacts: outcome.artifacts,
         };
-        let deploys = discovery.project(project).is_some_and(|p| p.deployment_triggered);
+        let deploys = what.deploy && !dry_run && discovery.project(project).is_some_and(|p| p.deployment_triggered);
         if deploys {
             let project_name: forge_core::ProjectName = project.parse()?;
             let current = store.list_deployments(&ctx.repository, &project_name, &opts.environment).await?;
@@ -299,7 +321,7 @@ async fn deliver(
     Ok(out)
 }
 
-fn print_delivered(delivered: &[Delivered], paths: &LocalPaths) {
+pub(crate) fn print_delivered(delivered: &[Delivered], paths: &LocalPaths) {
     if delivered.is_empty() {
         return;
     }
