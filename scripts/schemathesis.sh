@@ -36,6 +36,7 @@ curl -fs "${auth[@]}" -d '{"repository":"acme/shop"}' "http://127.0.0.1:$port/v1
 curl -fs "${auth[@]}" -d '{"repository":"acme/shop","project":"web","commit_sha":"0123456789abcdef0123456789abcdef01234567","trigger":{"type":"branch_push","branch":"main","actor":"ci"},"oci_ref":"registry.example:5000/acme/shop/web:0123456789abcdef0123456789abcdef01234567","oci_digest":"sha256:00"}' \
   "http://127.0.0.1:$port/v1/releases" >/dev/null
 status=0
+cd "$tmp" # schemathesis writes its cache (.schemathesis/) to the working directory
 "$venv/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" \
   -H "Authorization: Bearer $token" \
   --max-examples "$examples" \
