@@ -2,6 +2,7 @@
 //! 100 project files shaped like SPEC §2.4, and one ~1 MiB file.
 //! Reports parse throughput and parse+evaluate+export throughput (bytes/s).
 
+#![allow(missing_docs)] // criterion_group! generates undocumented items
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use forge_config::cue::{EvalOptions, FileId, ParseOptions, SourceFile, evaluate_files, parse_file};
 

@@ -5,13 +5,13 @@
 
 pub mod cue;
 
+pub mod cache;
+pub mod discovery;
 pub mod error;
+pub mod eval;
+pub mod init;
+pub mod render;
 pub mod schema;
 mod suggest;
 pub mod tree;
 pub mod trigger;
-pub mod eval;
-pub mod cache;
-pub mod discovery;
-pub mod render;
-pub mod init;

@@ -65,8 +65,9 @@ fn non_concrete_export_names_path() {
 
 #[test]
 fn accessors_and_field_order() {
-    let v = eval("z: 1\na: {y: \"s\", x: true}\nl: [1, {k: 2}]\n#D: {q: int}\n_h: 3\no?: int\n", &EvalOptions::strict())
-        .expect("evaluates");
+    let v =
+        eval("z: 1\na: {y: \"s\", x: true}\nl: [1, {k: 2}]\n#D: {q: int}\n_h: 3\no?: int\n", &EvalOptions::strict())
+            .expect("evaluates");
     let names: Vec<&str> = v.fields().map(|f| f.name.as_str()).collect();
     assert_eq!(names, ["z", "a", "l", "#D", "_h", "o"]);
     assert_eq!(v.get("z").and_then(|x| x.as_i64()), Some(1));
@@ -74,10 +75,7 @@ fn accessors_and_field_order() {
     assert_eq!(v.get("a.x").and_then(|x| x.as_bool()), Some(true));
     assert_eq!(v.get("l.1.k").and_then(|x| x.as_i64()), Some(2));
     assert!(v.get_field("o").is_some_and(|f| f.optional && !f.is_regular()));
-    assert_eq!(
-        v.to_json().expect("json"),
-        serde_json::json!({"z": 1, "a": {"y": "s", "x": true}, "l": [1, {"k": 2}]})
-    );
+    assert_eq!(v.to_json().expect("json"), serde_json::json!({"z": 1, "a": {"y": "s", "x": true}, "l": [1, {"k": 2}]}));
     let yaml = v.to_yaml().expect("yaml");
     assert!(yaml.starts_with("z: 1\na:\n"), "{yaml}");
 }
@@ -125,5 +123,8 @@ fn recursion_and_cycles_terminate() {
 fn export_matches_cue_text() {
     let out = export_json(&[SourceFile::new("t.cue", "a: \"<&>\"\nb: [1.0, 2]\nc: {}\n")], &EvalOptions::strict())
         .expect("exports");
-    assert_eq!(out, "{\n    \"a\": \"\\u003c\\u0026\\u003e\",\n    \"b\": [\n        1.0,\n        2\n    ],\n    \"c\": {}\n}\n");
+    assert_eq!(
+        out,
+        "{\n    \"a\": \"\\u003c\\u0026\\u003e\",\n    \"b\": [\n        1.0,\n        2\n    ],\n    \"c\": {}\n}\n"
+    );
 }

@@ -161,10 +161,11 @@ pub(crate) fn call(ev: &mut Ev<'_>, name: &str, args: Vec<Val>, sp: Span) -> R<V
             None
         }
     };
-    if let Some(n) = VALIDATORS.iter().find(|(v, _)| *v == name).map(|(_, n)| *n) {
-        if args.len() + 1 == n && args.iter().all(Val::is_concrete_scalar) {
-            return Ok(Val::Basic(super::eval::k::STRING, Rc::new(vec![super::eval::Bound::validator(name, args)])));
-        }
+    if let Some(n) = VALIDATORS.iter().find(|(v, _)| *v == name).map(|(_, n)| *n)
+        && args.len() + 1 == n
+        && args.iter().all(Val::is_concrete_scalar)
+    {
+        return Ok(Val::Basic(super::eval::k::STRING, Rc::new(vec![super::eval::Bound::validator(name, args)])));
     }
     let concrete = args.iter().all(|a| !matches!(a, Val::Top | Val::Basic(..) | Val::Disj(_)));
     if !concrete && name != "len" {

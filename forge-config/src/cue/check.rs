@@ -53,16 +53,16 @@ fn check_decls(decls: &[Decl], scope: &[&[Decl]], files: &[SourceFile]) -> Optio
             Decl::Field(f) => (f.label.alias.as_deref(), f.label.span),
             _ => (None, decls.first().map(|_| Default::default()).unwrap_or_default()),
         };
-        if let (Decl::Let(_), Some(name)) = (d, name) {
-            if let Some(sp) = field_named(decls, name) {
-                return Some(
-                    Diagnostic::new(
-                        DiagnosticKind::Eval,
-                        format!("cannot have both alias and field with name \"{name}\" in same scope"),
-                    )
-                    .with_span(sp, files),
-                );
-            }
+        if let (Decl::Let(_), Some(name)) = (d, name)
+            && let Some(sp) = field_named(decls, name)
+        {
+            return Some(
+                Diagnostic::new(
+                    DiagnosticKind::Eval,
+                    format!("cannot have both alias and field with name \"{name}\" in same scope"),
+                )
+                .with_span(sp, files),
+            );
         }
         if let Some(name) = name {
             let used = uses_decls(decls, name) || scope.iter().any(|s| uses_decls(s, name));

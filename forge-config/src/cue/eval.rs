@@ -381,10 +381,10 @@ fn fatal_diag(f: Fatal, files: &[SourceFile]) -> Diagnostics {
 
 fn collect_names(decls: &[Decl], out: &mut HashSet<String>) {
     for d in decls {
-        if let Decl::Field(f) = d {
-            if let LabelKind::Name(n) = &f.label.kind {
-                out.insert(n.clone());
-            }
+        if let Decl::Field(f) = d
+            && let LabelKind::Name(n) = &f.label.kind
+        {
+            out.insert(n.clone());
         }
     }
 }
@@ -834,13 +834,13 @@ impl<'a> Ev<'a> {
             }
             a = self.nodes[p].parent;
         }
-        if let Some(p) = self.nodes[v].parent {
-            if self.nodes[p].state == St::New {
-                self.enter(Some(span))?;
-                let r = self.expand(p);
-                self.leave();
-                r?;
-            }
+        if let Some(p) = self.nodes[v].parent
+            && self.nodes[p].state == St::New
+        {
+            self.enter(Some(span))?;
+            let r = self.expand(p);
+            self.leave();
+            r?;
         }
         self.nodes[n].copied.push(v);
         if self.nodes[v].built {
@@ -920,10 +920,10 @@ impl<'a> Ev<'a> {
         for pass in 0..2 {
             for d in decls {
                 let Decl::Field(fd) = d else {
-                    if pass == 0 {
-                        if let Decl::Ellipsis(..) = d {
-                            open = true;
-                        }
+                    if pass == 0
+                        && let Decl::Ellipsis(..) = d
+                    {
+                        open = true;
                     }
                     continue;
                 };
@@ -993,10 +993,7 @@ impl<'a> Ev<'a> {
                     Constraint::Optional => node.n_optional += 1,
                     Constraint::Required => node.n_required += 1,
                 }
-                node.conjs.push(Conj {
-                    kind: CK::Expr(&fd.value, f),
-                    groups: derived,
-                });
+                node.conjs.push(Conj { kind: CK::Expr(&fd.value, f), groups: derived });
             }
         }
         if open {
@@ -1316,25 +1313,25 @@ impl<'a> Ev<'a> {
         let mut min = 0usize;
         for l in &lists {
             if l.tail.is_none() {
-                if let Some(c) = closed {
-                    if c != l.len {
-                        let sp = self.nodes[n].decl_span.unwrap_or_default();
-                        let msg = format!("incompatible list lengths ({c} and {})", l.len);
-                        self.nodes[n].lists = lists;
-                        return Ok(Some(perr(DiagnosticKind::Eval, msg, sp)));
-                    }
+                if let Some(c) = closed
+                    && c != l.len
+                {
+                    let sp = self.nodes[n].decl_span.unwrap_or_default();
+                    let msg = format!("incompatible list lengths ({c} and {})", l.len);
+                    self.nodes[n].lists = lists;
+                    return Ok(Some(perr(DiagnosticKind::Eval, msg, sp)));
                 }
                 closed = Some(l.len);
             }
             min = min.max(l.len);
         }
         let len = closed.unwrap_or(min);
-        if let Some(c) = closed {
-            if c < min {
-                let sp = self.nodes[n].decl_span.unwrap_or_default();
-                self.nodes[n].lists = lists;
-                return Ok(Some(perr(DiagnosticKind::Eval, format!("incompatible list lengths ({c} and {min})"), sp)));
-            }
+        if let Some(c) = closed
+            && c < min
+        {
+            let sp = self.nodes[n].decl_span.unwrap_or_default();
+            self.nodes[n].lists = lists;
+            return Ok(Some(perr(DiagnosticKind::Eval, format!("incompatible list lengths ({c} and {min})"), sp)));
         }
         for l in &lists {
             if let Some(Some((tail, _))) = &l.tail {
@@ -1481,11 +1478,11 @@ impl<'a> Ev<'a> {
             }
             if let Val::Disj(_) = &self.nodes[n].value {
                 let v = self.default_of(self.nodes[n].value.clone())?;
-                if let Val::Struct(m) | Val::List(m) = v {
-                    if m != n {
-                        n = m;
-                        continue;
-                    }
+                if let Val::Struct(m) | Val::List(m) = v
+                    && m != n
+                {
+                    n = m;
+                    continue;
                 }
             }
             return Ok(n);
@@ -1720,10 +1717,7 @@ impl<'a> Ev<'a> {
     pub(crate) fn close_struct(&mut self, v: Val) -> R<Val> {
         let g = self.new_group();
         let n = self.new_node(None, None, false)?;
-        self.nodes[n].conjs.push(Conj {
-            kind: CK::Val(v, None),
-            groups: Rc::new(vec![g]),
-        });
+        self.nodes[n].conjs.push(Conj { kind: CK::Val(v, None), groups: Rc::new(vec![g]) });
         self.finalize(n)?;
         Ok(Val::Struct(n))
     }
@@ -1900,7 +1894,10 @@ impl<'a> Ev<'a> {
                         Ok(r) => r,
                         Err(m) => return Ok(perr(DiagnosticKind::Eval, m, sp)),
                     };
-                    return Ok(Val::Basic(k::STRING, Rc::new(vec![Bound { op: bop, val: v, re: Some(re), args: None }])));
+                    return Ok(Val::Basic(
+                        k::STRING,
+                        Rc::new(vec![Bound { op: bop, val: v, re: Some(re), args: None }]),
+                    ));
                 }
                 BoundOp::Ne => k::TOP,
                 _ => match &v {
@@ -2320,8 +2317,7 @@ impl<'a> Ev<'a> {
             BoundOp::Match => "=~",
             BoundOp::NotMatch => "!~",
             BoundOp::Validator => {
-                let args: Vec<String> =
-                    b.args.iter().flat_map(|a| a.iter()).map(|a| self.val_text(a)).collect();
+                let args: Vec<String> = b.args.iter().flat_map(|a| a.iter()).map(|a| self.val_text(a)).collect();
                 return format!("{}({})", self.val_text(&b.val), args.join(", "));
             }
         };

@@ -216,7 +216,9 @@ impl<'a> Lexer<'a> {
                     self.pos += 1;
                     continue;
                 }
-                let Some(d) = (c as char).to_digit(radix) else { break };
+                let Some(d) = (c as char).to_digit(radix) else {
+                    break;
+                };
                 v = v
                     .checked_mul(radix as i128)
                     .and_then(|v| v.checked_add(d as i128))
@@ -678,7 +680,9 @@ impl<'a> Lexer<'a> {
                     parts.push(LexPart::Interp(s, chars[k].0));
                     j = k + 1;
                 }
-                _ => return self.err(off, eoff + e.len_utf8(), format!("unknown escape sequence \\{e}")),
+                _ => {
+                    return self.err(off, eoff + e.len_utf8(), format!("unknown escape sequence \\{e}"));
+                }
             }
             i = j;
         }

@@ -375,21 +375,21 @@ impl<'a> Parser<'a> {
             // shorthand a: b: c
             let save = self.pos;
             let vstart = self.span();
-            if !self.is_clause_start() {
-                if let Some((l2, c2)) = self.try_label()? {
-                    self.enter()?;
-                    let inner = self.field_rest(l2, c2, vstart);
-                    self.leave();
-                    let inner = inner?;
-                    let sp = inner.span;
-                    return Ok(Field {
-                        label,
-                        constraint,
-                        value: Expr { kind: ExprKind::Struct(vec![Decl::Field(inner)]), span: sp },
-                        attrs,
-                        span: start.to(sp),
-                    });
-                }
+            if !self.is_clause_start()
+                && let Some((l2, c2)) = self.try_label()?
+            {
+                self.enter()?;
+                let inner = self.field_rest(l2, c2, vstart);
+                self.leave();
+                let inner = inner?;
+                let sp = inner.span;
+                return Ok(Field {
+                    label,
+                    constraint,
+                    value: Expr { kind: ExprKind::Struct(vec![Decl::Field(inner)]), span: sp },
+                    attrs,
+                    span: start.to(sp),
+                });
             }
             self.pos = save;
             self.expr()?
@@ -584,7 +584,9 @@ impl<'a> Parser<'a> {
                     match self.tok() {
                         Tok::Comma(_) => self.skip_commas(),
                         Tok::P(")") => {}
-                        _ => return self.err(format!("expected ',' or ')', found {}", self.describe())),
+                        _ => {
+                            return self.err(format!("expected ',' or ')', found {}", self.describe()));
+                        }
                     }
                 }
                 let end = self.expect_p(")")?;
@@ -668,11 +670,11 @@ impl<'a> Parser<'a> {
                         return self.err("expected '}', found end of file");
                     }
                     decls.push(self.decl()?);
-                    if !self.is_p("}") {
-                        if let Err(e) = self.end_decl() {
-                            self.leave();
-                            return Err(e);
-                        }
+                    if !self.is_p("}")
+                        && let Err(e) = self.end_decl()
+                    {
+                        self.leave();
+                        return Err(e);
                     }
                     self.skip_commas();
                 }
