@@ -38,11 +38,7 @@ fn git(dir: &Path, args: &[&str]) -> Result<Option<String>, LocalError> {
         .env("GIT_TERMINAL_PROMPT", "0")
         .output()
         .map_err(|e| LocalError::Git { message: format!("cannot run `git {}`: {e}", args.join(" ")) })?;
-    if out.status.success() {
-        Ok(Some(String::from_utf8_lossy(&out.stdout).trim().to_owned()))
-    } else {
-        Ok(None)
-    }
+    if out.status.success() { Ok(Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())) } else { Ok(None) }
 }
 
 impl GitContext {
@@ -54,7 +50,10 @@ impl GitContext {
         };
         let Some(head) = git(path, &["rev-parse", "--verify", "-q", "HEAD"])? else {
             return Err(LocalError::Git {
-                message: format!("{} is a git work tree without commits; commit first or pass --commit", path.display()),
+                message: format!(
+                    "{} is a git work tree without commits; commit first or pass --commit",
+                    path.display()
+                ),
             });
         };
         let commit: CommitSha =

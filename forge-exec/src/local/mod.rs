@@ -44,9 +44,7 @@ pub enum LocalError {
         message: String,
     },
     /// Neither a git work tree nor `--commit`/`--branch`.
-    #[error(
-        "{root} is not inside a git work tree: pass --commit <sha> and --branch <name> (or --tag <tag>) to run it"
-    )]
+    #[error("{root} is not inside a git work tree: pass --commit <sha> and --branch <name> (or --tag <tag>) to run it")]
     NoGitContext {
         /// The repository root.
         root: PathBuf,
@@ -118,7 +116,11 @@ impl LocalPaths {
     /// Creates the directories.
     pub fn create(&self) -> Result<(), LocalError> {
         for d in [&self.state, &self.oci, &self.manifests, &self.blobs, &self.staging] {
-            std::fs::create_dir_all(d).map_err(|source| LocalError::Io { action: "creating", path: d.clone(), source })?;
+            std::fs::create_dir_all(d).map_err(|source| LocalError::Io {
+                action: "creating",
+                path: d.clone(),
+                source,
+            })?;
         }
         Ok(())
     }
@@ -180,7 +182,10 @@ impl RunContext {
         let default_repo = || -> Result<Repository, LocalError> {
             let from_origin = git.as_ref().and_then(|g| g.origin.as_deref()).and_then(github_repository);
             let text = from_origin.unwrap_or_else(|| format!("local/{folder}"));
-            text.parse().map_err(|e| LocalError::Component { component: "run", message: format!("{e}; pass --repository owner/name") })
+            text.parse().map_err(|e| LocalError::Component {
+                component: "run",
+                message: format!("{e}; pass --repository owner/name"),
+            })
         };
         let repository = match &opts.repository {
             Some(r) => r.clone(),
@@ -217,7 +222,11 @@ impl RunContext {
 }
 
 /// Runs discovery on `root` for the context.
-pub fn discover(root: &Path, ctx: &RunContext, validator: Arc<dyn SecretRefValidator>) -> Result<Discovery, LocalError> {
+pub fn discover(
+    root: &Path,
+    ctx: &RunContext,
+    validator: Arc<dyn SecretRefValidator>,
+) -> Result<Discovery, LocalError> {
     Discoverer::new(validator).discover(root, &ctx.trigger_context()).map_err(|e| LocalError::Discovery(e.to_string()))
 }
 
@@ -309,13 +318,27 @@ pub fn apply_report(run: &mut PipelineRun, report: &RunReport) {
 }
 
 /// Creates (or re-attempts) the run in the store and records its plan.
-pub async fn record_run(store: &dyn Store, ctx: &RunContext, plan: &PipelinePlan, actor: &str) -> Result<PipelineRun, LocalError> {
+pub async fn record_run(
+    store: &dyn Store,
+    ctx: &RunContext,
+    plan: &PipelinePlan,
+    actor: &str,
+) -> Result<PipelineRun, LocalError> {
     store
-        .register_repository(&forge_core::model::RegisterRepository { repository: ctx.repository.clone(), clone_url: None }, actor)
+        .register_repository(
+            &forge_core::model::RegisterRepository { repository: ctx.repository.clone(), clone_url: None },
+            actor,
+        )
         .await?;
     let created = store
         .create_run(
-            &CreateRun { repository: ctx.repository.clone(), commit_sha: ctx.commit, branch: ctx.branch.clone(), tag: ctx.tag.clone(), rerun: true },
+            &CreateRun {
+                repository: ctx.repository.clone(),
+                commit_sha: ctx.commit,
+                branch: ctx.branch.clone(),
+                tag: ctx.tag.clone(),
+                rerun: true,
+            },
             actor,
         )
         .await?;
@@ -336,7 +359,10 @@ pub async fn run_phases(
     sink: Arc<dyn StatusSink>,
     cancel: CancellationToken,
 ) -> Result<RunReport, LocalError> {
-    let blobs = Arc::new(LocalBlobStore::new(&paths.blobs).map_err(|e| LocalError::Component { component: "blob store", message: e.to_string() })?);
+    let blobs = Arc::new(
+        LocalBlobStore::new(&paths.blobs)
+            .map_err(|e| LocalError::Component { component: "blob store", message: e.to_string() })?,
+    );
     let scheduler = Scheduler::new(Arc::new(ActionExecutor::new(blobs)), sink)
         .with_repo_root(&paths.root)
         .with_log_prefix(format!("logs/{run_id}"));
