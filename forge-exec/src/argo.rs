@@ -186,3 +186,127 @@ pub fn generate_workflow(spec: &WorkflowSpec) -> Value {
         },
     })
 }
+
+#[cfg(feature = "argo")]
+pub use submit::ArgoClient;
+
+#[cfg(feature = "argo")]
+mod submit {
+    //! Submitting Workflows to the Kubernetes API.
+    //!
+    //! A thin client over the Kubernetes REST API rather than the `kube` crate: submission is
+    //! one `POST /apis/argoproj.io/v1alpha1/namespaces/{ns}/workflows` (and a `DELETE` to
+    //! cancel), authenticated with the pod's service-account bearer token. `kube` and
+    //! `k8s-openapi` would add minutes of compile time for those two calls. No Kubernetes API
+    //! can run on this machine, so the wire contract (path, headers, body, status handling) is
+    //! tested against a local HTTP server.
+
+    use std::path::Path;
+
+    use forge_core::ports::SecretValue;
+    use forge_core::{Error, classify_http_status};
+    use serde_json::Value;
+
+    use super::PIPELINE_NAMESPACE;
+
+    const COMPONENT: &str = "argo";
+
+    /// A client submitting Workflows.
+    pub struct ArgoClient {
+        http: reqwest::Client,
+        api_server: String,
+        token: Option<SecretValue>,
+    }
+
+    impl std::fmt::Debug for ArgoClient {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("ArgoClient").field("api_server", &self.api_server).finish_non_exhaustive()
+        }
+    }
+
+    impl ArgoClient {
+        /// A client for `api_server` (`https://kubernetes.default.svc`) with a bearer token.
+        pub fn new(api_server: &str, token: Option<SecretValue>) -> forge_core::Result<Self> {
+            let http = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .build()
+                .map_err(|e| Error::other(COMPONENT, "building the HTTP client", e))?;
+            Ok(Self { http, api_server: api_server.trim_end_matches('/').to_owned(), token })
+        }
+
+        /// The in-cluster client: `KUBERNETES_SERVICE_HOST`/`_PORT` and the mounted
+        /// service-account token.
+        pub fn in_cluster() -> forge_core::Result<Self> {
+            let host = std::env::var("KUBERNETES_SERVICE_HOST")
+                .map_err(|_| Error::msg(COMPONENT, "KUBERNETES_SERVICE_HOST is not set: not running in a cluster"))?;
+            let port = std::env::var("KUBERNETES_SERVICE_PORT").unwrap_or_else(|_| "443".into());
+            let token_path = Path::new("/var/run/secrets/kubernetes.io/serviceaccount/token");
+            let token = std::fs::read_to_string(token_path)
+                .map_err(|e| Error::other(COMPONENT, format!("reading {}", token_path.display()), e))?;
+            Self::new(&format!("https://{host}:{port}"), Some(SecretValue::from_string(token.trim().to_owned())))
+        }
+
+        fn req(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+            let rb = rb.header("Accept", "application/json");
+            match &self.token {
+                Some(t) => rb.bearer_auth(t.expose_str().unwrap_or_default()),
+                None => rb,
+            }
+        }
+
+        async fn check(resp: reqwest::Response, what: &str) -> forge_core::Result<Value> {
+            let status = resp.status().as_u16();
+            let body: Value = resp.json().await.unwrap_or(Value::Null);
+            if (200..300).contains(&status) {
+                return Ok(body);
+            }
+            let msg = format!(
+                "{what}: the Kubernetes API answered {status}: {}",
+                body.get("message").and_then(Value::as_str).unwrap_or("no message")
+            );
+            Err(match (status, classify_http_status(status)) {
+                (_, forge_core::ErrorClass::Transient) => {
+                    Error::Transient { component: COMPONENT, message: msg, source: None }
+                }
+                (401, _) => Error::Unauthorized { component: COMPONENT, message: msg },
+                (403, _) => Error::PermissionDenied { component: COMPONENT, message: msg },
+                (404, _) => Error::NotFound { component: COMPONENT, what: msg },
+                (409, _) => Error::AlreadyExists { component: COMPONENT, what: msg },
+                _ => Error::msg(COMPONENT, msg),
+            })
+        }
+
+        /// Submits a Workflow (from [`generate_workflow`](super::generate_workflow)); returns
+        /// its name. A Workflow of that name that exists already (a retried submission) counts
+        /// as submitted.
+        pub async fn submit(&self, workflow: &Value) -> forge_core::Result<String> {
+            let ns = workflow["metadata"]["namespace"].as_str().unwrap_or(PIPELINE_NAMESPACE);
+            let name = workflow["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+            let url = format!("{}/apis/argoproj.io/v1alpha1/namespaces/{ns}/workflows", self.api_server);
+            let resp = self
+                .req(self.http.post(url).json(workflow))
+                .send()
+                .await
+                .map_err(|e| Error::transient(COMPONENT, "submitting the workflow", e))?;
+            match Self::check(resp, "submitting the workflow").await {
+                Ok(body) => Ok(body["metadata"]["name"].as_str().map(str::to_owned).unwrap_or(name)),
+                Err(Error::AlreadyExists { .. }) => Ok(name),
+                Err(e) => Err(e),
+            }
+        }
+
+        /// Deletes (cancels) a Workflow.
+        pub async fn cancel(&self, namespace: &str, name: &str) -> forge_core::Result<()> {
+            let url = format!("{}/apis/argoproj.io/v1alpha1/namespaces/{namespace}/workflows/{name}", self.api_server);
+            let resp = self
+                .req(self.http.delete(url))
+                .send()
+                .await
+                .map_err(|e| Error::transient(COMPONENT, "deleting the workflow", e))?;
+            match Self::check(resp, "deleting the workflow").await {
+                Ok(_) | Err(Error::NotFound { .. }) => Ok(()),
+                Err(e) => Err(e),
+            }
+        }
+    }
+}

@@ -85,3 +85,84 @@ fn empty_pipeline_is_still_valid() {
     assert_eq!(wf["spec"]["templates"][0]["steps"].as_array().unwrap().len(), 1);
     assert!(validator().is_valid(&wf));
 }
+
+#[cfg(feature = "argo")]
+mod submit {
+    use std::sync::{Arc, Mutex};
+
+    use axum::extract::{Path, State};
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::routing::{delete, post};
+    use axum::{Json, Router};
+    use forge_core::ports::SecretValue;
+    use forge_exec::argo::{ArgoClient, generate_workflow};
+    use serde_json::{Value, json};
+
+    type S = Arc<Mutex<Vec<(String, String, Value)>>>;
+
+    async fn create(
+        State(s): State<S>,
+        h: HeaderMap,
+        Path(ns): Path<String>,
+        Json(b): Json<Value>,
+    ) -> (StatusCode, Json<Value>) {
+        if h.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer sa-token") {
+            return (StatusCode::UNAUTHORIZED, Json(json!({"kind": "Status", "message": "Unauthorized"})));
+        }
+        let mut seen = s.lock().unwrap();
+        let name = b["metadata"]["name"].as_str().unwrap().to_owned();
+        if seen.iter().any(|(_, n, _)| *n == name) {
+            return (
+                StatusCode::CONFLICT,
+                Json(
+                    json!({"kind": "Status", "reason": "AlreadyExists", "message": format!("workflows.argoproj.io \"{name}\" already exists")}),
+                ),
+            );
+        }
+        seen.push((ns, name, b.clone()));
+        (StatusCode::CREATED, Json(b))
+    }
+
+    async fn remove(State(s): State<S>, Path((_ns, name)): Path<(String, String)>) -> (StatusCode, Json<Value>) {
+        let mut seen = s.lock().unwrap();
+        let before = seen.len();
+        seen.retain(|(_, n, _)| *n != name);
+        if seen.len() == before {
+            (StatusCode::NOT_FOUND, Json(json!({"kind": "Status", "message": "not found"})))
+        } else {
+            (StatusCode::OK, Json(json!({"kind": "Status", "status": "Success"})))
+        }
+    }
+
+    #[tokio::test]
+    async fn submit_and_cancel_follow_the_kubernetes_api() {
+        let state: S = Arc::default();
+        let app = Router::new()
+            .route("/apis/argoproj.io/v1alpha1/namespaces/{ns}/workflows", post(create))
+            .route("/apis/argoproj.io/v1alpha1/namespaces/{ns}/workflows/{name}", delete(remove))
+            .with_state(state.clone());
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", l.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+
+        let wf = generate_workflow(&super::spec());
+        let client = ArgoClient::new(&base, Some(SecretValue::from_string("sa-token".into()))).unwrap();
+        let name = client.submit(&wf).await.unwrap();
+        assert_eq!(name, "forge-run-00000000-0000-0000-0000-000000000007");
+        // A retried submission is idempotent.
+        assert_eq!(client.submit(&wf).await.unwrap(), name);
+        {
+            let seen = state.lock().unwrap();
+            assert_eq!(seen.len(), 1);
+            assert_eq!(seen[0].0, "catalyst-forge-pipelines");
+            assert_eq!(seen[0].2, wf);
+        }
+        client.cancel("catalyst-forge-pipelines", &name).await.unwrap();
+        client.cancel("catalyst-forge-pipelines", &name).await.unwrap();
+        assert!(state.lock().unwrap().is_empty());
+
+        let anonymous = ArgoClient::new(&base, None).unwrap();
+        let e = anonymous.submit(&wf).await.unwrap_err();
+        assert!(matches!(e, forge_core::Error::Unauthorized { .. }), "{e}");
+    }
+}
