@@ -1,23 +1,29 @@
 //! Argo Workflow generation for the distributed mode (SPEC §3.6).
 //!
-//! One Workflow per run, in namespace `catalyst-forge-pipelines`, run by the service account
-//! `pipeline-workflow-runner`, with `activeDeadlineSeconds: 86400`, `parallelism: 100` and pod
-//! garbage collection on completion. Its entry template is a sequence of step groups:
+//! One Workflow per run, submitted when the run is created, in namespace
+//! `catalyst-forge-pipelines`, run by the service account `pipeline-workflow-runner`, with
+//! `activeDeadlineSeconds: 86400`, `parallelism: 100` and pod garbage collection on completion.
+//! The pipeline is only known after discovery, so the Workflow is generic and driven by the
+//! discovery dispatcher's outputs:
 //!
-//! 1. a discovery dispatcher;
-//! 2. each phase group in ascending order, with one dispatcher per (phase, project) task running
-//!    in parallel inside the group (Argo runs the inner list of a `steps` entry in parallel and
-//!    the outer list in sequence — exactly the group semantics of SPEC §3.2; fail-fast follows
-//!    from Argo stopping a `steps` template at the first failed group);
-//! 3. one release dispatcher per release-triggered project, each guarded by a `when` on the
-//!    discovery step's `releaseProjects` output so a later discovery decision is honoured.
+//! 1. `discovery` — a dispatcher for the discovery job. Besides its result it writes three
+//!    output parameters: `groups` (a JSON array, one element per phase group in ascending
+//!    order, each an array of `{"phase","project"}` tasks), `group-count`, and `releases` (the
+//!    JSON array of release-triggered projects).
+//! 2. `run-groups` — a recursive template: it runs group `index` as one dispatcher per task in
+//!    parallel (`withParam` over the group's tasks), then calls itself with `index + 1` while
+//!    groups remain. Groups therefore run one at a time in ascending order, phases of a group
+//!    together, and a failed task stops the recursion (fail-fast: Argo does not start the next
+//!    step of a `steps` template after a failure).
+//! 3. `release` — one dispatcher per release-triggered project (`withParam` over `releases`;
+//!    an empty list skips the step: the conditional release dispatchers).
 //!
 //! A dispatcher is `forge-worker dispatcher`: it submits a job to the queue and waits for its
-//! status with backoff, writing the job result to `/tmp/forge/result.json`, which becomes the
-//! step's output parameter. The generator is pure (a value in, a value out); submitting the
-//! Workflow through the Kubernetes API is the adapter's job. Kubernetes cannot run on this
-//! machine, so the wire contract is checked by validating generated Workflows against the
-//! Argo Workflows CRD schema (tests) rather than by a live cluster.
+//! result with backoff, writing the outputs under `/tmp/forge/`. The generator is pure (a
+//! value in, a value out); [`ArgoClient`] submits it. Kubernetes cannot run on this machine, so
+//! generated Workflows are validated against the Argo Workflows CRD schema and pinned by
+//! snapshots in the tests; the expression syntax (`{{=…}}`, `jsonpath`, `asInt`) is Argo's
+//! expression-template language (Argo Workflows ≥ 3.1).
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -31,11 +37,11 @@ pub const PIPELINE_SERVICE_ACCOUNT: &str = "pipeline-workflow-runner";
 pub const ACTIVE_DEADLINE_SECONDS: u64 = 86_400;
 /// Maximum pods of one workflow running at once.
 pub const PARALLELISM: u64 = 100;
-/// Where a dispatcher writes the job result.
-pub const RESULT_PATH: &str = "/tmp/forge/result.json";
+/// Folder a dispatcher writes its outputs into.
+pub const OUTPUT_DIR: &str = "/tmp/forge";
 
-/// One task of a phase: a project's steps of that phase.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One task of a phase group, as the discovery dispatcher lists it in `groups`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct WorkflowTask {
     /// Phase name.
     pub phase: String,
@@ -43,16 +49,7 @@ pub struct WorkflowTask {
     pub project: String,
 }
 
-/// One phase group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct WorkflowGroup {
-    /// Group number.
-    pub group: u32,
-    /// Tasks running in parallel in the group.
-    pub tasks: Vec<WorkflowTask>,
-}
-
-/// Everything the generator needs.
+/// What the generator needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WorkflowSpec {
     /// Run id.
@@ -65,73 +62,35 @@ pub struct WorkflowSpec {
     pub image: String,
     /// API base URL the dispatchers report to.
     pub api_url: String,
-    /// Phase groups, ascending.
-    pub groups: Vec<WorkflowGroup>,
-    /// Projects whose release trigger matched.
-    pub release_projects: Vec<String>,
 }
 
-/// Builds a DNS-1123 step name from parts (Argo step names must be DNS labels-ish).
-fn step_name(parts: &[&str]) -> String {
-    let raw = parts.join("-").to_ascii_lowercase();
-    let mut s: String = raw.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' }).collect();
-    s.truncate(63);
-    s.trim_matches('-').to_owned()
+/// The discovery dispatcher's `groups` output for a plan: groups ascending, tasks sorted by
+/// (phase, project).
+pub fn groups_output(groups: &[(u32, Vec<WorkflowTask>)]) -> Value {
+    let mut g: Vec<(u32, Vec<WorkflowTask>)> = groups.iter().filter(|(_, t)| !t.is_empty()).cloned().collect();
+    g.sort_by_key(|(n, _)| *n);
+    Value::Array(
+        g.into_iter()
+            .map(|(_, mut tasks)| {
+                tasks.sort_by(|a, b| (&a.phase, &a.project).cmp(&(&b.phase, &b.project)));
+                json!(tasks)
+            })
+            .collect(),
+    )
 }
 
-fn dispatch(name: String, job_type: &str, project: &str, phase: &str) -> Value {
-    json!({
-        "name": name,
-        "template": "dispatch",
-        "arguments": {"parameters": [
-            {"name": "job-type", "value": job_type},
-            {"name": "project", "value": project},
-            {"name": "phase", "value": phase},
-        ]},
-    })
+fn dispatch_args(job_type: &str, project: &str, phase: &str) -> Value {
+    json!({"parameters": [
+        {"name": "job-type", "value": job_type},
+        {"name": "project", "value": project},
+        {"name": "phase", "value": phase},
+    ]})
 }
 
 /// Generates the Workflow object (as JSON) for a run.
 pub fn generate_workflow(spec: &WorkflowSpec) -> Value {
-    let mut steps: Vec<Value> = vec![json!([dispatch("discovery".into(), "discovery", "", "")])];
-    let mut groups = spec.groups.clone();
-    groups.sort_by_key(|g| g.group);
-    for g in &groups {
-        if g.tasks.is_empty() {
-            continue;
-        }
-        let mut tasks = g.tasks.clone();
-        tasks.sort_by(|a, b| (&a.phase, &a.project).cmp(&(&b.phase, &b.project)));
-        let parallel: Vec<Value> = tasks
-            .iter()
-            .map(|t| {
-                dispatch(step_name(&["g", &g.group.to_string(), &t.phase, &t.project]), "task", &t.project, &t.phase)
-            })
-            .collect();
-        steps.push(Value::Array(parallel));
-    }
-    let mut releases = spec.release_projects.clone();
-    releases.sort();
-    releases.dedup();
-    if !releases.is_empty() {
-        let parallel: Vec<Value> = releases
-            .iter()
-            .map(|p| {
-                let mut d = dispatch(step_name(&["release", p]), "artifact", p, "");
-                if let Some(obj) = d.as_object_mut() {
-                    obj.insert(
-                        "when".into(),
-                        Value::String(format!(
-                            "'{{{{steps.discovery.outputs.parameters.result}}}}' =~ '\"releaseProjects\":\\[[^]]*\"{p}\"'"
-                        )),
-                    );
-                }
-                d
-            })
-            .collect();
-        steps.push(Value::Array(parallel));
-    }
     let run = spec.run_id.to_string();
+    let out = |name: &str| json!({"name": name, "valueFrom": {"path": format!("{OUTPUT_DIR}/{name}.json")}});
     json!({
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Workflow",
@@ -159,32 +118,95 @@ pub fn generate_workflow(spec: &WorkflowSpec) -> Value {
                 {"name": "commit-sha", "value": spec.commit_sha},
             ]},
             "templates": [
-                {"name": "pipeline", "steps": steps},
                 {
-                    "name": "dispatch",
-                    "inputs": {"parameters": [{"name": "job-type"}, {"name": "project"}, {"name": "phase"}]},
-                    "retryStrategy": {"limit": "2", "retryPolicy": "OnError"},
-                    "container": {
-                        "image": spec.image,
-                        "command": ["forge-worker", "dispatcher"],
-                        "args": [
-                            "--api-url", spec.api_url,
-                            "--run-id", "{{workflow.parameters.run-id}}",
-                            "--repository", "{{workflow.parameters.repository}}",
-                            "--commit-sha", "{{workflow.parameters.commit-sha}}",
-                            "--type", "{{inputs.parameters.job-type}}",
-                            "--project", "{{inputs.parameters.project}}",
-                            "--phase", "{{inputs.parameters.phase}}",
-                            "--output", RESULT_PATH,
-                        ],
-                        "env": [{"name": "FORGE_API_TOKEN", "valueFrom": {"secretKeyRef": {"name": "forge-dispatcher-token", "key": "token"}}}],
-                        "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
-                    },
-                    "outputs": {"parameters": [{"name": "result", "valueFrom": {"path": RESULT_PATH}}]},
+                    "name": "pipeline",
+                    "steps": [
+                        [{"name": "discovery", "template": "dispatch-discovery"}],
+                        [{
+                            "name": "groups",
+                            "template": "run-groups",
+                            "when": "{{steps.discovery.outputs.parameters.group-count}} > 0",
+                            "arguments": {"parameters": [
+                                {"name": "groups", "value": "{{steps.discovery.outputs.parameters.groups}}"},
+                                {"name": "index", "value": "0"},
+                            ]},
+                        }],
+                        [{
+                            "name": "release",
+                            "template": "dispatch",
+                            "withParam": "{{steps.discovery.outputs.parameters.releases}}",
+                            "arguments": dispatch_args("artifact", "{{item}}", ""),
+                        }],
+                    ],
                 },
+                {
+                    "name": "run-groups",
+                    "inputs": {"parameters": [{"name": "groups"}, {"name": "index"}]},
+                    "steps": [
+                        [{
+                            "name": "task",
+                            "template": "dispatch",
+                            "withParam": "{{=toJson(jsonpath(inputs.parameters.groups, '$[' + inputs.parameters.index + ']'))}}",
+                            "arguments": dispatch_args("task", "{{item.project}}", "{{item.phase}}"),
+                        }],
+                        [{
+                            "name": "next",
+                            "template": "run-groups",
+                            "when": "{{=asInt(inputs.parameters.index) + 1 < len(jsonpath(inputs.parameters.groups, '$'))}}",
+                            "arguments": {"parameters": [
+                                {"name": "groups", "value": "{{inputs.parameters.groups}}"},
+                                {"name": "index", "value": "{{=asInt(inputs.parameters.index) + 1}}"},
+                            ]},
+                        }],
+                    ],
+                },
+                dispatcher_template(spec, "dispatch-discovery", Some(json!({"parameters": [
+                    out("result"), out("groups"), out("group-count"), out("releases"),
+                ]}))),
+                dispatcher_template(spec, "dispatch", Some(json!({"parameters": [out("result")]}))),
             ],
         },
     })
+}
+
+fn dispatcher_template(spec: &WorkflowSpec, name: &str, outputs: Option<Value>) -> Value {
+    let discovery = name == "dispatch-discovery";
+    let (job_type, project, phase) = if discovery {
+        ("discovery", String::new(), String::new())
+    } else {
+        (
+            "{{inputs.parameters.job-type}}",
+            "{{inputs.parameters.project}}".to_owned(),
+            "{{inputs.parameters.phase}}".to_owned(),
+        )
+    };
+    let mut t = json!({
+        "name": name,
+        "retryStrategy": {"limit": "2", "retryPolicy": "OnError"},
+        "container": {
+            "image": spec.image,
+            "command": ["forge-worker", "dispatcher"],
+            "args": [
+                "--api-url", spec.api_url,
+                "--run-id", "{{workflow.parameters.run-id}}",
+                "--repository", "{{workflow.parameters.repository}}",
+                "--commit-sha", "{{workflow.parameters.commit-sha}}",
+                "--type", job_type,
+                "--project", project,
+                "--phase", phase,
+                "--output-dir", OUTPUT_DIR,
+            ],
+            "env": [{"name": "FORGE_API_TOKEN", "valueFrom": {"secretKeyRef": {"name": "forge-dispatcher-token", "key": "token"}}}],
+            "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
+        },
+    });
+    if !discovery {
+        t["inputs"] = json!({"parameters": [{"name": "job-type"}, {"name": "project"}, {"name": "phase"}]});
+    }
+    if let Some(o) = outputs {
+        t["outputs"] = o;
+    }
+    t
 }
 
 #[cfg(feature = "argo")]

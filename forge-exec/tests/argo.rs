@@ -12,19 +12,6 @@ fn spec() -> WorkflowSpec {
         commit_sha: "0123456789abcdef0123456789abcdef01234567".into(),
         image: "forge-worker:0.1.0".into(),
         api_url: "http://forge-api.forge.svc:8080".into(),
-        groups: vec![
-            WorkflowGroup {
-                group: 2,
-                tasks: vec![
-                    WorkflowTask { phase: "test".into(), project: "web".into() },
-                    WorkflowTask { phase: "build".into(), project: "api".into() },
-                    WorkflowTask { phase: "build".into(), project: "web".into() },
-                ],
-            },
-            WorkflowGroup { group: 1, tasks: vec![WorkflowTask { phase: "check".into(), project: "api".into() }] },
-            WorkflowGroup { group: 3, tasks: vec![] },
-        ],
-        release_projects: vec!["web".into(), "api".into()],
     }
 }
 
@@ -36,8 +23,7 @@ fn validator() -> jsonschema::Validator {
 
 #[test]
 fn workflow_snapshot() {
-    let wf = generate_workflow(&spec());
-    insta::assert_yaml_snapshot!(wf);
+    insta::assert_yaml_snapshot!(generate_workflow(&spec()));
 }
 
 #[test]
@@ -50,15 +36,31 @@ fn workflow_follows_spec_rules() {
     assert_eq!(s["parallelism"], 100);
     assert_eq!(s["podGC"]["strategy"], "OnWorkflowCompletion");
     let steps = s["templates"][0]["steps"].as_array().unwrap();
-    // discovery, group 1, group 2 (empty group 3 dropped), releases
-    assert_eq!(steps.len(), 4);
-    assert_eq!(steps[0][0]["name"], "discovery");
-    assert_eq!(steps[1][0]["name"], "g-1-check-api");
-    let g2: Vec<&str> = steps[2].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
-    assert_eq!(g2, ["g-2-build-api", "g-2-build-web", "g-2-test-web"]);
-    let rel: Vec<&str> = steps[3].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
-    assert_eq!(rel, ["release-api", "release-web"]);
-    assert!(steps[3][0]["when"].as_str().unwrap().contains("steps.discovery.outputs.parameters.result"));
+    let names: Vec<&str> = steps.iter().map(|g| g[0]["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["discovery", "groups", "release"], "discovery, then the groups, then releases");
+    assert_eq!(steps[2][0]["withParam"], "{{steps.discovery.outputs.parameters.releases}}");
+    // The group recursion advances the index and stops after the last group.
+    let rg = &s["templates"][1];
+    assert_eq!(rg["name"], "run-groups");
+    assert_eq!(rg["steps"][1][0]["template"], "run-groups");
+    assert!(rg["steps"][1][0]["when"].as_str().unwrap().contains("+ 1 <"));
+}
+
+#[test]
+fn groups_output_orders_groups_and_tasks() {
+    let t = |phase: &str, project: &str| WorkflowTask { phase: phase.into(), project: project.into() };
+    let out = groups_output(&[
+        (2, vec![t("test", "web"), t("build", "web"), t("build", "api")]),
+        (1, vec![t("check", "api")]),
+        (3, vec![]),
+    ]);
+    assert_eq!(
+        out,
+        serde_json::json!([
+            [{"phase": "check", "project": "api"}],
+            [{"phase": "build", "project": "api"}, {"phase": "build", "project": "web"}, {"phase": "test", "project": "web"}],
+        ])
+    );
 }
 
 #[test]
@@ -67,23 +69,13 @@ fn workflow_validates_against_the_crd_schema() {
     let wf = generate_workflow(&spec());
     let errors: Vec<String> = v.iter_errors(&wf).map(|e| format!("{e} at {}", e.instance_path)).collect();
     assert!(errors.is_empty(), "{errors:#?}");
-    // And the validator is not vacuous: a broken workflow is rejected.
+    // And the validator is not vacuous: broken workflows are rejected.
     let mut bad = wf.clone();
     bad["spec"]["parallelism"] = serde_json::json!("many");
     assert!(!v.is_valid(&bad));
     let mut bad = wf;
-    bad["spec"]["templates"][1]["container"]["args"] = serde_json::json!("not-a-list");
+    bad["spec"]["templates"][3]["container"]["args"] = serde_json::json!("not-a-list");
     assert!(!v.is_valid(&bad));
-}
-
-#[test]
-fn empty_pipeline_is_still_valid() {
-    let mut s = spec();
-    s.groups.clear();
-    s.release_projects.clear();
-    let wf = generate_workflow(&s);
-    assert_eq!(wf["spec"]["templates"][0]["steps"].as_array().unwrap().len(), 1);
-    assert!(validator().is_valid(&wf));
 }
 
 #[cfg(feature = "argo")]
