@@ -49,6 +49,7 @@
 
 pub mod argo;
 pub mod blob;
+pub mod dispatch;
 mod error;
 pub mod executor;
 pub mod github;

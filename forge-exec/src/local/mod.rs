@@ -379,3 +379,57 @@ impl StatusSink for FanOut {
         }
     }
 }
+
+/// forge-config's discovery as the worker's [`Discoverer`](crate::handler::Discoverer): the
+/// discovery document (SPEC §2.5) and the plan of a checkout, evaluated through a shared
+/// content-hash cache (the hot discovery worker's configuration cache, SPEC §3.4). Release
+/// triggers are evaluated without a git context here; the run's branch or tag travels in the
+/// run record.
+pub struct ConfigDiscoverer {
+    validator: Arc<dyn SecretRefValidator>,
+    cache: Arc<forge_config::cache::ConfigCache>,
+    git: forge_config::trigger::GitContext,
+}
+
+impl std::fmt::Debug for ConfigDiscoverer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigDiscoverer").finish_non_exhaustive()
+    }
+}
+
+impl ConfigDiscoverer {
+    /// A discoverer validating secret references with `validator`.
+    pub fn new(validator: Arc<dyn SecretRefValidator>) -> Self {
+        Self { validator, cache: Arc::new(forge_config::cache::ConfigCache::default()), git: Default::default() }
+    }
+    /// Evaluates release triggers against `git`.
+    pub fn with_git(mut self, git: forge_config::trigger::GitContext) -> Self {
+        self.git = git;
+        self
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::handler::Discoverer for ConfigDiscoverer {
+    async fn discover(
+        &self,
+        checkout: &Path,
+        _repository: &Repository,
+        _commit: &CommitSha,
+    ) -> forge_core::Result<crate::handler::Discovered> {
+        let discoverer = Discoverer::new(self.validator.clone()).with_cache(self.cache.clone());
+        let root = checkout.to_path_buf();
+        let git = self.git.clone();
+        let discovery = tokio::task::spawn_blocking(move || discoverer.discover(&root, &git))
+            .await
+            .map_err(|e| forge_core::Error::other("discovery", "the discovery task panicked", e))?
+            .map_err(|e| forge_core::Error::Validation {
+                component: "discovery",
+                field: ".forge/repo.cue".into(),
+                message: e.to_string(),
+            })?;
+        let document = serde_json::to_value(&discovery)
+            .map_err(|e| forge_core::Error::other("discovery", "encoding the discovery output", e))?;
+        Ok(crate::handler::Discovered { document, plan: plan_from_discovery(&discovery) })
+    }
+}
