@@ -35,6 +35,8 @@ pub(crate) mod k {
 
 #[derive(Debug, Clone)]
 pub(crate) struct EvalErr {
+    /// Field path override (when the error belongs to a child, e.g. a disallowed field).
+    pub path: Option<String>,
     pub kind: DiagnosticKind,
     pub msg: String,
     pub span: Option<Span>,
@@ -90,7 +92,7 @@ pub(crate) enum Val {
 
 impl Val {
     pub fn err(kind: DiagnosticKind, msg: impl Into<String>, span: Option<Span>) -> Val {
-        Val::Err(Rc::new(EvalErr { kind, msg: msg.into(), span }))
+        Val::Err(Rc::new(EvalErr { path: None, kind, msg: msg.into(), span }))
     }
     pub fn str(s: &str) -> Val {
         Val::Str(Rc::from(s))
@@ -397,6 +399,7 @@ impl<'a> Ev<'a> {
     fn new_node(&mut self, parent: Option<NodeId>, label: Option<Rc<str>>, is_index: bool) -> R<NodeId> {
         if self.nodes.len() >= self.opts.max_nodes {
             return Err(Fatal(EvalErr {
+                path: None,
                 kind: DiagnosticKind::Limit,
                 msg: format!("evaluation too large: more than {} values", self.opts.max_nodes),
                 span: None,
@@ -410,6 +413,7 @@ impl<'a> Ev<'a> {
         self.steps += 1;
         if self.steps > self.opts.max_steps {
             return Err(Fatal(EvalErr {
+                path: None,
                 kind: DiagnosticKind::Limit,
                 msg: format!("evaluation too expensive: more than {} steps", self.opts.max_steps),
                 span,
@@ -423,6 +427,7 @@ impl<'a> Ev<'a> {
         if self.depth > self.opts.max_depth {
             self.depth -= 1;
             return Err(Fatal(EvalErr {
+                path: None,
                 kind: DiagnosticKind::Limit,
                 msg: format!("evaluation nested too deeply (limit {}); structural recursion?", self.opts.max_depth),
                 span,
@@ -1296,11 +1301,12 @@ impl<'a> Ev<'a> {
                         path.push('.');
                     }
                     path.push_str(&label);
-                    return Ok(Some(perr(
-                        DiagnosticKind::Eval,
-                        format!("field not allowed: {label} (closed struct; path {path})"),
-                        sp,
-                    )));
+                    return Ok(Some(Val::Err(Rc::new(EvalErr {
+                        path: Some(path),
+                        kind: DiagnosticKind::Eval,
+                        msg: format!("field not allowed: {label}"),
+                        span: Some(sp),
+                    }))));
                 }
             }
         }
@@ -1417,6 +1423,7 @@ impl<'a> Ev<'a> {
         let value = match uniq.len() {
             0 => match first_err {
                 Some(Val::Err(e)) => Val::Err(Rc::new(EvalErr {
+                    path: e.path.clone(),
                     kind: e.kind,
                     msg: format!("empty disjunction: {}", e.msg),
                     span: e.span,
@@ -2335,6 +2342,7 @@ impl<'a> Ev<'a> {
     ) -> R<Value> {
         if depth > self.opts.max_depth * 2 {
             return Err(Fatal(EvalErr {
+                path: None,
                 kind: DiagnosticKind::Limit,
                 msg: "value nested too deeply".into(),
                 span: self.nodes[n].decl_span,
@@ -2366,7 +2374,8 @@ impl<'a> Ev<'a> {
                 if e.kind == DiagnosticKind::Incomplete {
                     ValueKind::NonConcrete(format!("_|_ // {}", e.msg))
                 } else {
-                    let mut d = Diagnostic::new(e.kind, e.msg.clone()).with_path(path.clone());
+                    let mut d = Diagnostic::new(e.kind, e.msg.clone())
+                        .with_path(e.path.clone().unwrap_or_else(|| path.clone()));
                     if let Some(h) = hint_for(&e.msg) {
                         d = d.with_hint(h);
                     }

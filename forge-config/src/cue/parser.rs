@@ -73,6 +73,31 @@ impl<'a> Parser<'a> {
         }
         t
     }
+    /// Consumes an attribute token.
+    fn take_attr(&mut self) -> Option<Attribute> {
+        match self.toks.get(self.pos) {
+            Some(Token { tok: Tok::Attr(a), .. }) => {
+                let a = a.clone();
+                self.pos += 1;
+                Some(a)
+            }
+            _ => None,
+        }
+    }
+
+    /// Cheap pre-check: can a label (followed by `:`) start here?
+    fn may_be_label(&self) -> bool {
+        match self.tok() {
+            Tok::Ident(_) | Tok::Str(_) => match self.tok_at(1) {
+                Tok::P(":") | Tok::P("=") => true,
+                Tok::P("?") | Tok::P("!") => matches!(self.tok_at(2), Tok::P(":")),
+                _ => false,
+            },
+            Tok::P("(") | Tok::P("[") => true,
+            _ => false,
+        }
+    }
+
     fn is_p(&self, p: &str) -> bool {
         matches!(self.tok(), Tok::P(x) if *x == p)
     }
@@ -134,8 +159,7 @@ impl<'a> Parser<'a> {
         let start = self.span();
         let mut decls = Vec::new();
         // leading file attributes
-        while let Tok::Attr(a) = self.tok().clone() {
-            self.pos += 1;
+        while let Some(a) = self.take_attr() {
             decls.push(Decl::Attribute(a));
             self.skip_commas();
         }
@@ -235,8 +259,7 @@ impl<'a> Parser<'a> {
 
     fn decl_inner(&mut self) -> LResult<Decl> {
         let start = self.span();
-        if let Tok::Attr(a) = self.tok().clone() {
-            self.pos += 1;
+        if let Some(a) = self.take_attr() {
             return Ok(Decl::Attribute(a));
         }
         if is_ident(self.tok(), "let")
@@ -261,6 +284,10 @@ impl<'a> Parser<'a> {
         }
         // try a field
         let save = self.pos;
+        if !self.may_be_label() {
+            let e = self.expr()?;
+            return Ok(Decl::Embed(e));
+        }
         match self.try_label()? {
             Some((label, constraint)) => {
                 let f = self.field_rest(label, constraint, start)?;
@@ -278,26 +305,30 @@ impl<'a> Parser<'a> {
     fn try_label(&mut self) -> LResult<Option<(Label, Constraint)>> {
         let start = self.span();
         let mut alias = None;
-        if let (Tok::Ident(a), Tok::P("=")) = (self.tok().clone(), self.tok_at(1).clone()) {
-            alias = Some(a);
+        if let (Tok::Ident(a), Tok::P("=")) = (self.tok(), self.tok_at(1)) {
+            alias = Some(a.clone());
             self.pos += 2;
         }
         let lstart = self.span();
-        let kind = match self.tok().clone() {
+        let kind = match self.tok() {
             Tok::Ident(n) => {
+                let n = n.clone();
                 self.pos += 1;
                 LabelKind::Name(n)
             }
-            Tok::Str(parts) => {
-                self.pos += 1;
-                match parts.as_slice() {
-                    [LexPart::Lit(s)] => LabelKind::Name(s.clone()),
-                    _ => {
-                        let e = self.string_expr(&parts, lstart)?;
-                        LabelKind::Dynamic(Box::new(e))
-                    }
+            Tok::Str(parts) => match parts.as_slice() {
+                [LexPart::Lit(s)] => {
+                    let s = s.clone();
+                    self.pos += 1;
+                    LabelKind::Name(s)
                 }
-            }
+                _ => {
+                    let parts = parts.clone();
+                    self.pos += 1;
+                    let e = self.string_expr(&parts, lstart)?;
+                    LabelKind::Dynamic(Box::new(e))
+                }
+            },
             Tok::P("(") => {
                 self.pos += 1;
                 let e = match self.expr() {
@@ -312,8 +343,8 @@ impl<'a> Parser<'a> {
             Tok::P("[") => {
                 self.pos += 1;
                 let mut palias = None;
-                if let (Tok::Ident(a), Tok::P("=")) = (self.tok().clone(), self.tok_at(1).clone()) {
-                    palias = Some(a);
+                if let (Tok::Ident(a), Tok::P("=")) = (self.tok(), self.tok_at(1)) {
+                    palias = Some(a.clone());
                     self.pos += 2;
                 }
                 let e = match self.expr() {
@@ -357,7 +388,8 @@ impl<'a> Parser<'a> {
     fn field_rest(&mut self, label: Label, constraint: Constraint, start: Span) -> LResult<Field> {
         let mut attrs: Vec<Attribute> = Vec::new();
         // value-position attribute
-        let value = if let Tok::Attr(a) = self.tok().clone() {
+        let value = if let Tok::Attr(a) = self.tok() {
+            let a = a.clone();
             if !self.opts.value_position_attributes {
                 return Err(SynErr {
                     kind: DiagnosticKind::Syntax,
@@ -366,8 +398,7 @@ impl<'a> Parser<'a> {
                 });
             }
             let sp = a.span;
-            while let Tok::Attr(a) = self.tok().clone() {
-                self.pos += 1;
+            while let Some(a) = self.take_attr() {
                 attrs.push(a);
             }
             Expr { kind: ExprKind::AttrOnly, span: sp }
@@ -376,6 +407,7 @@ impl<'a> Parser<'a> {
             let save = self.pos;
             let vstart = self.span();
             if !self.is_clause_start()
+                && self.may_be_label()
                 && let Some((l2, c2)) = self.try_label()?
             {
                 self.enter()?;
@@ -394,8 +426,7 @@ impl<'a> Parser<'a> {
             self.pos = save;
             self.expr()?
         };
-        while let Tok::Attr(a) = self.tok().clone() {
-            self.pos += 1;
+        while let Some(a) = self.take_attr() {
             attrs.push(a);
         }
         Ok(Field { label, constraint, value, attrs, span: start.to(self.prev_span()) })
