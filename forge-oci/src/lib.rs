@@ -96,6 +96,8 @@
 //! resources layer; 2-core machine, shared): packaging 12.3 ms (target ≤ 100 ms);
 //! verify + extract 8.5 ms against 8.0 ms for the SHA-256 of the same layer in process
 //! (1.06×; target ≤ 2×) and 39.6 ms for the `sha256sum` tool on it (process start included).
+//! Fuzzing (`fuzz/`, targets `oci_extract` and `oci_manifest`, 120 s each): 2.0 M and 0.78 M
+//! runs, no crash.
 //! Pushing an unchanged release sends one `HEAD` per blob and one manifest `PUT`, and uploads
 //! nothing (tested with the store's request counter).
 //!

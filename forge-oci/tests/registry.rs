@@ -369,3 +369,16 @@ fn credentials_resolved_through_the_secret_port() {
         assert_eq!(reg.list_tags(&repo).await.unwrap(), ["t"]);
     });
 }
+
+#[test]
+fn registry_path_prefix() {
+    let Some(addr) = service("FORGE_TEST_REGISTRY") else { return };
+    rt().block_on(async {
+        let prefixed = store(&format!("{addr}/forge-prefix"), RegistryAuth::Anonymous);
+        let repo = unique_repo("p");
+        let img = build_release_image(&release_input()).unwrap();
+        push_image(&prefixed, &repo, &img, &["t"]).await.unwrap();
+        let plain = store(&addr, RegistryAuth::Anonymous);
+        assert_eq!(pull_image(&plain, &format!("forge-prefix/{repo}"), "t").await.unwrap(), img);
+    });
+}
