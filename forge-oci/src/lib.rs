@@ -15,6 +15,8 @@
 //!   `registry`), plus [`push_image`], [`pull_image`] and [`copy`] between any two stores;
 //! - **safe reading**: every digest and size verified on pull; tar extraction refusing
 //!   absolute paths, `..`, non-regular entries and anything over [`ExtractLimits`];
+//! - **cosign-compatible signing** ([`sign`]: [`sign::sign_image`], [`sign::verify_signature`],
+//!   [`sign::Policy`]);
 //! - **offline verification**: [`verify_release`] re-derives every digest and
 //!   [`reproduce_release`] rebuilds the image from its recorded inputs.
 //!
@@ -115,6 +117,7 @@ mod provenance;
 mod registry;
 mod release;
 mod sbom;
+pub mod sign;
 mod tarball;
 mod tracking;
 mod verify;

@@ -382,3 +382,18 @@ fn registry_path_prefix() {
         assert_eq!(pull_image(&plain, &format!("forge-prefix/{repo}"), "t").await.unwrap(), img);
     });
 }
+
+#[path = "../../bins/forge/src/cmd/release_verify.rs"]
+mod release_verify;
+
+#[test]
+fn cli_release_verify_on_a_registry() {
+    let Some(addr) = service("FORGE_TEST_REGISTRY") else { return };
+    let repo = unique_repo("cli");
+    let img = build_release_image(&release_input()).unwrap();
+    rt().block_on(async { push_image(&store(&addr, RegistryAuth::Anonymous), &repo, &img, &[SHA]).await.unwrap() });
+    assert_eq!(release_verify::run(&format!("{addr}/{repo}:{SHA}"), true).unwrap(), 0);
+    assert_eq!(release_verify::run(&format!("{addr}/{repo}@{}", img.digest), false).unwrap(), 0);
+    let err = release_verify::run(&format!("{addr}/{repo}:missing"), false).unwrap_err();
+    assert!(format!("{err:#}").contains("not found"), "{err:#}");
+}
