@@ -124,7 +124,10 @@ fn oci_refs_lowercase_repository() {
     let r = ReleaseRef::new("127.0.0.1:5000".parse().unwrap(), id.clone());
     assert_eq!(r.to_string(), "127.0.0.1:5000/acme/shop/web:0123456789abcdef0123456789abcdef01234567");
     let t = TrackingRef::new("registry.example/acme".parse().unwrap(), id, "api-bin".parse().unwrap());
-    assert_eq!(t.to_string(), "registry.example/acme/acme/shop/web/api-bin:sha-0123456789abcdef0123456789abcdef01234567");
+    assert_eq!(
+        t.to_string(),
+        "registry.example/acme/acme/shop/web/api-bin:sha-0123456789abcdef0123456789abcdef01234567"
+    );
     let back: TrackingRef = t.to_string().parse().unwrap();
     assert_eq!(back.registry.as_str(), "registry.example/acme");
 }
