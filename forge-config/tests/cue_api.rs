@@ -128,3 +128,21 @@ fn export_matches_cue_text() {
         "{\n    \"a\": \"\\u003c\\u0026\\u003e\",\n    \"b\": [\n        1.0,\n        2\n    ],\n    \"c\": {}\n}\n"
     );
 }
+
+/// Developer tool: `CUE_EXPORT_FILE=x.cue CUE_EXPORT_OUT=x.json cargo test --test cue_api -- --ignored`
+/// exports a file (e.g. a large generated one) to compare with the official CUE oracle.
+#[test]
+#[ignore]
+fn export_file_from_env() {
+    let (Ok(input), Ok(out)) = (std::env::var("CUE_EXPORT_FILE"), std::env::var("CUE_EXPORT_OUT")) else {
+        return;
+    };
+    let file = SourceFile::read(std::path::Path::new(&input)).expect("readable input");
+    let start = std::time::Instant::now();
+    let text = match export_json(&[file], &EvalOptions::strict()) {
+        Ok(t) => t,
+        Err(d) => format!("error\n{d}"),
+    };
+    eprintln!("exported in {:?}", start.elapsed());
+    std::fs::write(out, text).expect("writable output");
+}
