@@ -51,6 +51,7 @@ conformance!(
     approvals_expire,
     run_status_aggregation,
     jobs_and_expiry,
+    concurrent_run_creation,
 );
 
 async fn repositories_and_run_idempotency(store: &SqlStore) {
@@ -345,4 +346,33 @@ async fn jobs_and_expiry(store: &SqlStore) {
     assert_eq!(store.jobs_for_run(run.id).await.unwrap().len(), 1, "expired jobs are not listed");
     assert_eq!(store.purge_expired_jobs().await.unwrap(), 1);
     store.ping().await.unwrap();
+}
+
+async fn concurrent_run_creation(store: &SqlStore) {
+    store.register_repository(&register(), "op").await.unwrap();
+    let s = Arc::new(store.clone());
+    let mut handles = Vec::new();
+    for _ in 0..20 {
+        let s = s.clone();
+        handles.push(tokio::spawn(async move { s.create_run(&run_req(77, false), "ci").await }));
+    }
+    let mut created = 0;
+    let mut ids = std::collections::BTreeSet::new();
+    for h in handles {
+        let r = h.await.unwrap().unwrap();
+        created += usize::from(r.created);
+        ids.insert(r.value.id);
+    }
+    assert_eq!((created, ids.len()), (1, 1), "one run per (repository, commit)");
+    let mut handles = Vec::new();
+    for _ in 0..10 {
+        let s = s.clone();
+        handles.push(tokio::spawn(async move { s.create_run(&run_req(77, true), "ci").await }));
+    }
+    let mut attempts = Vec::new();
+    for h in handles {
+        attempts.push(h.await.unwrap().unwrap().value.attempt);
+    }
+    attempts.sort_unstable();
+    assert_eq!(attempts, (2..=11).collect::<Vec<u32>>(), "re-runs get distinct, gapless attempts");
 }
