@@ -6,8 +6,8 @@
 #
 # Environment:
 #   FUZZ_SECONDS      run time per target (libFuzzer -max_total_time), default 20
-#   FUZZ_TARGET_DIR   build directory, default /var/cache/forge-fuzz-target (outside the clone,
-#                     and apart from CARGO_TARGET_DIR: sanitizer flags would invalidate its cache)
+#   FUZZ_TARGET_DIR   build directory, default $CARGO_TARGET_DIR/fuzz (outside the clone; cargo
+#                     fuzz builds for an explicit target triple, so sanitizer flags stay apart)
 #   FUZZ_SANITIZER    address (default) or none
 #
 # cargo-fuzz needs nightly-only rustc flags; the toolchain here is stable, so RUSTC_BOOTSTRAP=1
@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 secs="${FUZZ_SECONDS:-20}"
-target_dir="${FUZZ_TARGET_DIR:-/var/cache/forge-fuzz-target}"
+target_dir="${FUZZ_TARGET_DIR:-${CARGO_TARGET_DIR:-/var/cache/forge-target}/fuzz}"
 sanitizer="${FUZZ_SANITIZER:-address}"
 build_only=0
 want=()
