@@ -183,7 +183,7 @@ if structure_only:
     open(plan_path, "w").close()
     sys.exit(0)
 
-IMAGE_TARGETS = {"runtime", "api-image", "worker-image", "cmp-image", "cmp-sidecar-image", "images", "toolchain"}
+IMAGE_TARGETS = {"runtime", "toolchain", "images"} | {t for t in targets if t.endswith("-image")}
 
 def chain(t, seen=()):
     """Targets from the first non-setup ancestor down to t."""
