@@ -6,7 +6,8 @@
 # 1. Structure (always): VERSION first; the targets check, build, images, docs (and every target
 #    named by FROM/BUILD/COPY +target) exist; every command is a known Earthfile command; every
 #    local COPY source exists in the repository; every `COPY +target/artifact` names an artifact
-#    that target SAVEs; every `cargo ... -p PKG` names a workspace package.
+#    that target SAVEs; every `cargo ... -p PKG` names a workspace package; every workspace
+#    member is copied into the build context.
 # 2. Plain shell (unless --structure-only): for each TARGET (default: check) the RUN lines of the
 #    target and of the targets it is built FROM are run with `sh -c` from the repository root, in
 #    order, with its ARGs (defaults, overridable from the environment) and ENVs exported. A target
@@ -169,6 +170,18 @@ for t in order:
             for pkg in re.findall(r"(?:^|\s)-p\s+([A-Za-z0-9_-]+)", rest):
                 if pkg not in packages:
                     errors.append(f"{where}: cargo -p {pkg}: not a workspace package")
+
+# Every workspace member must reach the build context through some COPY (else +src misses it).
+copied = set()
+for t in order:
+    for n, cmd, rest in targets[t]:
+        if cmd == "COPY":
+            parts = [p for p in shlex.split(rest) if not p.startswith("--")]
+            copied.update(p.rstrip("/") for p in parts[:-1] if not p.startswith("+"))
+for member in root.get("workspace", {}).get("members", []):
+    top = member.split("/")[0]
+    if member not in copied and top not in copied:
+        errors.append(f"workspace member {member} is not copied into the build by any COPY")
 
 for w in wanted:
     if w not in targets:
