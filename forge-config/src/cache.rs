@@ -9,10 +9,17 @@ use std::sync::{Arc, Mutex};
 use sha2::{Digest, Sha256};
 
 use crate::error::ConfigError;
+use crate::schema::ProjectConfig;
 use crate::tree::{Document, Source};
 
 /// The outcome of evaluating one package, shared between cache users.
 pub type Evaluated = Arc<Result<Document, Vec<ConfigError>>>;
+
+/// The outcome of decoding one project against one repository configuration.
+pub type Decoded = Arc<Result<(Arc<ProjectConfig>, Arc<Document>), Vec<ConfigError>>>;
+
+/// (project content hash, repository content hash).
+type DecodedKey = ([u8; 32], [u8; 32]);
 
 /// Content hash of a package: file names and bytes, length-prefixed.
 pub fn content_hash(sources: &[Source]) -> [u8; 32] {
@@ -26,11 +33,15 @@ pub fn content_hash(sources: &[Source]) -> [u8; 32] {
     h.finalize().into()
 }
 
-/// The cache. Entries are bounded: when it holds more than its capacity, it is cleared (the
-/// working set of one repository is small; this only protects long-lived processes).
+/// The cache: evaluated packages by content hash, and decoded projects by the content hashes
+/// of the project and of the repository configuration it was checked against. Entries are
+/// bounded: when a map holds more than the capacity, it is cleared (the working set of one
+/// repository is small; this only protects long-lived processes). One cache assumes one
+/// secret-reference validator.
 #[derive(Debug)]
 pub struct ConfigCache {
     entries: Mutex<HashMap<[u8; 32], Evaluated>>,
+    decoded: Mutex<HashMap<DecodedKey, Decoded>>,
     capacity: usize,
 }
 
@@ -43,7 +54,7 @@ impl Default for ConfigCache {
 impl ConfigCache {
     /// A cache holding at most `capacity` packages.
     pub fn with_capacity(capacity: usize) -> Self {
-        Self { entries: Mutex::new(HashMap::new()), capacity: capacity.max(1) }
+        Self { entries: Mutex::new(HashMap::new()), decoded: Mutex::new(HashMap::new()), capacity: capacity.max(1) }
     }
 
     /// The evaluated package, from the cache or by calling `eval` (outside the lock).
@@ -65,6 +76,22 @@ impl ConfigCache {
         value
     }
 
+    /// The decoded project for (project hash, repository hash), from the cache or by calling
+    /// `decode` (outside the lock).
+    pub fn get_or_decode(&self, key: ([u8; 32], [u8; 32]), decode: impl FnOnce() -> Decoded) -> Decoded {
+        let lock = || self.decoded.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(hit) = lock().get(&key) {
+            return hit.clone();
+        }
+        let value = decode();
+        let mut map = lock();
+        if map.len() >= self.capacity {
+            map.clear();
+        }
+        map.insert(key, value.clone());
+        value
+    }
+
     /// Number of cached packages.
     pub fn len(&self) -> usize {
         self.lock().len()
@@ -78,6 +105,7 @@ impl ConfigCache {
     /// Drops every entry.
     pub fn clear(&self) {
         self.lock().clear();
+        self.decoded.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Evaluated>> {

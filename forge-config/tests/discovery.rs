@@ -178,7 +178,9 @@ fn project_limit() {
         write(&root.join(format!("p{i}/.forge/project.cue")), &project(&format!("p{i}")));
     }
     match discoverer().discover(root, &GitContext::default()) {
-        Err(e @ DiscoveryError::TooManyProjects { .. }) => assert!(e.to_string().contains("at most 100")),
+        Err(e @ DiscoveryError::TooManyProjects { .. }) => {
+            assert!(e.to_string().contains("at most 100"))
+        }
         other => panic!("expected the limit, got {:?}", other.map(|d| d.projects.len())),
     }
 }

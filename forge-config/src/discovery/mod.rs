@@ -21,14 +21,14 @@ mod walk;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use forge_core::ports::SecretRefValidator;
 use serde::Serialize;
 
 pub use walk::bare_walk;
 
-use crate::cache::ConfigCache;
+use crate::cache::{ConfigCache, Decoded, content_hash};
 use crate::error::{ConfigError, DiscoveryError};
 use crate::eval::{evaluate, package_of};
 use crate::schema::{ProjectConfig, RepoConfig, Step, decode_project, decode_repo};
@@ -146,7 +146,7 @@ impl std::fmt::Debug for Discoverer {
 struct Candidate {
     dir: PathBuf,
     rel: String,
-    sources: Vec<Source>,
+    result: Decoded,
     project_file: String,
 }
 
@@ -171,57 +171,87 @@ impl Discoverer {
 
     /// Loads and validates the repository configuration at `root`.
     pub fn load_repo(&self, root: &Path) -> Result<(RepoConfig, Vec<ConfigError>), DiscoveryError> {
+        self.load_repo_hashed(root).map(|(r, w, _)| (r, w))
+    }
+
+    fn load_repo_hashed(&self, root: &Path) -> Result<(RepoConfig, Vec<ConfigError>, [u8; 32]), DiscoveryError> {
         let forge = root.join(".forge");
         if !forge.join("repo.cue").is_file() {
             return Err(DiscoveryError::NotARepository { root: root.to_path_buf() });
         }
         let (repo_sources, _) = read_forge_dir(&forge, "", "repo.cue")?;
+        let hash = content_hash(&repo_sources);
         let evaluated = self.eval(repo_sources);
         let doc = match &*evaluated {
             Ok(d) => d,
             Err(errs) => return Err(DiscoveryError::Repository(errs.clone())),
         };
         let decoded = decode_repo(doc, &*self.validator).map_err(DiscoveryError::Repository)?;
-        Ok((decoded.config, decoded.warnings))
+        Ok((decoded.config, decoded.warnings, hash))
+    }
+
+    /// Evaluates and decodes one project (through the cache when there is one).
+    fn load_project(&self, sources: Vec<Source>, repo: &RepoConfig, repo_hash: [u8; 32]) -> Decoded {
+        let decode = |sources: Vec<Source>| -> Decoded {
+            let evaluated = self.eval(sources);
+            Arc::new(match &*evaluated {
+                Err(errs) => Err(errs.clone()),
+                Ok(doc) => {
+                    decode_project(doc, repo, &*self.validator).map(|cfg| (Arc::new(cfg), Arc::new(doc.clone())))
+                }
+            })
+        };
+        match &self.cache {
+            Some(c) => c.get_or_decode((content_hash(&sources), repo_hash), || decode(sources)),
+            None => decode(sources),
+        }
     }
 
     /// Discovers the repository at `root` for the git context.
+    ///
+    /// Projects are read, evaluated and decoded on the walker's threads as soon as they are
+    /// found, so evaluation overlaps the walk.
     pub fn discover(&self, root: &Path, git: &GitContext) -> Result<Discovery, DiscoveryError> {
-        let (repository, warnings) = self.load_repo(root)?;
-        let (mut dirs, walk_errors) = walk::forge_dirs(root);
-        dirs.sort();
-        dirs.dedup();
-
-        let mut errors: Vec<ConfigError> = Vec::new();
-        for (path, message) in walk_errors {
-            let rel = relative(root, &path);
-            errors.push(ConfigError::new(format!("cannot walk: {message}")).at_position(rel, 1, 1));
-        }
-
-        // Read candidates.
-        let mut candidates = Vec::new();
-        for dir in dirs {
+        let (repository, warnings, repo_hash) = self.load_repo_hashed(root)?;
+        let found: Mutex<Vec<Candidate>> = Mutex::new(Vec::new());
+        let found_errors: Mutex<Vec<ConfigError>> = Mutex::new(Vec::new());
+        let push_err = |e: ConfigError| found_errors.lock().unwrap_or_else(PoisonError::into_inner).push(e);
+        let walk_errors = walk::forge_dirs(root, |dir| {
             let rel = relative(root, &dir);
             let forge = dir.join(".forge");
             let is_root = dir == root;
             if !forge.join("project.cue").is_file() {
                 if !is_root && forge.join("repo.cue").is_file() {
-                    errors.push(
+                    push_err(
                         ConfigError::new("repo.cue is only allowed in the repository root's .forge folder")
                             .at_position(join_rel(&rel, ".forge/repo.cue"), 1, 1),
                     );
                 }
-                continue;
+                return;
             }
             let prefix = if is_root { String::new() } else { format!("{rel}/") };
+            let project_file = join_rel(&rel, ".forge/project.cue");
             match read_forge_dir(&forge, &prefix, "project.cue") {
                 Ok((sources, _)) => {
-                    candidates.push(Candidate { project_file: join_rel(&rel, ".forge/project.cue"), dir, rel, sources })
+                    let result = self.load_project(sources, &repository, repo_hash);
+                    found.lock().unwrap_or_else(PoisonError::into_inner).push(Candidate {
+                        project_file,
+                        dir,
+                        rel,
+                        result,
+                    });
                 }
-                Err(e) => {
-                    errors.push(ConfigError::new(e.to_string()).at_position(join_rel(&rel, ".forge/project.cue"), 1, 1))
-                }
+                Err(e) => push_err(ConfigError::new(e.to_string()).at_position(project_file, 1, 1)),
             }
+        });
+        let mut candidates = found.into_inner().unwrap_or_else(PoisonError::into_inner);
+        candidates.sort_by(|a, b| a.dir.cmp(&b.dir));
+        candidates.dedup_by(|a, b| a.dir == b.dir);
+
+        let mut errors: Vec<ConfigError> = found_errors.into_inner().unwrap_or_else(PoisonError::into_inner);
+        for (path, message) in walk_errors {
+            let rel = relative(root, &path);
+            errors.push(ConfigError::new(format!("cannot walk: {message}")).at_position(rel, 1, 1));
         }
         if candidates.len() > MAX_PROJECTS {
             return Err(DiscoveryError::TooManyProjects { count: candidates.len(), limit: MAX_PROJECTS });
@@ -245,14 +275,12 @@ impl Discoverer {
         let candidates: Vec<Candidate> =
             candidates.into_iter().enumerate().filter(|(i, _)| !nested.contains(i)).map(|(_, c)| c).collect();
 
-        // Evaluate and decode in parallel.
-        let results = self.load_projects(&candidates, &repository);
-
         let mut projects: Vec<DiscoveredProject> = Vec::new();
         let mut names: BTreeMap<String, String> = BTreeMap::new();
-        for (c, result) in candidates.iter().zip(results) {
-            match result {
+        for c in &candidates {
+            match &*c.result {
                 Ok((config, document)) => {
+                    let (config, document) = (config.clone(), document.clone());
                     let name = config.name.as_str().to_owned();
                     if let Some(other) = names.get(&name) {
                         let span = document.root.get("name").and_then(|n| n.span);
@@ -279,7 +307,7 @@ impl Discoverer {
                         document,
                     });
                 }
-                Err(errs) => errors.extend(errs),
+                Err(errs) => errors.extend(errs.iter().cloned()),
             }
         }
         projects.sort_by(|a, b| a.path.cmp(&b.path));
@@ -343,51 +371,6 @@ impl Discoverer {
             return Err(DiscoveryError::OutputTooLarge { size, limit: MAX_OUTPUT_BYTES });
         }
         Ok(discovery)
-    }
-
-    #[allow(clippy::type_complexity)]
-    fn load_projects(
-        &self,
-        candidates: &[Candidate],
-        repo: &RepoConfig,
-    ) -> Vec<Result<(Arc<ProjectConfig>, Arc<Document>), Vec<ConfigError>>> {
-        let load = |c: &Candidate| {
-            let evaluated = self.eval(c.sources.clone());
-            match &*evaluated {
-                Err(errs) => Err(errs.clone()),
-                Ok(doc) => {
-                    decode_project(doc, repo, &*self.validator).map(|cfg| (Arc::new(cfg), Arc::new(doc.clone())))
-                }
-            }
-        };
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(candidates.len()).max(1);
-        if threads == 1 {
-            return candidates.iter().map(load).collect();
-        }
-        let next = AtomicUsize::new(0);
-        let slots: Vec<std::sync::Mutex<Option<_>>> = candidates.iter().map(|_| std::sync::Mutex::new(None)).collect();
-        std::thread::scope(|s| {
-            for _ in 0..threads {
-                s.spawn(|| {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(c) = candidates.get(i) else { break };
-                        let r = load(c);
-                        if let Some(slot) = slots.get(i) {
-                            *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(r);
-                        }
-                    }
-                });
-            }
-        });
-        slots
-            .into_iter()
-            .map(|s| {
-                s.into_inner()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .unwrap_or_else(|| Err(vec![ConfigError::new("project was not evaluated")]))
-            })
-            .collect()
     }
 }
 

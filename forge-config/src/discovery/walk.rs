@@ -26,17 +26,21 @@ fn builder(root: &Path) -> WalkBuilder {
     b
 }
 
-/// The directories holding a `.forge` folder (the folder's parent), unsorted.
-pub(crate) fn forge_dirs(root: &Path) -> (Vec<PathBuf>, Vec<(PathBuf, String)>) {
-    let found = Mutex::new(Vec::new());
+/// Calls `on_found` (on the walker's threads, as soon as it is seen) with every directory
+/// holding a `.forge` folder; returns the walk errors.
+pub(crate) fn forge_dirs<F>(root: &Path, on_found: F) -> Vec<(PathBuf, String)>
+where
+    F: Fn(PathBuf) + Sync,
+{
     let errors = Mutex::new(Vec::new());
+    let on_found = &on_found;
     builder(root).build_parallel().run(|| {
         Box::new(|entry| {
             match entry {
                 Ok(e) => {
                     if e.file_type().is_some_and(|t| t.is_dir()) && e.file_name() == ".forge" && e.depth() > 0 {
                         if let Some(parent) = e.path().parent() {
-                            found.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(parent.to_path_buf());
+                            on_found(parent.to_path_buf());
                         }
                         return WalkState::Skip;
                     }
@@ -53,10 +57,7 @@ pub(crate) fn forge_dirs(root: &Path) -> (Vec<PathBuf>, Vec<(PathBuf, String)>) 
             WalkState::Continue
         })
     });
-    (
-        found.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner),
-        errors.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner),
-    )
+    errors.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The bare parallel walk discovery performs, visiting every entry and doing nothing else;

@@ -72,7 +72,9 @@ impl<'d> Decoder<'d> {
 
     /// Rejects fields outside `known`, suggesting the closest known one.
     pub fn closed(&mut self, node: &Node, path: &str, known: &[&str]) {
-        let Value::Struct(fields) = &node.value else { return };
+        let Value::Struct(fields) = &node.value else {
+            return;
+        };
         for (k, v) in fields {
             if !known.contains(&k.as_str()) {
                 let hint = suggest::hint(k, known.iter().copied())

@@ -220,7 +220,9 @@ fn decode_ci(
                 d.errors.push(e);
                 continue;
             };
-            let Some(step_fields) = d.fields(steps_node, &ppath) else { continue };
+            let Some(step_fields) = d.fields(steps_node, &ppath) else {
+                continue;
+            };
             if !step_fields.is_empty() {
                 declared.push(phase.clone());
             }
@@ -393,12 +395,14 @@ fn decode_release(d: &mut Decoder<'_>, node: &Node) -> Option<ReleaseConfig> {
     {
         for (i, item) in items.iter().enumerate() {
             let p = index("release.on", i);
-            let Some(fields) = d.fields(item, &p) else { continue };
+            let Some(fields) = d.fields(item, &p) else {
+                continue;
+            };
             match fields {
                 [(k, v)] if k == "branch" => {
                     let bp = join(&p, "branch");
                     if let Some(pattern) = d.string(v, &bp) {
-                        match Regex::new(&format!("^(?:{pattern})$")) {
+                        match compile_branch_regex(&pattern) {
                             Ok(regex) => on.push(ReleaseOn::Branch { pattern, regex }),
                             Err(e) => {
                                 let msg = e.to_string();
@@ -438,7 +442,9 @@ fn decode_release(d: &mut Decoder<'_>, node: &Node) -> Option<ReleaseConfig> {
 
 fn decode_artifacts(d: &mut Decoder<'_>, node: &Node, repo: &RepoConfig) -> IndexMap<String, ArtifactConfig> {
     let mut out = IndexMap::new();
-    let Some(fields) = d.fields(node, "artifacts") else { return out };
+    let Some(fields) = d.fields(node, "artifacts") else {
+        return out;
+    };
     for (name, art) in fields {
         let p = join("artifacts", name);
         if let Err(e) = name.parse::<forge_core::ArtifactName>() {
@@ -570,4 +576,24 @@ fn decode_producer(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<Produ
             None
         }
     }
+}
+
+/// Compiles an anchored branch pattern, memoised process-wide (patterns repeat across projects
+/// and discoveries; compiling is the most expensive part of decoding).
+fn compile_branch_regex(pattern: &str) -> Result<Regex, regex::Error> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<String, Regex>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    let lock = || cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(r) = lock().get(pattern) {
+        return Ok(r.clone());
+    }
+    let r = Regex::new(&format!("^(?:{pattern})$"))?;
+    let mut map = lock();
+    if map.len() >= 1024 {
+        map.clear();
+    }
+    map.insert(pattern.to_owned(), r.clone());
+    Ok(r)
 }
