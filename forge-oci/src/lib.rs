@@ -139,6 +139,7 @@ pub use sbom::{
     SbomFile, SbomInput, SpdxChecksum, SpdxCreationInfo, SpdxDocument, SpdxFile, SpdxPackage, SpdxRelationship,
     sbom_files_from_tar, sbom_files_from_tar_gz,
 };
+pub use sign::{SignError, SignatureReport, sign_image, verify_signature};
 pub use tarball::{ExtractLimits, ExtractedFile, extract_tar, extract_tar_to_dir, write_deterministic_tar};
 pub use tracking::{
     BuildInfo, FORGE_BUILDER_ID, PublishedLocation, Sbom, SourceRef, TrackedArtifact, TrackingImage, TrackingInput,

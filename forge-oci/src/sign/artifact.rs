@@ -117,7 +117,8 @@ pub async fn sign_image_with(
     let payload = SimpleSigning::new(&docker_reference, digest, optional)?.to_bytes();
     let material = signer.sign(&payload).await?;
     let signature_b64 = B64.encode(&material.signature);
-    let mut layer = Descriptor::of(MEDIA_TYPE_SIMPLE_SIGNING, &payload).with_annotation(ANNOTATION_SIGNATURE, &signature_b64);
+    let mut layer =
+        Descriptor::of(MEDIA_TYPE_SIMPLE_SIGNING, &payload).with_annotation(ANNOTATION_SIGNATURE, &signature_b64);
     for (key, value) in [
         (ANNOTATION_CERTIFICATE, &material.certificate),
         (ANNOTATION_CHAIN, &material.chain),

@@ -91,20 +91,16 @@ impl KeySigner {
             Some("PRIVATE KEY") => p256::SecretKey::from_pkcs8_pem(text)
                 .map_err(|_| bad("not a P-256 PKCS#8 private key (or malformed PEM)"))?,
             Some("ENCRYPTED PRIVATE KEY") => {
-                let pw = password
-                    .ok_or_else(|| bad("the key is encrypted: configure a password secret reference"))?;
+                let pw = password.ok_or_else(|| bad("the key is encrypted: configure a password secret reference"))?;
                 p256::SecretKey::from_pkcs8_encrypted_pem(text, pw.expose())
                     .map_err(|_| bad("cannot decrypt: wrong password, unsupported cipher, or not a P-256 key"))?
             }
-            Some("EC PRIVATE KEY") => {
-                p256::SecretKey::from_sec1_pem(text).map_err(|_| bad("not a P-256 SEC1 private key (or malformed PEM)"))?
-            }
+            Some("EC PRIVATE KEY") => p256::SecretKey::from_sec1_pem(text)
+                .map_err(|_| bad("not a P-256 SEC1 private key (or malformed PEM)"))?,
             Some(l) if SIGSTORE_LABELS.contains(&l) => {
-                return Err(bad(
-                    "cosign's encrypted key format is not supported; use a PKCS#8 key \
+                return Err(bad("cosign's encrypted key format is not supported; use a PKCS#8 key \
                      (optionally encrypted with `openssl pkcs8 -topk8 -v2 aes-256-cbc`) and give cosign the \
-                     same key with `cosign import-key-pair`",
-                ));
+                     same key with `cosign import-key-pair`"));
             }
             Some("PUBLIC KEY") => return Err(bad("this is a public key; a private key is needed to sign")),
             _ => return Err(bad("expected a PEM `PRIVATE KEY`, `ENCRYPTED PRIVATE KEY` or `EC PRIVATE KEY` block")),
@@ -202,8 +198,7 @@ pub fn load_public_keys<P: AsRef<Path>>(paths: &[P]) -> Result<Vec<VerifyingKey>
         .iter()
         .map(|p| {
             let p = p.as_ref();
-            let text =
-                std::fs::read_to_string(p).map_err(|source| SignError::Io { path: PathBuf::from(p), source })?;
+            let text = std::fs::read_to_string(p).map_err(|source| SignError::Io { path: PathBuf::from(p), source })?;
             parse_public_key(&p.display().to_string(), &text)
         })
         .collect()

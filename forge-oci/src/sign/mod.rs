@@ -59,9 +59,26 @@
 //! [`Policy::enforce`] returns `Ok(())` for an image with a valid signature from one key and
 //! otherwise an error whose `Display` is the one-line reason; the plugin prints nothing else.
 //!
-//! ## Interoperability (tested against skopeo 1.9.3, Debian's, containers/image 5.23)
+//! ## Interoperability
 //!
-//! SKOPEO_FINDINGS
+//! - **skopeo 1.9.3 as shipped by Debian cannot verify sigstore signatures**: upstream
+//!   containers/image 5.23 knows `sigstoreSigned` policies and `use-sigstore-attachments`, but
+//!   Debian patches sigstore support out, and every such requirement is refused with
+//!   `Source image rejected: Debian-local change: sigstore disabled` — signed or not (it fails
+//!   closed). The registry test detects this and still runs skopeo where it works (an upstream
+//!   build, or a later Debian package), with the policy
+//!   `{"default":[{"type":"reject"}],"transports":{"docker":{"<registry>/<repo>":[{"type":"sigstoreSigned","keyPath":"cosign.pub","signedIdentity":{"type":"matchRepository"}}]}}}`
+//!   and a `registries.d` entry `docker: {<registry>: {use-sigstore-attachments: true}}`.
+//! - The independent check that runs everywhere: a verifier in Python's standard library
+//!   (reads the manifest and `sha256-<hex>.sig` over the distribution API, checks the blob
+//!   digests, the payload's type, digest and `<registry>/<repo>` identity) with the **OpenSSL
+//!   CLI** checking the ECDSA signature (`openssl dgst -sha256 -verify cosign.pub`). It
+//!   accepts our signatures and refuses the unsigned, wrong-key, changed-manifest,
+//!   other-digest and changed-payload cases, as our verifier does.
+//! - cosign itself is not packaged in Debian and was not run; the layout follows cosign's
+//!   (`pkg/oci` static signature layers, `sha256-<hex>.sig` tags) and containers/image's
+//!   reader (`OCI1` manifest served as `application/vnd.oci.image.manifest.v1+json`, layers of
+//!   the simple-signing media type, strict payload with `critical` and `optional`).
 //!
 //! ```
 //! use forge_oci::sign::{KeySigner, sign_image, verify_signature};

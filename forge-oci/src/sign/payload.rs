@@ -105,7 +105,8 @@ impl SimpleSigning {
     /// Parses a payload strictly: unknown fields in `critical` are refused, `type` must be
     /// [`SIGNATURE_TYPE`].
     pub fn parse(bytes: &[u8]) -> Result<Self, String> {
-        let p: Self = serde_json::from_slice(bytes).map_err(|e| format!("payload is not a simple-signing document: {e}"))?;
+        let p: Self =
+            serde_json::from_slice(bytes).map_err(|e| format!("payload is not a simple-signing document: {e}"))?;
         if p.critical.kind != SIGNATURE_TYPE {
             return Err(format!("payload type is `{}`, expected `{SIGNATURE_TYPE}`", truncate(&p.critical.kind)));
         }
