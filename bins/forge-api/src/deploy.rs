@@ -6,12 +6,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{SecondsFormat, Utc};
+use chrono::Utc;
 use forge_core::model::{AliasKind, CreateDeployment, Deployment, Release};
 use forge_core::policy::{EnvironmentPolicy, evaluate_policy};
 use forge_core::ports::{GitIdentity, GitopsRemote, PointerCommit, Principal, Store};
 use forge_core::{DeploymentStatus, PointerPath};
-use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -58,45 +57,9 @@ impl GitopsRemote for NoGitopsRemote {
     }
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Pointer<'a> {
-    api_version: &'static str,
-    kind: &'static str,
-    metadata: PointerMeta<'a>,
-    spec: PointerSpec,
-}
-
-#[derive(Serialize)]
-struct PointerMeta<'a> {
-    name: &'a str,
-    environment: &'a str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PointerSpec {
-    release: String,
-    aliases: PointerAliases,
-    deployed_at: String,
-    deployed_by: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    approved_by: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    approved_at: Option<String>,
-}
-
-/// `spec.aliases`, in the order of SPEC §6.2.
-#[derive(Serialize)]
-struct PointerAliases {
-    numeric: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tag: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    branch: Option<String>,
-}
-
-/// Renders the ReleasePointer YAML of SPEC §6.2.
+/// Renders the ReleasePointer YAML of SPEC §6.2 with forge-gitops' canonical serializer (stable
+/// key order, quoted RFC 3339 timestamps), so the plugin's strict parser reads back exactly
+/// what was written.
 pub fn render_pointer(
     release: &Release,
     environment: &str,
@@ -104,23 +67,23 @@ pub fn render_pointer(
     approved: Option<(&str, chrono::DateTime<Utc>)>,
 ) -> Result<String, ApiError> {
     let find = |kind| release.aliases.iter().find(|a| a.kind == kind).map(|a| a.alias.clone());
-    let aliases =
-        PointerAliases { numeric: release.release_number, tag: find(AliasKind::Tag), branch: find(AliasKind::Branch) };
-    let pointer = Pointer {
-        api_version: "forge.projectcatalyst.io/v1",
-        kind: "ReleasePointer",
-        metadata: PointerMeta { name: release.project.as_str(), environment },
-        spec: PointerSpec {
-            release: release.commit_sha.to_string(),
-            aliases,
-            deployed_at: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
-            deployed_by: deployed_by.to_owned(),
-            approved_by: approved.map(|(who, _)| who.to_owned()),
-            approved_at: approved.map(|(_, at)| at.to_rfc3339_opts(SecondsFormat::Secs, true)),
+    let environment: forge_core::Environment =
+        environment.parse().map_err(|e: forge_core::IdError| ApiError::field("environment", e.to_string()))?;
+    let pointer = forge_gitops::ReleasePointer {
+        name: release.project.clone(),
+        environment,
+        release: release.commit_sha,
+        aliases: forge_gitops::PointerAliases {
+            numeric: Some(release.release_number),
+            tag: find(AliasKind::Tag),
+            branch: find(AliasKind::Branch),
         },
+        deployed_at: chrono::DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_else(Utc::now),
+        deployed_by: deployed_by.to_owned(),
+        approved_by: approved.map(|(who, _)| who.to_owned()),
+        approved_at: approved.map(|(_, at)| at),
     };
-    serde_yaml::to_string(&pointer)
-        .map_err(|e| ApiError::Internal(forge_core::Error::other("api", "rendering the ReleasePointer", e)))
+    Ok(pointer.to_yaml())
 }
 
 impl GitopsDeployer {

@@ -102,15 +102,29 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(o) => Some(Arc::new(JwtIdentity::new(o)?)),
         None => None,
     };
-    if cfg.gitops.is_some() {
-        tracing::warn!("the GitOps remote is not wired into this build yet; deployments will fail");
-    }
+    // The GitOps repository: a private bare clone of the configured remote per API process.
+    let remote: Arc<dyn forge_core::ports::GitopsRemote> = match &cfg.gitops {
+        Some(g) => {
+            let cache = std::env::temp_dir().join(format!("forge-api-gitops-{}", std::process::id()));
+            let repo = forge_gitops::GitopsRepo::open_remote(&g.url, &cache)
+                .await
+                .with_context(|| format!("opening the GitOps repository {}", g.url))?
+                .with_branch(&g.branch)
+                .with_context(|| format!("GitOps branch {}", g.branch))?;
+            tracing::info!(url = %g.url, branch = %g.branch, "GitOps repository ready");
+            Arc::new(repo)
+        }
+        None => {
+            tracing::warn!("no `gitops` configured: deployments answer 409 until one is set");
+            Arc::new(NoGitopsRemote)
+        }
+    };
     let store_dyn: Arc<dyn Store> = store.clone();
     let state = AppState {
         store: store_dyn.clone(),
         identity: Arc::new(AuthChain::new(dev, oidc)),
         events: Arc::new(LogSink),
-        deployer: Arc::new(GitopsDeployer::new(store_dyn, Arc::new(NoGitopsRemote), cfg.environments.clone())),
+        deployer: Arc::new(GitopsDeployer::new(store_dyn, remote, cfg.environments.clone())),
         limits: Arc::new(RateLimiter::new(cfg.rate_limits)),
         metrics: Arc::new(Metrics::new()?),
     };

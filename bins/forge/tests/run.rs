@@ -108,7 +108,7 @@ fn example_runs_green_end_to_end_and_reruns_change_nothing() {
         assert!(manifests.contains("kind: Deployment"), "{manifests}");
         let pointer = std::fs::read_to_string(r["pointer"].as_str().unwrap()).unwrap();
         assert!(pointer.contains("kind: ReleasePointer"));
-        assert!(pointer.contains(&format!("release: {}", r["release"]["commit_sha"].as_str().unwrap())));
+        assert!(pointer.contains(r["release"]["commit_sha"].as_str().unwrap()), "{pointer}");
     }
     // `@artifact` was resolved in the rendered manifests.
     let web = std::fs::read_to_string(repo.join(".forge-local/manifests/dev/web.yaml")).unwrap();
