@@ -53,7 +53,7 @@ impl LocalBlobStore {
     /// Whether a blob exists.
     pub async fn exists(&self, key: &str) -> Result<bool> {
         let path = self.path_of(key)?;
-        Ok(tokio::fs::try_exists(&path).await.map_err(|e| Error::io("checking blob", &path, e))?)
+        tokio::fs::try_exists(&path).await.map_err(|e| Error::io("checking blob", &path, e))
     }
 
     async fn put_inner(&self, key: &str, data: &[u8]) -> Result<()> {

@@ -113,7 +113,10 @@ impl RepoCache {
 
     /// The clone URL of a repository.
     pub fn url_of(&self, repo: &Repository) -> String {
-        self.url_template.replace("{repository}", &repo.to_string()).replace("{owner}", repo.owner()).replace("{name}", repo.name())
+        self.url_template
+            .replace("{repository}", &repo.to_string())
+            .replace("{owner}", repo.owner())
+            .replace("{name}", repo.name())
     }
 
     /// The bare clone directory of a repository.
@@ -140,8 +143,11 @@ impl RepoCache {
         }
         let object = format!("{}^{{commit}}", commit.as_str());
         if git(Some(&bare), &["cat-file", "-e", &object]).await.is_err() {
-            git(Some(&bare), &["fetch", "--quiet", "--prune", "origin", "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"])
-                .await?;
+            git(
+                Some(&bare),
+                &["fetch", "--quiet", "--prune", "origin", "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"],
+            )
+            .await?;
             if git(Some(&bare), &["cat-file", "-e", &object]).await.is_err() {
                 // Commits not on a branch or tag (pull-request heads): ask for the object itself.
                 git(Some(&bare), &["fetch", "--quiet", "origin", commit.as_str()]).await.map_err(|e| match e {
@@ -154,7 +160,8 @@ impl RepoCache {
                 })?;
             }
         }
-        let safe_job: String = job.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+        let safe_job: String =
+            job.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
         let path = self.root.join("worktrees").join(format!("{safe_job}-{}", commit.short(12)));
         if path.exists() {
             // A leftover of a crashed attempt of the same job: start clean.
@@ -169,7 +176,7 @@ impl RepoCache {
             e.active += 1;
             e.last_used = Some(SystemTime::now());
         }
-        Ok(Worktree { path, repository: repo.clone(), commit: commit.clone() })
+        Ok(Worktree { path, repository: repo.clone(), commit: *commit })
     }
 
     async fn clone_bare(&self, repo: &Repository, bare: &Path) -> Result<()> {

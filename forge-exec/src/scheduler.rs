@@ -408,10 +408,10 @@ impl RunState {
         if st.phases[p].status == ExecStatus::Pending {
             self.set_phase(&mut st, p, ExecStatus::Running);
         }
-        if let Some(t) = t {
-            if st.phases[p].tasks[t].status == ExecStatus::Pending {
-                self.set_task(&mut st, p, t, ExecStatus::Running);
-            }
+        if let Some(t) = t
+            && st.phases[p].tasks[t].status == ExecStatus::Pending
+        {
+            self.set_task(&mut st, p, t, ExecStatus::Running);
         }
         true
     }
@@ -570,7 +570,7 @@ impl RunState {
     }
 }
 
-/// Whether `action` needs a program that may be missing (used by callers to pre-check plans).
+/// Whether the plan has an `earthly` step (callers can check that `earthly` is installed first).
 pub fn needs_earthly(plan: &PipelinePlan) -> bool {
     plan.groups
         .iter()

@@ -81,7 +81,7 @@ async fn concurrent_jobs_share_one_bare_clone() -> TestResult {
     let cache = Arc::new(cache(tmp.path(), u64::MAX)?);
     let mut handles = Vec::new();
     for i in 0..8 {
-        let (cache, repo, sha) = (cache.clone(), repo.clone(), shas[i % 2].clone());
+        let (cache, repo, sha) = (cache.clone(), repo.clone(), shas[i % 2]);
         handles.push(tokio::spawn(async move {
             let wt = cache.checkout(&repo, &sha, &format!("job-{i}")).await?;
             let content = std::fs::read_to_string(wt.path.join("file.txt")).unwrap_or_default();

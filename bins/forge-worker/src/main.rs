@@ -37,7 +37,7 @@ struct Cli {
 enum Command {
     /// Consume jobs until SIGTERM/SIGINT: then stop receiving, let running jobs finish within
     /// --shutdown-grace, and release the rest back to the queue.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// (Placeholder) The dispatcher of an Argo Workflow step (SPEC §3.6): submits one job and
     /// waits for its status. Not implemented yet; Argo steps will run
     /// `forge-worker dispatcher --type task --run-id … --project … --phase …`.
@@ -159,7 +159,7 @@ fn main() -> std::process::ExitCode {
             |rt| {
                 rt.block_on(async {
                     match cli.command {
-                        Command::Run(args) => run(args).await,
+                        Command::Run(args) => run(*args).await,
                         Command::Dispatcher(_) => {
                             bail!("`forge-worker dispatcher` is not implemented yet; submit jobs to the queue directly")
                         }

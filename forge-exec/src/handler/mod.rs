@@ -88,8 +88,13 @@ impl Discoverer for PlanFileDiscoverer {
 pub struct DiscoveryCache {
     discoverer: Arc<dyn Discoverer>,
     capacity: usize,
-    entries: Mutex<(HashMap<(String, String), Arc<Discovered>>, VecDeque<(String, String)>)>,
+    entries: Mutex<CacheEntries>,
 }
+
+/// (repository, commit).
+type CacheKey = (String, String);
+/// The entries and their insertion order.
+type CacheEntries = (HashMap<CacheKey, Arc<Discovered>>, VecDeque<CacheKey>);
 
 impl std::fmt::Debug for DiscoveryCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

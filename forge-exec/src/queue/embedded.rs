@@ -115,11 +115,12 @@ impl EmbeddedQueue {
                 return Some(at);
             }
             st.in_flight.pop();
-            if let Some(m) = st.messages.get_mut(&id) {
-                if m.generation == generation && m.invisible_until == Some(at) {
-                    m.invisible_until = None;
-                    st.ready.push_back(id);
-                }
+            if let Some(m) = st.messages.get_mut(&id)
+                && m.generation == generation
+                && m.invisible_until == Some(at)
+            {
+                m.invisible_until = None;
+                st.ready.push_back(id);
             }
         }
         None
