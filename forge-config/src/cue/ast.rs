@@ -79,6 +79,8 @@ pub struct Label {
     pub alias: Option<String>,
     /// Span of the label.
     pub span: Span,
+    /// Written as a quoted string (`"a-b":`); such fields cannot be referenced by identifier.
+    pub quoted: bool,
 }
 
 /// Kinds of labels.

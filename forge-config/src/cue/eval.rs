@@ -15,6 +15,34 @@ use super::diag::{Diagnostic, DiagnosticKind, Diagnostics};
 use super::source::{SourceFile, Span};
 use super::value::{self, Attribute, Value, ValueKind};
 
+/// A small, fast, non-cryptographic hasher (FxHash) for internal maps keyed by ids and labels.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(b));
+        }
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(u64::from(i));
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+
 pub(crate) type NodeId = usize;
 pub(crate) type EnvId = usize;
 type GroupId = usize;
@@ -263,8 +291,8 @@ pub(crate) struct Ev<'a> {
     nodes: Vec<Node<'a>>,
     envs: Vec<Env<'a>>,
     groups: Vec<Group>,
-    derived: HashMap<(GroupId, Rc<str>), GroupId>,
-    names_cache: HashMap<usize, Rc<HashSet<String>>>,
+    derived: HashMap<(GroupId, Rc<str>), GroupId, FxBuild>,
+    names_cache: HashMap<usize, Rc<HashSet<String>>, FxBuild>,
     depth: usize,
     steps: u64,
     pub regex_cache: HashMap<String, Rc<regex::Regex>>,
@@ -305,14 +333,15 @@ pub(crate) fn evaluate(files: &[SourceFile], asts: &[ast::File], opts: &EvalOpti
         }
         let _ = i;
     }
+    let total: usize = files.iter().map(|f| f.text().len()).sum();
     let mut ev = Ev {
         files,
         opts,
-        nodes: Vec::new(),
-        envs: Vec::new(),
+        nodes: Vec::with_capacity((total / 16).min(opts.max_nodes)),
+        envs: Vec::with_capacity(total / 64),
         groups: Vec::new(),
-        derived: HashMap::new(),
-        names_cache: HashMap::new(),
+        derived: HashMap::default(),
+        names_cache: HashMap::default(),
         depth: 0,
         steps: 0,
         regex_cache: HashMap::new(),
@@ -385,6 +414,7 @@ fn collect_names(decls: &[Decl], out: &mut HashSet<String>) {
     for d in decls {
         if let Decl::Field(f) = d
             && let LabelKind::Name(n) = &f.label.kind
+            && !f.label.quoted
         {
             out.insert(n.clone());
         }

@@ -30,7 +30,7 @@ pub(crate) enum Tok {
     Str(Vec<LexPart>),
     Bytes(Vec<u8>),
     Bottom,
-    Attr(Attribute),
+    Attr(Box<Attribute>),
     P(&'static str),
     /// Explicit or inserted comma; bool = inserted by newline.
     Comma(bool),
@@ -69,7 +69,14 @@ const MAX_TOKENS: usize = 20_000_000;
 
 impl<'a> Lexer<'a> {
     pub fn new(src: &'a str, file: FileId, start: usize, end: usize) -> Self {
-        Lexer { src, bytes: src.as_bytes(), pos: start, end: end.min(src.len()), file, out: Vec::new() }
+        Lexer {
+            src,
+            bytes: src.as_bytes(),
+            pos: start,
+            end: end.min(src.len()),
+            file,
+            out: Vec::with_capacity(end.saturating_sub(start) / 5 + 4),
+        }
     }
 
     fn span(&self, a: usize, b: usize) -> Span {
@@ -177,7 +184,7 @@ impl<'a> Lexer<'a> {
                 self.push(tok, start, self.pos)?;
             } else if c == b'@' {
                 let attr = self.attribute()?;
-                self.push(Tok::Attr(attr), start, self.pos)?;
+                self.push(Tok::Attr(Box::new(attr)), start, self.pos)?;
             } else {
                 let rest = &self.src[start..self.end];
                 let Some(p) = PUNCTS.iter().find(|p| rest.starts_with(**p)) else {

@@ -77,7 +77,7 @@ impl<'a> Parser<'a> {
     fn take_attr(&mut self) -> Option<Attribute> {
         match self.toks.get(self.pos) {
             Some(Token { tok: Tok::Attr(a), .. }) => {
-                let a = a.clone();
+                let a = (**a).clone();
                 self.pos += 1;
                 Some(a)
             }
@@ -279,7 +279,7 @@ impl<'a> Parser<'a> {
         }
         if self.eat_p("...") {
             let ty =
-                if matches!(self.tok(), Tok::Comma(_) | Tok::P("}") | Tok::Eof) { None } else { Some(self.expr()?) };
+                if matches!(self.tok(), Tok::Comma(true) | Tok::P("}") | Tok::Eof) { None } else { Some(self.expr()?) };
             return Ok(Decl::Ellipsis(ty, start.to(self.prev_span())));
         }
         // try a field
@@ -310,6 +310,7 @@ impl<'a> Parser<'a> {
             self.pos += 2;
         }
         let lstart = self.span();
+        let quoted = matches!(self.tok(), Tok::Str(_));
         let kind = match self.tok() {
             Tok::Ident(n) => {
                 let n = n.clone();
@@ -382,14 +383,14 @@ impl<'a> Parser<'a> {
             return self.err("pattern constraints cannot be optional or required");
         }
         self.pos += 1;
-        Ok(Some((Label { kind, alias, span: lspan }, constraint)))
+        Ok(Some((Label { kind, alias, span: lspan, quoted }, constraint)))
     }
 
     fn field_rest(&mut self, label: Label, constraint: Constraint, start: Span) -> LResult<Field> {
         let mut attrs: Vec<Attribute> = Vec::new();
         // value-position attribute
         let value = if let Tok::Attr(a) = self.tok() {
-            let a = a.clone();
+            let a = (**a).clone();
             if !self.opts.value_position_attributes {
                 return Err(SynErr {
                     kind: DiagnosticKind::Syntax,
