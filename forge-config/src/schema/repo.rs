@@ -30,6 +30,16 @@ pub enum TaggingStrategy {
     TagAll,
 }
 
+impl TaggingStrategy {
+    /// The name used in `repo.cue` (`monorepo`, `tag-all`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Monorepo => "monorepo",
+            Self::TagAll => "tag-all",
+        }
+    }
+}
+
 /// `tagging`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Tagging {

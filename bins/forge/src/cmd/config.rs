@@ -180,10 +180,10 @@ fn print_human(d: &Discovery) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "repository {} (forgeVersion {}, tagging {:?})",
+        "repository {} (forgeVersion {}, tagging {})",
         d.root.display(),
         d.repository.forge_version,
-        d.repository.tagging.strategy
+        d.repository.tagging.strategy.as_str()
     )?;
     for g in &d.phase_groups {
         writeln!(out, "  group {}: {}", g.group, g.phases.join(", "))?;
