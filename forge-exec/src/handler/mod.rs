@@ -1,7 +1,7 @@
 //! Job handlers: what a worker does with each [`JobType`](forge_core::model::JobType).
 //!
 //! - [`TaskHandler`]: runs a project's steps for a phase through the [`Scheduler`](crate::scheduler::Scheduler)
-//!   in a worktree of the [`RepoCache`](crate::repo_cache::RepoCache).
+//!   in a worktree of the [`RepoCache`].
 //! - [`DiscoveryHandler`]: runs a [`Discoverer`] (forge-config's discovery, wired by the
 //!   binary) on a worktree, cached by (repository, commit).
 
