@@ -627,9 +627,9 @@ impl Ctx<'_> {
 
     fn config_maps(&mut self) {
         let name = self.id.name.clone();
-        let layer = |v: Option<&Value>| v.and_then(|d| d.get("data")).and_then(Value::as_object).cloned();
-        let cluster = layer(self.env.config.defaults.get(&self.id.kind).map(|m| m.get("data")).unwrap_or_default());
-        let over = layer(self.env.config.overrides.get(&name).map(|m| m.get("data")).unwrap_or_default());
+        let tier = |m: Option<&forge_gitops::Inputs>| m.and_then(|i| i.get("data")).and_then(Value::as_object).cloned();
+        let cluster = tier(self.env.config.defaults.get(&self.id.kind));
+        let over = tier(self.env.config.overrides.get(&name));
         let spec = self.spec.get("data").and_then(Value::as_object).cloned();
         // Per-key precedence: override → spec → cluster default.
         let mut keys: Vec<String> = Vec::new();

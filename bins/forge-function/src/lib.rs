@@ -4,9 +4,9 @@
 //! (`Deployment`, `Stateful`, `Job`, `CronJob`, `Network`, `Secrets`, `ConfigMaps`, `Storage`;
 //! XRDs and Compositions in `examples/deploy/crossplane/`). Crossplane calls this function over
 //! gRPC (`apiextensions.fn.proto.v1.FunctionRunnerService/RunFunction`, [`server`]) for every XR;
-//! the function reads the cluster-wide and per-project EnvironmentConfigs ([`env`]), resolves every
+//! the function reads the cluster-wide and per-project EnvironmentConfigs ([`env`](mod@env)), resolves every
 //! environment-specific input by SPEC §6.5 precedence with forge-gitops, and returns the desired
-//! Kubernetes objects ([`compose`]). [`preview`] runs the same code without a cluster, for
+//! Kubernetes objects ([`compose`](mod@compose)). [`preview`] runs the same code without a cluster, for
 //! `forge render --env <env>`.
 //!
 //! # What a real Crossplane adds that is not tested here
