@@ -30,7 +30,8 @@ fn example_monorepo_renders_with_artifacts() {
             .unwrap_or_else(|e| panic!("{}", render_diagnostics(&e)));
         assert!(r.placeholders.is_empty());
         let files = r.to_files().expect("files");
-        insta::assert_yaml_snapshot!(format!("{name}_files"), files);
+        let listing: String = files.iter().map(|(n, y)| format!("# {n}\n{y}")).collect();
+        insta::assert_snapshot!(format!("{name}_files"), listing);
         assert_eq!(
             files.iter().map(|(_, y)| y.as_str()).collect::<Vec<_>>().join("---\n"),
             r.to_yaml_stream().expect("yaml")
