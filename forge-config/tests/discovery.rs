@@ -213,3 +213,19 @@ fn cache_serves_unchanged_files_and_notices_changes() {
     let web = c.project("web").expect("web");
     assert_eq!(web.phases["build"][0].priority, 50);
 }
+
+#[test]
+fn output_limit() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    write(&root.join(".forge/repo.cue"), REPO);
+    let big = "x".repeat(forge_config::discovery::MAX_OUTPUT_BYTES);
+    write(
+        &root.join("a/.forge/project.cue"),
+        &format!("package project\nname: \"a\"\nci: phases: build: b: {{action: \"script\", run: \"{big}\"}}\n"),
+    );
+    match discoverer().discover(root, &GitContext::default()) {
+        Err(e @ DiscoveryError::OutputTooLarge { .. }) => assert!(e.to_string().contains("limit is 1048576 bytes")),
+        other => panic!("expected the output limit, got {:?}", other.map(|d| d.projects.len())),
+    }
+}
