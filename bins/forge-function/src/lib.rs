@@ -10,10 +10,9 @@
 //! `forge render --env <env>`.
 //!
 //! # What a real Crossplane adds that is not tested here
-//! - **mTLS.** Crossplane dials functions with mutual TLS (certificates mounted from the
-//!   function runtime's Secret). The binary takes `--tls-cert-dir`, but this crate is built
-//!   without tonic's TLS feature, so it refuses to start with it; run it behind Crossplane's
-//!   `--insecure` development mode or a TLS-terminating sidecar until that feature is added.
+//! - **mTLS.** Crossplane dials functions with mutual TLS (certificates mounted by the function
+//!   runtime). The `tls` feature adds `serve_tls` and the binary's `--tls-cert-dir`; the tests
+//!   drive the plaintext server only (Crossplane's `--insecure` development mode).
 //! - **The requirement loop.** Crossplane re-runs the function until the returned requirements
 //!   are stable and answers them from the API server; the tests answer them by hand.
 //! - **Readiness and connection details.** Composed resources are left `READY_UNSPECIFIED` so

@@ -13,7 +13,7 @@ struct Args {
     /// Address to listen on.
     #[arg(long, env = "FORGE_FUNCTION_LISTEN", default_value = "0.0.0.0:9443")]
     listen: SocketAddr,
-    /// Directory with tls.crt, tls.key and ca.crt for mTLS (needs a TLS-enabled build).
+    /// Directory with tls.crt, tls.key and ca.crt for mutual TLS (needs the `tls` feature).
     #[arg(long, env = "FORGE_FUNCTION_TLS_CERT_DIR")]
     tls_cert_dir: Option<PathBuf>,
 }
@@ -22,18 +22,26 @@ struct Args {
 async fn main() -> Result<(), FunctionError> {
     tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
     let args = Args::parse();
-    if args.tls_cert_dir.is_some() {
-        return Err(FunctionError::Invalid {
-            what: "--tls-cert-dir".into(),
-            message: "this build has no TLS support; terminate TLS in front of the function".into(),
-        });
-    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|source| FunctionError::Listen { addr: args.listen.to_string(), source })?;
-    tracing::info!(addr = %args.listen, "forge-function listening");
-    forge_function::serve(listener, async {
+    let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
+    };
+    match args.tls_cert_dir {
+        None => {
+            tracing::info!(addr = %args.listen, "forge-function listening (plaintext)");
+            forge_function::serve(listener, shutdown).await
+        }
+        #[cfg(feature = "tls")]
+        Some(dir) => {
+            tracing::info!(addr = %args.listen, dir = %dir.display(), "forge-function listening (mTLS)");
+            forge_function::server::serve_tls(listener, &dir, shutdown).await
+        }
+        #[cfg(not(feature = "tls"))]
+        Some(_) => Err(FunctionError::Invalid {
+            what: "--tls-cert-dir".into(),
+            message: "this build has no TLS support: build with `--features tls`".into(),
+        }),
+    }
 }

@@ -53,10 +53,38 @@ impl FunctionRunnerService for ForgeFunction {
     }
 }
 
-/// Serves the function on `listener` until `shutdown` completes (plaintext; see the crate docs
-/// about TLS).
+/// Serves the function on `listener` until `shutdown` completes, in plaintext (Crossplane's
+/// `--insecure` development mode; see [`serve_tls`] for mutual TLS).
 pub async fn serve(listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<(), FunctionError> {
-    tonic::transport::Server::builder()
+    serve_with(tonic::transport::Server::builder(), listener, shutdown).await
+}
+
+/// Serves the function with mutual TLS from `dir`, the layout Crossplane's function runtime
+/// mounts: `tls.crt` and `tls.key` (the server identity) and `ca.crt` (the CA of the clients).
+/// Errors name the files, never their content.
+#[cfg(feature = "tls")]
+pub async fn serve_tls(
+    listener: TcpListener,
+    dir: &std::path::Path,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), FunctionError> {
+    use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+    let read = |name: &str| {
+        let path = dir.join(name);
+        std::fs::read(&path).map_err(|source| FunctionError::Listen { addr: path.display().to_string(), source })
+    };
+    let identity = Identity::from_pem(read("tls.crt")?, read("tls.key")?);
+    let tls = ServerTlsConfig::new().identity(identity).client_ca_root(Certificate::from_pem(read("ca.crt")?));
+    let builder = tonic::transport::Server::builder().tls_config(tls)?;
+    serve_with(builder, listener, shutdown).await
+}
+
+async fn serve_with(
+    mut builder: tonic::transport::Server,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), FunctionError> {
+    builder
         .add_service(FunctionRunnerServiceServer::new(ForgeFunction))
         .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listener), shutdown)
         .await?;
