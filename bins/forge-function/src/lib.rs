@@ -20,6 +20,12 @@
 //! - **Server-side validation.** The API server validates composed objects against installed
 //!   CRDs (Gateway API, external-dns, External Secrets); the tests validate only the built-in
 //!   kinds against the Kubernetes v1.32 schemas, and the CRD-backed kinds by shape snapshots.
+//! - **Older Crossplane.** Requirements are stated in `requirements.resources` (Crossplane v2);
+//!   Crossplane v1's deprecated `extra_resources` requirements are not sent (answers in either
+//!   map are read).
+//! - **StatefulSet governing Service.** A `Stateful` sets `serviceName: <name>`; the headless
+//!   Service that gives its pods stable DNS names is not composed (a `Network` composes a normal
+//!   Service named after the Network).
 //! - **Function packaging.** A Crossplane `Function` package (xpkg with `crossplane.yaml`) and
 //!   its image are not built here.
 
