@@ -54,7 +54,7 @@ impl FunctionRunnerService for ForgeFunction {
 }
 
 /// Serves the function on `listener` until `shutdown` completes, in plaintext (Crossplane's
-/// `--insecure` development mode; see [`serve_tls`] for mutual TLS).
+/// `--insecure` development mode; `serve_tls`, with the `tls` feature, adds mutual TLS).
 pub async fn serve(listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<(), FunctionError> {
     serve_with(tonic::transport::Server::builder(), listener, shutdown).await
 }
