@@ -75,7 +75,7 @@ impl<'a> Lexer<'a> {
             pos: start,
             end: end.min(src.len()),
             file,
-            out: Vec::with_capacity(end.saturating_sub(start) / 5 + 4),
+            out: Vec::with_capacity(end.saturating_sub(start) / 3 + 4),
         }
     }
 
