@@ -428,6 +428,22 @@ impl<'a> Lexer<'a> {
         }
         let is_bytes = q == b'\'';
         let multi = self.peek(1) == q && self.peek(2) == q;
+        // fast path: a plain single-line string without escapes
+        if hashes == 0 && !is_bytes && !multi {
+            let body = self.pos + 1;
+            let mut p = body;
+            while p < self.end {
+                match self.bytes[p] {
+                    b'"' => {
+                        let text = self.src[body..p].to_string();
+                        self.pos = p + 1;
+                        return Ok(Tok::Str(vec![LexPart::Lit(text)]));
+                    }
+                    b'\\' | b'\n' => break,
+                    _ => p += 1,
+                }
+            }
+        }
         let close: String =
             std::iter::repeat_n(q as char, if multi { 3 } else { 1 }).chain(std::iter::repeat_n('#', hashes)).collect();
         // content chars with their offsets
