@@ -238,6 +238,7 @@ struct Node<'a> {
     is_def: bool,
     leaf_default: bool,
     built: bool,
+    deferred: Vec<Conj<'a>>,
     n_lits: u32,
     seqs: Vec<Vec<Rc<str>>>,
 }
@@ -274,6 +275,7 @@ impl<'a> Node<'a> {
             is_def,
             leaf_default: true,
             built: false,
+            deferred: Vec::new(),
             n_lits: 0,
             seqs: Vec::new(),
         }
@@ -580,6 +582,7 @@ impl<'a> Ev<'a> {
         node.redirect = None;
         node.err_sub = None;
         node.seqs.clear();
+        node.deferred.clear();
         node.n_lits = 0;
         node.leaf_default = true;
     }
@@ -594,6 +597,12 @@ impl<'a> Ev<'a> {
         let conjs = self.nodes[n].conjs.clone();
         for c in conjs {
             self.process(n, c)?;
+        }
+        while !self.nodes[n].deferred.is_empty() {
+            let d = std::mem::take(&mut self.nodes[n].deferred);
+            for c in d {
+                self.process(n, c)?;
+            }
         }
         // comprehensions (may add more)
         let mut i = 0;
@@ -787,6 +796,11 @@ impl<'a> Ev<'a> {
         let chosen = self.nodes[n].choices.as_ref().and_then(|c| c.get(idx).copied());
         match chosen {
             Some(i) => match d.alts.into_iter().nth(i) {
+                // a chosen struct literal is unified after the other conjuncts (CUE's field order)
+                Some((c, _)) if matches!(&c.kind, CK::Expr(e, _) if matches!(e.kind, ExprKind::Struct(_))) => {
+                    self.nodes[n].deferred.push(c);
+                    Ok(Vec::new())
+                }
                 Some((c, _)) => self.process(n, c),
                 None => Ok(Vec::new()),
             },
