@@ -332,3 +332,34 @@ mod submit {
         }
     }
 }
+
+/// Argo Workflows as the [`WorkflowEngine`](forge_core::ports::WorkflowEngine): one generated
+/// Workflow per run, submitted through the Kubernetes API (feature `argo`).
+#[cfg(feature = "argo")]
+#[derive(Debug)]
+pub struct ArgoEngine {
+    /// The client.
+    pub client: ArgoClient,
+    /// Worker image running the dispatchers.
+    pub image: String,
+    /// API base URL the dispatchers report to.
+    pub api_url: String,
+}
+
+#[cfg(feature = "argo")]
+#[async_trait::async_trait]
+impl forge_core::ports::WorkflowEngine for ArgoEngine {
+    async fn submit(&self, run: &forge_core::model::PipelineRun) -> forge_core::Result<String> {
+        let wf = generate_workflow(&WorkflowSpec {
+            run_id: run.id,
+            repository: run.repository.to_string(),
+            commit_sha: run.commit_sha.to_string(),
+            image: self.image.clone(),
+            api_url: self.api_url.clone(),
+        });
+        self.client.submit(&wf).await
+    }
+    async fn cancel(&self, run: &forge_core::model::PipelineRun) -> forge_core::Result<()> {
+        self.client.cancel(PIPELINE_NAMESPACE, &format!("forge-run-{}", run.id)).await
+    }
+}

@@ -10,8 +10,6 @@
 //! server that implements those endpoints as GitHub documents them. [`report`] never fails a
 //! run: errors are logged and swallowed.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use forge_core::ports::{CommitState, CommitStatusReporter};
 use forge_core::{CommitSha, Repository};
@@ -96,6 +94,8 @@ pub use rest::GithubStatusReporter;
 #[cfg(feature = "github")]
 mod rest {
     use super::*;
+    use std::time::Duration;
+
     use forge_core::ports::STATUS_CONTEXT;
     use forge_core::ports::SecretValue;
     use forge_core::{Error, classify_http_status};

@@ -38,6 +38,23 @@ pub struct Config {
     /// The GitOps repository remote (wired by the GitOps adapter).
     #[serde(default)]
     pub gitops: Option<GitopsConfig>,
+    /// Argo Workflows: when set, every new run is submitted as a Workflow (SPEC §3.6).
+    #[serde(default)]
+    pub workflows: Option<WorkflowsConfig>,
+}
+
+/// Where and how runs are submitted to Argo Workflows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowsConfig {
+    /// Kubernetes API server; default: in-cluster (`KUBERNETES_SERVICE_HOST`, service-account
+    /// token).
+    #[serde(default)]
+    pub api_server: Option<String>,
+    /// The `forge-worker` image the dispatcher steps run.
+    pub image: String,
+    /// This API's URL as the dispatchers reach it.
+    pub api_url: String,
 }
 
 /// Rate limits (SPEC §9).

@@ -59,6 +59,9 @@ pub struct AppState {
     pub limits: Arc<ratelimit::RateLimiter>,
     /// Request metrics.
     pub metrics: Arc<metrics::Metrics>,
+    /// The workflow engine new runs are submitted to (Argo Workflows in production); `None`
+    /// when workers are driven some other way (tests, `forge run`).
+    pub workflows: Option<Arc<dyn forge_core::ports::WorkflowEngine>>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -119,6 +119,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             Arc::new(NoGitopsRemote)
         }
     };
+    let workflows: Option<Arc<dyn forge_core::ports::WorkflowEngine>> = match &cfg.workflows {
+        Some(w) => {
+            let client = match &w.api_server {
+                Some(url) => forge_exec::argo::ArgoClient::new(url, None)?,
+                None => forge_exec::argo::ArgoClient::in_cluster()?,
+            };
+            Some(Arc::new(forge_exec::argo::ArgoEngine { client, image: w.image.clone(), api_url: w.api_url.clone() }))
+        }
+        None => None,
+    };
     let store_dyn: Arc<dyn Store> = store.clone();
     let state = AppState {
         store: store_dyn.clone(),
@@ -127,6 +137,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         deployer: Arc::new(GitopsDeployer::new(store_dyn, remote, cfg.environments.clone())),
         limits: Arc::new(RateLimiter::new(cfg.rate_limits)),
         metrics: Arc::new(Metrics::new()?),
+        workflows,
     };
     // Expired job records are purged hourly (SPEC §3.3: 7 days).
     let purge = store.clone();

@@ -41,7 +41,7 @@ struct Harness {
     events: Arc<RecordingSink>,
     app: Router,
     jwks: JwksServer,
-    gitops: Arc<MemoryGitops>,
+    gitops: Arc<RealGitops>,
     db: TestDb,
 }
 
@@ -61,7 +61,7 @@ async fn harness_with(db: TestDb, policies: &[(&str, EnvironmentPolicy)], limits
     let identity: Arc<dyn Identity> =
         Arc::new(AuthChain::new(Some(DevIdentity::new("dev-token-123").unwrap()), Some(Arc::new(oidc))));
     let store: Arc<dyn Store> = Arc::new(db.store.clone());
-    let gitops = Arc::new(MemoryGitops::default());
+    let gitops = Arc::new(RealGitops::new().await);
     let events = Arc::new(RecordingSink::default());
     let state = AppState {
         store: store.clone(),
@@ -70,6 +70,7 @@ async fn harness_with(db: TestDb, policies: &[(&str, EnvironmentPolicy)], limits
         deployer: Arc::new(GitopsDeployer::new(store, gitops.clone(), common::policies(policies))),
         limits: Arc::new(RateLimiter::new(limits)),
         metrics: Arc::new(Metrics::new().unwrap()),
+        workflows: None,
     };
     Harness { events, app: app(state), jwks, gitops, db }
 }
@@ -428,8 +429,10 @@ async fn deployments_policies_approvals_and_rollback() {
     // A failed pointer commit records nothing.
     h.gitops.set_fail(true);
     let (s, _, body) = call(&h.app, Method::POST, "/v1/deployments", Some(&op), Some(deploy("1", "dev", false))).await;
-    assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(!body.to_string().contains("push rejected"), "internals are not returned: {body}");
+    // The real remote rejects the push (pre-receive hook): after the conflict retries the API
+    // answers 409 and records nothing.
+    assert_eq!(s, StatusCode::CONFLICT, "{body}");
+    assert!(!body.to_string().contains(h.gitops.bare.to_str().unwrap()), "no server paths in the answer: {body}");
     h.gitops.set_fail(false);
     let (_, _, hist) = call(&h.app, Method::GET, "/v1/deployments/dev/acme/shop/web", Some(&op), None).await;
     let hist = hist["deployments"].as_array().unwrap().clone();
@@ -441,10 +444,7 @@ async fn deployments_policies_approvals_and_rollback() {
     assert_eq!(s, StatusCode::CREATED, "{rb}");
     assert_eq!((rb["release_number"].as_u64(), rb["rollback"].as_bool()), (Some(1), Some(true)));
     let msg = h.gitops.commits().last().unwrap().message.clone();
-    assert_eq!(
-        msg,
-        "Rollback web in dev to release 1 (main-1)\n\nPrevious release: 2 (v1.0.0)\nRolled back by: olga\n"
-    );
+    assert_eq!(msg, "Rollback web in dev to release 1 (main-1)\n\nPrevious release: 2 (v1.0.0)\nRolled back by: olga");
     let (_, _, hist) = call(&h.app, Method::GET, "/v1/deployments/dev/acme/shop/web", Some(&op), None).await;
     let active: Vec<_> = hist["deployments"].as_array().unwrap().iter().filter(|d| d["status"] == "active").collect();
     assert_eq!(active.len(), 1);

@@ -33,6 +33,17 @@ pub(crate) async fn create_run(
     state.limits.run_created(&req.repository.to_string())?;
     let created = state.store.create_run(&req, &caller.subject).await?;
     if created.created {
+        if let Some(engine) = &state.workflows {
+            // A run whose pipeline cannot start is cancelled, not left pending.
+            match engine.submit(&created.value).await {
+                Ok(handle) => tracing::info!(run = %created.value.id, %handle, "pipeline submitted"),
+                Err(e) => {
+                    tracing::error!(run = %created.value.id, error = %e, "submitting the pipeline failed; cancelling the run");
+                    let _ = state.store.cancel_run(created.value.id, "forge-api").await;
+                    return Err(ApiError::Internal(e));
+                }
+            }
+        }
         emit(&state, EventType::RunCreated, &created.value).await;
     }
     let status = if created.created { StatusCode::CREATED } else { StatusCode::OK };
@@ -66,6 +77,11 @@ pub(crate) async fn cancel_run(
     require(&caller, Action::CancelRun)?;
     let id: Uuid = parse_field("id", &id)?;
     let run = state.store.cancel_run(id, &caller.subject).await?;
+    if let Some(engine) = &state.workflows
+        && let Err(e) = engine.cancel(&run).await
+    {
+        tracing::warn!(run = %run.id, error = %e, "stopping the pipeline failed; the run is cancelled");
+    }
     emit(&state, EventType::RunCompleted, &json!({ "id": run.id, "status": run.status })).await;
     Ok(StatusCode::NO_CONTENT)
 }

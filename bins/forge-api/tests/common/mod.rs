@@ -3,7 +3,7 @@
 #![allow(dead_code, missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -125,44 +125,77 @@ pub fn release_req(commit: CommitSha, kind: TriggerType, branch: Option<&str>, t
     }
 }
 
-/// An in-memory GitOps remote recording commits; can be told to fail.
-#[derive(Default)]
-pub struct MemoryGitops {
-    pub commits: Mutex<Vec<PointerCommit>>,
-    pub fail: AtomicBool,
+/// The real GitOps adapter (forge-gitops over the git CLI) on a bare remote in a temporary
+/// directory. `set_fail(true)` installs a `pre-receive` hook that rejects every push, the
+/// way a protected or unreachable remote would.
+pub struct RealGitops {
+    pub bare: std::path::PathBuf,
+    repo: forge_gitops::GitopsRepo,
+    _tmp: tempfile::TempDir,
 }
 
-impl MemoryGitops {
-    pub fn set_fail(&self, fail: bool) {
-        self.fail.store(fail, Ordering::SeqCst);
+/// One commit on the remote: the file it changed, its content, its message.
+#[derive(Debug, Clone)]
+pub struct RemoteCommit {
+    pub path: String,
+    pub content: Vec<u8>,
+    pub message: String,
+}
+
+fn git_out(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git").arg("-C").arg(dir).args(args).output().unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+impl RealGitops {
+    pub async fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let bare = tmp.path().join("gitops.git");
+        let st =
+            std::process::Command::new("git").args(["init", "-q", "--bare", "-b", "main"]).arg(&bare).status().unwrap();
+        assert!(st.success());
+        let repo = forge_gitops::GitopsRepo::open_remote(bare.to_str().unwrap(), tmp.path().join("writer"))
+            .await
+            .unwrap()
+            .with_retry(forge_core::retry::RetryPolicy::fast())
+            .with_conflict_attempts(2);
+        Self { bare, repo, _tmp: tmp }
     }
-    pub fn commits(&self) -> Vec<PointerCommit> {
-        self.commits.lock().unwrap().clone()
+    pub fn set_fail(&self, fail: bool) {
+        let hook = self.bare.join("hooks/pre-receive");
+        if fail {
+            std::fs::write(&hook, "#!/bin/sh\necho 'push rejected by policy' >&2\nexit 1\n").unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+        } else {
+            let _ = std::fs::remove_file(&hook);
+        }
+    }
+    /// Commits of the remote's `main`, oldest first.
+    pub fn commits(&self) -> Vec<RemoteCommit> {
+        let list = git_out(&self.bare, &["rev-list", "--reverse", "main"]);
+        list.lines()
+            .map(|sha| {
+                let path = git_out(&self.bare, &["diff-tree", "--no-commit-id", "--name-only", "-r", "--root", sha]);
+                let path = path.lines().next().unwrap_or_default().to_owned();
+                let content = git_out(&self.bare, &["show", &format!("{sha}:{path}")]).into_bytes();
+                let message = git_out(&self.bare, &["log", "-1", "--format=%B", sha]).trim_end().to_owned();
+                RemoteCommit { path, content, message }
+            })
+            .collect()
     }
 }
 
 #[async_trait]
-impl GitopsRemote for MemoryGitops {
+impl GitopsRemote for RealGitops {
     async fn commit_pointer(&self, change: &PointerCommit) -> forge_core::Result<String> {
-        if self.fail.load(Ordering::SeqCst) {
-            return Err(forge_core::Error::msg("gitops", "push rejected"));
-        }
-        let mut c = self.commits.lock().unwrap();
-        c.push(change.clone());
-        Ok(format!("{:040x}", c.len()))
+        self.repo.commit_pointer(change).await
     }
-    async fn read_file(&self, path: &str, _revision: Option<&str>) -> forge_core::Result<Vec<u8>> {
-        self.commits
-            .lock()
-            .unwrap()
-            .iter()
-            .rev()
-            .find(|c| c.path == path)
-            .map(|c| c.content.clone())
-            .ok_or(forge_core::Error::NotFound { component: "gitops", what: path.to_owned() })
+    async fn read_file(&self, path: &str, revision: Option<&str>) -> forge_core::Result<Vec<u8>> {
+        self.repo.read_file(path, revision).await
     }
-    async fn file_history(&self, _path: &str, _limit: usize) -> forge_core::Result<Vec<(String, Option<Vec<u8>>)>> {
-        Ok(Vec::new())
+    async fn file_history(&self, path: &str, limit: usize) -> forge_core::Result<Vec<(String, Option<Vec<u8>>)>> {
+        self.repo.file_history(path, limit).await
     }
 }
 
