@@ -31,7 +31,7 @@ pub mod status_descriptions {
     }
     /// After phase number `done` (1-based) of `total` finished.
     pub fn phase_done(done: usize, total: usize) -> String {
-        let pct = if total == 0 { 100 } else { done * 100 / total };
+        let pct = (done * 100).checked_div(total).unwrap_or(100);
         format!("Running phase {done} of {total} ({pct}% complete)")
     }
     /// A human duration like `3m12s`.

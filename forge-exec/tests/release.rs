@@ -252,9 +252,8 @@ async fn release_publishes_tracks_renders_and_records() {
     // Artifacts in declaration order with their publishers.
     let names: Vec<&str> = out.artifacts.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(names, ["image", "cli", "schema"]);
-    let gh = s.gh.lock().unwrap();
-    assert_eq!(gh.uploads, 2, "cli and schema uploaded as assets");
-    drop(gh);
+    let uploads = s.gh.lock().unwrap().uploads;
+    assert_eq!(uploads, 2, "cli and schema uploaded as assets");
     // @artifact resolved in the rendered manifests.
     assert!(
         out.manifests.contains(&format!("image: {registry}/", registry = s.env.release_registry)),

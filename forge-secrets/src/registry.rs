@@ -179,6 +179,24 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// The registry is itself a provider: it dispatches each reference to the provider it names,
+/// so code that takes one [`SecretProvider`] (publishers, signing) can resolve any reference.
+#[async_trait::async_trait]
+impl SecretProvider for ProviderRegistry {
+    fn name(&self) -> &str {
+        "registry"
+    }
+    fn schema(&self) -> forge_core::ports::ProviderSchema {
+        forge_core::ports::ProviderSchema::default()
+    }
+    fn validate(&self, reference: &SecretRef) -> Result<(), SecretRefError> {
+        SecretRefValidator::validate(self, reference)
+    }
+    async fn resolve(&self, reference: &SecretRef) -> forge_core::Result<SecretValue> {
+        ProviderRegistry::resolve(self, reference).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,23 +302,5 @@ mod tests {
         assert_eq!(edit_distance("fiel", "file"), 2);
         assert_eq!(edit_distance("aws", "aws"), 0);
         assert_eq!(edit_distance("", "env"), 3);
-    }
-}
-
-/// The registry is itself a provider: it dispatches each reference to the provider it names,
-/// so code that takes one [`SecretProvider`] (publishers, signing) can resolve any reference.
-#[async_trait::async_trait]
-impl SecretProvider for ProviderRegistry {
-    fn name(&self) -> &str {
-        "registry"
-    }
-    fn schema(&self) -> forge_core::ports::ProviderSchema {
-        forge_core::ports::ProviderSchema::default()
-    }
-    fn validate(&self, reference: &SecretRef) -> Result<(), SecretRefError> {
-        SecretRefValidator::validate(self, reference)
-    }
-    async fn resolve(&self, reference: &SecretRef) -> forge_core::Result<SecretValue> {
-        ProviderRegistry::resolve(self, reference).await
     }
 }

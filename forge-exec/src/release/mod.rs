@@ -285,15 +285,15 @@ pub async fn release_project(
     let id = CanonicalId::new(env.repository.clone(), project_name.clone(), env.git.commit);
 
     // 1. Idempotency: the triplet exists → return it.
-    if let Ok(existing) = env.store.get_release(&env.repository, &project_name, env.git.commit.as_str()).await {
-        if existing.commit_sha == env.git.commit {
-            return Ok(ReleaseOutcome {
-                release: existing,
-                created: false,
-                artifacts: Vec::new(),
-                manifests: String::new(),
-            });
-        }
+    if let Ok(existing) = env.store.get_release(&env.repository, &project_name, env.git.commit.as_str()).await
+        && existing.commit_sha == env.git.commit
+    {
+        return Ok(ReleaseOutcome {
+            release: existing,
+            created: false,
+            artifacts: Vec::new(),
+            manifests: String::new(),
+        });
     }
 
     let trigger = trigger_of(env);

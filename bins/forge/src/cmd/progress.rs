@@ -154,7 +154,7 @@ impl StatusSink for Progress {
             StatusEvent::Run { .. } => {}
             StatusEvent::Phase { phase, status } => {
                 let group = self.inner.lock().map(|i| i.groups.get(phase).copied().unwrap_or(0)).unwrap_or(0);
-                self.event(format!("{phase}"), None, 0, format!("group {group} › {phase}"), *status, "")
+                self.event(phase.clone(), None, 0, format!("group {group} › {phase}"), *status, "")
             }
             StatusEvent::Task { phase, project, status } => {
                 self.event(format!("{phase}/{project}"), Some(phase.clone()), 2, project.clone(), *status, "")

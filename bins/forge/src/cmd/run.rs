@@ -326,7 +326,7 @@ pub(crate) fn print_delivered(delivered: &[Delivered], paths: &LocalPaths) {
         return;
     }
     eprintln!();
-    eprintln!("{:<10} {:<8} {:<10} {:<12} {}", "PROJECT", "RELEASE", "ALIAS", "DEPLOYED", "IMAGE DIGEST");
+    eprintln!("{:<10} {:<8} {:<10} {:<12} IMAGE DIGEST", "PROJECT", "RELEASE", "ALIAS", "DEPLOYED");
     for d in delivered {
         eprintln!(
             "{:<10} {:<8} {:<10} {:<12} {}",
@@ -349,7 +349,7 @@ pub(crate) fn print_delivered(delivered: &[Delivered], paths: &LocalPaths) {
 
 fn print_summary(run: &forge_core::model::PipelineRun, paths: &LocalPaths, took: std::time::Duration) {
     eprintln!();
-    eprintln!("{:<10} {:<8} {:<14} {:<20} {:<10} {}", "GROUP", "PHASE", "PROJECT", "STEP", "STATUS", "EXIT");
+    eprintln!("{:<10} {:<8} {:<14} {:<20} {:<10} EXIT", "GROUP", "PHASE", "PROJECT", "STEP", "STATUS");
     for p in &run.phases {
         for t in &p.tasks {
             for s in &t.steps {
