@@ -235,6 +235,7 @@ async fn setup(registry: &str) -> Setup {
         staging_root: tmp.path().join("staging"),
         progress: Arc::new(NoProgress),
         dry_run: false,
+        signer: None,
     };
     Setup { env, discovery, gh, store, release_store, _tmp: tmp }
 }

@@ -50,6 +50,14 @@ pub enum CmpError {
     /// The pointer is missing or invalid (the message names the file and field).
     #[error("pointer invalid: {0}")]
     Pointer(String),
+    /// A signature is required and the release image has no valid one from a trusted key.
+    #[error("signature policy refused {reference}: {message}")]
+    Signature {
+        /// The release image.
+        reference: String,
+        /// Why (the one-line reason of the policy).
+        message: String,
+    },
     /// A plugin setting is missing or invalid.
     #[error("configuration: {name}: {message}")]
     Config {
@@ -218,6 +226,10 @@ pub struct CmpOptions {
     pub retry: RetryPolicy,
     /// Limits on the resources layer.
     pub limits: ExtractLimits,
+    /// Require a valid cosign signature from one of these keys before printing anything
+    /// (`ARGOCD_ENV_FORGE_SIGNATURE_KEYS`, or `FORGE_SIGNATURE_KEYS` set on the sidecar, which
+    /// wins; see [`forge_oci::sign::Policy`]).
+    pub signature_policy: Option<forge_oci::sign::Policy>,
 }
 
 impl CmpOptions {
@@ -233,6 +245,7 @@ impl CmpOptions {
             credentials: None,
             retry: RetryPolicy::default(),
             limits: ExtractLimits::default(),
+            signature_policy: None,
         }
     }
 
@@ -248,6 +261,7 @@ impl CmpOptions {
     /// | `ARGOCD_ENV_FORGE_INJECT_NAMESPACE`, parameter `inject-namespace` | `true`: namespace injection |
     /// | `ARGOCD_ENV_FORGE_REGISTRY_CREDENTIALS` | file with `user:password` or a Docker `config.json` |
     /// | `ARGOCD_ENV_FORGE_RETRY_ATTEMPTS`, `ARGOCD_ENV_FORGE_RETRY_BASE_MS` | registry retry policy |
+    /// | `ARGOCD_ENV_FORGE_SIGNATURE_KEYS` (`FORGE_SIGNATURE_KEYS` on the sidecar wins) | comma-separated PEM public keys: refuse releases without a valid cosign signature from one of them |
     ///
     /// Parameters come as `PARAM_<NAME>` (upper case, `-` → `_`) or in the JSON list
     /// `ARGOCD_APP_PARAMETERS`; a parameter wins over the `ARGOCD_ENV_FORGE_*` variable.
@@ -315,6 +329,8 @@ impl CmpOptions {
             };
             o.credentials = Some(Credentials::from_file(Path::new(&file), &host)?);
         }
+        o.signature_policy = forge_oci::sign::Policy::from_lookup(get)
+            .map_err(|e| cfg("ARGOCD_ENV_FORGE_SIGNATURE_KEYS", e.to_string()))?;
         Ok(o)
     }
 }
@@ -547,8 +563,9 @@ pub async fn generate(dir: &Path, opts: &CmpOptions) -> Result<Generated, CmpErr
     let cache = opts.cache_dir.as_deref().map(|dir| Cache { dir });
     let tag_key = format!("{repo_path}:{tag}");
 
-    // Immutable tags: a SHA seen before needs no network at all.
-    if let (Some(c), true) = (&cache, opts.immutable_tags)
+    // Immutable tags: a SHA seen before needs no network at all (unless a signature must be
+    // checked, which reads the signature artifact from the store).
+    if let (Some(c), true, None) = (&cache, opts.immutable_tags, &opts.signature_policy)
         && let Some(digest) = c.tag(&opts.source, &tag_key)
         && let Some(body) = c.get(&digest)
     {
@@ -567,6 +584,16 @@ pub async fn generate(dir: &Path, opts: &CmpOptions) -> Result<Generated, CmpErr
             expected: stored.digest,
             actual: digest,
         });
+    }
+    if let Some(policy) = &opts.signature_policy {
+        let d: Digest = digest.parse().map_err(|e: forge_oci::OciError| CmpError::Signature {
+            reference: reference.clone(),
+            message: e.to_string(),
+        })?;
+        policy
+            .enforce(store.as_ref(), &repo_path, &d)
+            .await
+            .map_err(|e| CmpError::Signature { reference: reference.clone(), message: e.to_string() })?;
     }
     if let Some(c) = &cache
         && let Some(body) = c.get(&digest)

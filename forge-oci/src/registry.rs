@@ -236,7 +236,7 @@ fn parse_challenge(h: &str) -> Option<Challenge> {
 
 impl RegistryStore {
     /// A store for `registry` (host, port and optional path prefix, e.g. `127.0.0.1:5000` or
-    /// `ghcr.io/acme`).
+    /// `registry.example/acme`).
     pub fn new(registry: Registry, config: RegistryConfig) -> Result<Self, OciError> {
         let host = registry.host().to_owned();
         let prefix = registry.as_str().strip_prefix(&host).unwrap_or("").trim_start_matches('/').to_owned();
@@ -734,7 +734,7 @@ mod tests {
     fn loopback() {
         assert!(is_loopback("127.0.0.1:5000"));
         assert!(is_loopback("localhost"));
-        assert!(!is_loopback("ghcr.io"));
+        assert!(!is_loopback("registry.example"));
     }
 
     #[test]

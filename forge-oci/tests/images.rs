@@ -385,7 +385,7 @@ fn image_locations() {
         }
     );
     let d = Digest::of(b"x");
-    let l = ImageLocation::parse(&format!("ghcr.io/acme/shop/web@{d}")).unwrap();
+    let l = ImageLocation::parse(&format!("registry.example/acme/shop/web@{d}")).unwrap();
     assert!(matches!(l, ImageLocation::Registry { reference, .. } if reference == d.as_str()));
     let l = ImageLocation::parse("127.0.0.1:5000/acme/web").unwrap();
     assert!(matches!(l, ImageLocation::Registry { reference, .. } if reference == "latest"));

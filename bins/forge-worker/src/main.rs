@@ -38,10 +38,10 @@ enum Command {
     /// Consume jobs until SIGTERM/SIGINT: then stop receiving, let running jobs finish within
     /// --shutdown-grace, and release the rest back to the queue.
     Run(Box<RunArgs>),
-    /// (Placeholder) The dispatcher of an Argo Workflow step (SPEC §3.6): submits one job and
-    /// waits for its status. Not implemented yet; Argo steps will run
-    /// `forge-worker dispatcher --type task --run-id … --project … --phase …`.
-    Dispatcher(DispatcherArgs),
+    /// The dispatcher of an Argo Workflow step (SPEC §3.6): submits one job to the queue (a
+    /// deterministic job id, so a retried step re-attaches) and waits for its result in the
+    /// shared blob store, then writes the step's output parameters into --output-dir.
+    Dispatcher(Box<DispatcherArgs>),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -91,6 +91,9 @@ struct RunArgs {
     /// Directory of the local blob store (job results and step logs).
     #[arg(long, env = "FORGE_WORKER_BLOB_DIR", default_value = "forge-worker/blobs")]
     blob_dir: PathBuf,
+    /// Where the pipeline of a commit comes from.
+    #[arg(long, env = "FORGE_WORKER_DISCOVERER", value_enum, default_value = "config")]
+    discoverer: DiscovererKind,
     /// Directory of the repository cache (bare clones and job worktrees).
     #[arg(long, env = "FORGE_WORKER_CACHE_DIR", default_value = "forge-worker/cache")]
     cache_dir: PathBuf,
@@ -120,11 +123,82 @@ struct RunArgs {
     log_format: LogFormat,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum DispatchType {
+    /// Discovery of the run's commit.
+    Discovery,
+    /// One project's steps of one phase.
+    Task,
+    /// A project's release.
+    Artifact,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum DiscovererKind {
+    /// forge-config's discovery of `.forge/` (production).
+    Config,
+    /// A ready-made plan in `.forge/plan.json` (tests, tooling).
+    PlanFile,
+}
+
 #[derive(Debug, clap::Args)]
 struct DispatcherArgs {
-    /// Arguments of the future dispatcher (ignored).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    args: Vec<String>,
+    /// The API base URL (reserved for status reporting; results travel through the blob store).
+    #[arg(long, env = "FORGE_API_URL")]
+    api_url: Option<String>,
+    /// Run id.
+    #[arg(long)]
+    run_id: uuid::Uuid,
+    /// Repository `owner/name`.
+    #[arg(long)]
+    repository: String,
+    /// Commit SHA.
+    #[arg(long)]
+    commit_sha: String,
+    /// Job type.
+    #[arg(long = "type", value_enum)]
+    kind: DispatchType,
+    /// Project (task and artifact jobs; empty for discovery).
+    #[arg(long, default_value = "")]
+    project: String,
+    /// Phase (task jobs).
+    #[arg(long, default_value = "")]
+    phase: String,
+    /// Where the step's output parameters are written.
+    #[arg(long, default_value = "/tmp/forge")]
+    output_dir: PathBuf,
+    /// SQS queue URL the job is sent to.
+    #[arg(long, env = "FORGE_WORKER_QUEUE_URL")]
+    queue_url: String,
+    /// The blob store the workers write results to (a shared volume).
+    #[arg(long, env = "FORGE_WORKER_BLOB_DIR", default_value = "forge-worker/blobs")]
+    blob_dir: PathBuf,
+    /// Longest wait for the result.
+    #[arg(long, env = "FORGE_DISPATCHER_TIMEOUT", value_parser = parse_duration, default_value = "24h")]
+    timeout: Duration,
+}
+
+async fn dispatcher(args: DispatcherArgs) -> anyhow::Result<bool> {
+    use forge_exec::dispatch::{DispatchRequest, dispatch, write_outputs};
+    let kind = match args.kind {
+        DispatchType::Discovery => JobType::Discovery,
+        DispatchType::Task => JobType::Task,
+        DispatchType::Artifact => JobType::Artifact,
+    };
+    let req = DispatchRequest {
+        run_id: args.run_id,
+        repository: args.repository.parse().context("--repository")?,
+        commit_sha: args.commit_sha.parse().context("--commit-sha")?,
+        kind,
+        project: (!args.project.is_empty()).then(|| args.project.parse()).transpose().context("--project")?,
+        phase: (!args.phase.is_empty()).then(|| args.phase.clone()),
+    };
+    let queue = SqsQueue::new(SqsClient::from_env().await, args.queue_url.clone());
+    let blobs = LocalBlobStore::new(&args.blob_dir)?;
+    let result = dispatch(&queue, &blobs, &req, args.timeout, Duration::from_secs(1)).await?;
+    let ok = write_outputs(&args.output_dir, kind, &result)?;
+    tracing::info!(job_id = %result.job_id, status = %result.status, "job finished");
+    Ok(ok)
 }
 
 /// Parses `90`, `90s`, `500ms`, `5m`, `3h`.
@@ -160,8 +234,9 @@ fn main() -> std::process::ExitCode {
                 rt.block_on(async {
                     match cli.command {
                         Command::Run(args) => run(*args).await,
-                        Command::Dispatcher(_) => {
-                            bail!("`forge-worker dispatcher` is not implemented yet; submit jobs to the queue directly")
+                        Command::Dispatcher(args) => {
+                            init_logs(LogFormat::Text);
+                            if dispatcher(*args).await? { Ok(()) } else { bail!("the job failed (see result.json)") }
                         }
                     }
                 })
@@ -220,8 +295,13 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
 
     let blobs = Arc::new(LocalBlobStore::new(&args.blob_dir)?);
     let repos = Arc::new(RepoCache::new(&args.cache_dir, &args.repo_url_template, args.cache_max_bytes)?);
-    // Until forge-config's discovery is wired here, the pipeline comes from `.forge/plan.json`.
-    let discovery = Arc::new(DiscoveryCache::new(Arc::new(PlanFileDiscoverer), 256));
+    let discoverer: Arc<dyn forge_exec::handler::Discoverer> = match args.discoverer {
+        DiscovererKind::Config => Arc::new(forge_exec::local::ConfigDiscoverer::new(Arc::new(
+            forge_secrets::ProviderRegistry::with_defaults(),
+        ))),
+        DiscovererKind::PlanFile => Arc::new(PlanFileDiscoverer),
+    };
+    let discovery = Arc::new(DiscoveryCache::new(discoverer, 256));
     let executor = Arc::new(ActionExecutor::new(blobs.clone() as Arc<dyn BlobStore>));
     let metrics = WorkerMetrics::new();
     let worker = Worker::builder(queue, blobs)

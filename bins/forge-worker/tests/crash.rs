@@ -61,6 +61,7 @@ fn free_port() -> Result<u16, std::io::Error> {
 
 fn worker(tmp: &Path, url: &str, cache: &str, metrics_port: u16) -> std::io::Result<Child> {
     Command::new(env!("CARGO_BIN_EXE_forge-worker"))
+        .env("FORGE_WORKER_DISCOVERER", "plan-file")
         .args([
             "run",
             "--queue-url",
@@ -174,7 +175,10 @@ async fn sigkilled_worker_job_is_redelivered_and_completed_once() -> TestResult 
 
 #[test]
 fn help_documents_every_setting() -> TestResult {
-    let out = Command::new(env!("CARGO_BIN_EXE_forge-worker")).args(["run", "--help"]).output()?;
+    let out = Command::new(env!("CARGO_BIN_EXE_forge-worker"))
+        .env("FORGE_WORKER_DISCOVERER", "plan-file")
+        .args(["run", "--help"])
+        .output()?;
     let help = String::from_utf8_lossy(&out.stdout);
     for var in [
         "FORGE_WORKER_QUEUE_URL",
@@ -193,7 +197,10 @@ fn help_documents_every_setting() -> TestResult {
     ] {
         assert!(help.contains(var), "--help mentions {var}");
     }
-    let top = Command::new(env!("CARGO_BIN_EXE_forge-worker")).arg("--help").output()?;
+    let top = Command::new(env!("CARGO_BIN_EXE_forge-worker"))
+        .env("FORGE_WORKER_DISCOVERER", "plan-file")
+        .arg("--help")
+        .output()?;
     assert!(String::from_utf8_lossy(&top.stdout).contains("dispatcher"));
     Ok(())
 }
@@ -223,6 +230,7 @@ fn embedded_mode_runs_seeded_jobs_and_exits_when_idle() -> TestResult {
     job.payload.commit_sha = git(&src, &["rev-parse", "HEAD"])?.parse()?;
     std::fs::write(tmp.join("jobs.jsonl"), format!("{}\n", serde_json::to_string(&job)?))?;
     let out = Command::new(env!("CARGO_BIN_EXE_forge-worker"))
+        .env("FORGE_WORKER_DISCOVERER", "plan-file")
         .args(["run", "--embedded", "--exit-when-idle", "--metrics-addr", "off", "--wait-time", "200ms"])
         .arg("--seed-jobs")
         .arg(tmp.join("jobs.jsonl"))

@@ -78,6 +78,17 @@ enum Command {
         /// Fill unresolved `@artifact` values with visible placeholders.
         #[arg(long)]
         preview: bool,
+        /// Preview for an environment: `forge.io/v1` resources are replaced by what the
+        /// composition function would compose from the GitOps repository's EnvironmentConfigs.
+        #[arg(long = "env")]
+        environment: Option<String>,
+        /// The GitOps working tree holding `environments/<env>/env.yml` (with --env; default
+        /// `<repo>/.forge-local/gitops`).
+        #[arg(long, requires = "environment")]
+        gitops: Option<PathBuf>,
+        /// The repository `owner/name` (with --env; default `local/<repo folder>`).
+        #[arg(long, requires = "environment")]
+        repository: Option<String>,
     },
     /// CUE tools.
     Cue {
@@ -124,6 +135,9 @@ enum ReleaseCommand {
     Verify {
         /// `oci:PATH[:tag]` (an OCI image layout) or a registry reference `host/repo:tag`.
         target: String,
+        /// Also require a valid cosign signature from one of these PEM public keys.
+        #[arg(long = "key")]
+        keys: Vec<PathBuf>,
     },
 }
 
@@ -162,12 +176,17 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Discover { path, branch, tag } => {
             cmd::config::discover(&path, branch.as_deref(), tag.as_deref(), json)
         }
-        Command::Render { project, path, artifacts, preview } => {
-            cmd::config::render(&project, &path, artifacts.as_deref(), preview, json)
+        Command::Render { project, path, artifacts, preview, environment, gitops, repository } => {
+            let env = environment.map(|environment| cmd::config::EnvPreview { environment, gitops, repository });
+            cmd::config::render(&project, &path, artifacts.as_deref(), preview, env.as_ref(), json)
         }
         Command::Cue { command: CueCommand::Export { files } } => cmd::cue::run(&files),
-        Command::Release { command: Some(ReleaseCommand::Verify { target }), .. } => {
-            cmd::release_verify::run(&target, json)
+        Command::Release { command: Some(ReleaseCommand::Verify { target, keys }), .. } => {
+            if keys.is_empty() {
+                cmd::release_verify::run(&target, json)
+            } else {
+                cmd::release_verify::run_with_keys(&target, &keys, json)
+            }
         }
         Command::Release { command: None, args } => cmd::release::run(args, cli.output),
         Command::Secrets { command: SecretsCommand::Check(args) } => cmd::secrets_check::run(&args.path, json),

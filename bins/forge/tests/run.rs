@@ -216,3 +216,113 @@ fn usage_errors_exit_2() {
     let (code, _, _) = forge(&["run", "--no-such-flag"], tmp.path());
     assert_eq!(code, 2);
 }
+
+#[test]
+fn signed_releases_verify_with_the_public_key_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = example_repo(tmp.path());
+    let key = tmp.path().join("signing.pem");
+    let public = tmp.path().join("signing.pub.pem");
+    let other = tmp.path().join("other.pub.pem");
+    let openssl =
+        |args: &[&str]| assert!(Command::new("openssl").args(args).status().unwrap().success(), "openssl {args:?}");
+    openssl(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key.to_str().unwrap()]);
+    openssl(&["pkey", "-in", key.to_str().unwrap(), "-pubout", "-out", public.to_str().unwrap()]);
+    let other_key = tmp.path().join("other.pem");
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-out",
+        other_key.to_str().unwrap(),
+    ]);
+    openssl(&["pkey", "-in", other_key.to_str().unwrap(), "-pubout", "-out", other.to_str().unwrap()]);
+
+    let (code, out, err) =
+        forge(&["run", repo.to_str().unwrap(), "--signing-key", key.to_str().unwrap(), "--output", "json"], &repo);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let sha = v["releases"][0]["release"]["commit_sha"].as_str().unwrap().to_owned();
+    let target = format!("oci:{}:local/monorepo/api:{sha}", repo.join(".forge-local/oci").display());
+    let (code, out, err) = forge(&["release", "verify", &target, "--key", public.to_str().unwrap()], &repo);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = forge(&["release", "verify", &target, "--key", other.to_str().unwrap()], &repo);
+    assert_ne!(code, 0, "a key that did not sign must be refused: {out}{err}");
+    assert!(!out.contains("BEGIN") && !err.contains("BEGIN"), "no key material printed");
+
+    // The Argo CD plugin with a required key serves only releases signed by it.
+    let dir = repo.join(".forge-local/gitops/environments/dev/local/monorepo/api");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let generate = |key: &Path| {
+        let mut o =
+            forge_gitops::cmp::CmpOptions::new(forge_gitops::cmp::ImageSource::Layout(repo.join(".forge-local/oci")));
+        o.signature_policy = Some(forge_oci::sign::Policy::from_files(&[key]).unwrap());
+        rt.block_on(forge_gitops::cmp::generate(&dir, &o))
+    };
+    let ok = generate(&public).unwrap();
+    assert!(String::from_utf8(ok.manifests).unwrap().contains("kind: Deployment"));
+    let refused = generate(&other).unwrap_err();
+    assert!(refused.to_string().starts_with("signature policy refused"), "{refused}");
+    assert!(!refused.to_string().contains('\n'), "one line: {refused}");
+}
+
+#[test]
+fn render_env_previews_what_the_composition_function_composes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("monorepo");
+    copy_tree(&example(), &repo);
+    std::fs::create_dir_all(repo.join("jobs/.forge")).unwrap();
+    std::fs::write(
+        repo.join("jobs/.forge/project.cue"),
+        r#"package project
+
+name: "jobs"
+ci: phases: check: lint: {action: "script", run: "true"}
+deployment: resources: [{
+	apiVersion: "forge.io/v1"
+	kind:       "Job"
+	metadata: {name: "migrate", namespace: "monorepo-jobs"}
+	spec: {image: "registry.example/jobs:1", command: ["migrate"]}
+}]
+"#,
+    )
+    .unwrap();
+    let gitops = tmp.path().join("gitops");
+    std::fs::create_dir_all(gitops.join("environments/dev")).unwrap();
+    std::fs::copy(
+        example().join("../deploy/crossplane/environments/dev/env.yaml"),
+        gitops.join("environments/dev/env.yml"),
+    )
+    .unwrap();
+    let args = [
+        "render",
+        "jobs",
+        "--path",
+        repo.to_str().unwrap(),
+        "--env",
+        "dev",
+        "--gitops",
+        gitops.to_str().unwrap(),
+        "--output",
+        "json",
+    ];
+    let (code, out, err) = forge(&args, tmp.path());
+    assert_eq!(code, 0, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let kinds: Vec<(&str, &str)> = v["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["apiVersion"].as_str().unwrap(), r["kind"].as_str().unwrap()))
+        .collect();
+    assert!(kinds.contains(&("batch/v1", "Job")), "{kinds:?}");
+    assert!(kinds.iter().all(|(api, _)| !api.starts_with("forge.io/")), "{kinds:?}");
+    // Without the environment's configuration: a clear error.
+    let missing =
+        ["render", "jobs", "--path", repo.to_str().unwrap(), "--env", "staging", "--gitops", gitops.to_str().unwrap()];
+    let (code, _out, err) = forge(&missing, tmp.path());
+    assert_ne!(code, 0);
+    assert!(err.contains("EnvironmentConfig"), "{err}");
+}

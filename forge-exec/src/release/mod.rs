@@ -169,6 +169,28 @@ pub struct ReleaseEnv {
     /// Build everything (artifacts, tracking and release images) but publish, push and record
     /// nothing: publishers report where they would publish.
     pub dry_run: bool,
+    /// When set, every tracking image and the release image is signed (cosign format) right
+    /// after it is pushed; a signing failure fails the release before anything is recorded.
+    pub signer: Option<Arc<dyn forge_oci::sign::Signer>>,
+}
+
+async fn sign(
+    env: &ReleaseEnv,
+    store: &dyn ImageStore,
+    registry: &Registry,
+    repo: &str,
+    digest: &Digest,
+) -> Result<(), ReleaseError> {
+    let Some(signer) = &env.signer else { return Ok(()) };
+    let options =
+        forge_oci::sign::SignOptions { docker_reference: Some(format!("{registry}/{repo}")), ..Default::default() };
+    forge_oci::sign::sign_image_with(store, repo, digest, signer.as_ref(), &options).await.map(|_| ()).map_err(|e| {
+        ReleaseError::Io {
+            action: "signing",
+            path: PathBuf::from(format!("{registry}/{repo}@{digest}")),
+            message: e.to_string(),
+        }
+    })
 }
 
 impl std::fmt::Debug for ReleaseEnv {
@@ -456,9 +478,11 @@ pub async fn release_project(
         let tdigest = if env.dry_run {
             tracking.digest.clone()
         } else {
-            forge_oci::push_image(&*env.tracking_store, &tref.repository_path(), &tracking, &[tag.as_str()])
+            let d = forge_oci::push_image(&*env.tracking_store, &tref.repository_path(), &tracking, &[tag.as_str()])
                 .await
-                .map_err(|e| ReleaseError::Oci { what: format!("pushing the tracking image {tref}"), source: e })?
+                .map_err(|e| ReleaseError::Oci { what: format!("pushing the tracking image {tref}"), source: e })?;
+            sign(env, &*env.tracking_store, &env.tracking_registry, &tref.repository_path(), &d).await?;
+            d
         };
         tracing::debug!(artifact = %name, ?started_at, ?finished_at, "artifact built");
         env.progress.finished(project, &stage, true, tdigest.as_str());
@@ -562,6 +586,7 @@ pub async fn release_project(
         let digest = forge_oci::push_image(&*env.release_store, &rref.repository_path(), &image, &[rref.tag()])
             .await
             .map_err(|e| ReleaseError::Oci { what: format!("pushing {rref}"), source: e })?;
+        sign(env, &*env.release_store, &env.release_registry, &rref.repository_path(), &digest).await?;
         let req = CreateRelease {
             repository: env.repository.clone(),
             project: project_name.clone(),

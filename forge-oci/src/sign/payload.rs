@@ -151,9 +151,9 @@ mod tests {
     fn identity_matching() {
         assert!(identity_matches("127.0.0.1:5000/acme/web", "acme/web"));
         assert!(identity_matches("acme/web", "acme/web"));
-        assert!(identity_matches("ghcr.io/acme/web:1", "acme/web"));
-        assert!(!identity_matches("ghcr.io/evilacme/web", "acme/web"));
-        assert!(!identity_matches("ghcr.io/acme/web2", "acme/web"));
+        assert!(identity_matches("registry.example/acme/web:1", "acme/web"));
+        assert!(!identity_matches("registry.example/evilacme/web", "acme/web"));
+        assert!(!identity_matches("registry.example/acme/web2", "acme/web"));
         assert!(!identity_matches("/acme/web", "acme/web"));
     }
 }

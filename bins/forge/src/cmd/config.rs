@@ -220,6 +220,7 @@ pub fn render(
     path: &Path,
     artifacts_file: Option<&Path>,
     preview: bool,
+    env: Option<&EnvPreview>,
     output_json: bool,
 ) -> anyhow::Result<i32> {
     let root = match repo_root(path, output_json)? {
@@ -276,7 +277,16 @@ pub fn render(
         return Ok(USAGE);
     };
     match render_resources(&p.config, &p.document, &d.repository, artifacts.as_ref(), RenderOptions { preview }) {
-        Ok(r) => {
+        Ok(mut r) => {
+            if let Some(e) = env {
+                match compose_for_env(&r.resources, e, &root, project) {
+                    Ok(composed) => r.resources = composed,
+                    Err(message) => {
+                        usage(&message, output_json)?;
+                        return Ok(INVALID);
+                    }
+                }
+            }
             if output_json {
                 let files: Vec<serde_json::Value> = r
                     .to_files()?
@@ -305,4 +315,58 @@ pub fn render(
             Ok(INVALID)
         }
     }
+}
+
+/// `forge render --env`: where the EnvironmentConfigs come from.
+#[derive(Debug, Clone)]
+pub(crate) struct EnvPreview {
+    /// Environment name.
+    pub(crate) environment: String,
+    /// The GitOps repository working tree (default `<root>/.forge-local/gitops`).
+    pub(crate) gitops: Option<std::path::PathBuf>,
+    /// `owner/name` of the project's repository (default `local/<root folder>`).
+    pub(crate) repository: Option<String>,
+}
+
+fn read_env_yml(path: &Path) -> Result<serde_json::Value, String> {
+    match std::fs::read(path) {
+        Ok(b) => serde_yaml::from_slice::<serde_json::Value>(&b).map_err(|e| format!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(serde_json::Value::Null),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+/// Replaces every `forge.io/v1` resource by what the composition function would compose for
+/// the environment (the same library code as `forge-function`), reading the cluster-wide and
+/// per-project `env.yml` of the GitOps repository (SPEC §6.1, §6.5).
+fn compose_for_env(
+    resources: &[serde_json::Value],
+    e: &EnvPreview,
+    root: &Path,
+    project: &str,
+) -> Result<Vec<serde_json::Value>, String> {
+    let gitops = e.gitops.clone().unwrap_or_else(|| root.join(".forge-local/gitops"));
+    let repository = e.repository.clone().unwrap_or_else(|| {
+        format!("local/{}", root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+    });
+    let env_dir = gitops.join("environments").join(&e.environment);
+    let cluster = read_env_yml(&env_dir.join("env.yml"))?;
+    if cluster.is_null() {
+        return Err(format!(
+            "no cluster-wide EnvironmentConfig at {}: create it (SPEC §6.1) or pass --gitops DIR",
+            env_dir.join("env.yml").display()
+        ));
+    }
+    let project_env = read_env_yml(&env_dir.join(&repository).join(project).join("env.yml"))?;
+    let mut out = Vec::new();
+    for r in resources {
+        let is_xr = r.get("apiVersion").and_then(serde_json::Value::as_str).is_some_and(|v| v.starts_with("forge.io/"));
+        if is_xr {
+            let composed = forge_function::preview(r, &cluster, &project_env).map_err(|err| err.to_string())?;
+            out.extend(composed);
+        } else {
+            out.push(r.clone());
+        }
+    }
+    Ok(out)
 }

@@ -44,6 +44,9 @@ pub(crate) struct ReleaseArgs {
     /// Identity recorded as the release's actor.
     #[arg(long, env = "FORGE_ACTOR", default_value = "forge-local")]
     pub(crate) actor: String,
+    /// Sign every image with this PEM private key (see `forge run --help`).
+    #[arg(long, env = "FORGE_SIGNING_KEY")]
+    pub(crate) signing_key: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: ReleaseArgs, output: Output) -> anyhow::Result<i32> {
@@ -94,7 +97,7 @@ pub(crate) fn run(args: ReleaseArgs, output: Output) -> anyhow::Result<i32> {
             )
             .await?;
         let progress = Arc::new(Progress::new(json_out, Default::default()));
-        let what = Deliver { projects, dry_run: args.dry_run, deploy: false };
+        let what = Deliver { projects, dry_run: args.dry_run, deploy: false, signing_key: args.signing_key.clone() };
         let delivered = deliver(&paths, &ctx, &opts, &discovery, &store, None, secrets, progress, &what).await?;
         if json_out {
             println!(

@@ -41,6 +41,11 @@ pub(crate) struct RunArgs {
     /// Identity recorded as actor and deployer.
     #[arg(long, env = "FORGE_ACTOR", default_value = "forge-local")]
     pub(crate) actor: String,
+    /// Sign every tracking and release image with this PEM private key (PKCS#8, optionally
+    /// encrypted with the password in `FORGE_SIGNING_KEY_PASSWORD`); a signing failure fails
+    /// the release.
+    #[arg(long, env = "FORGE_SIGNING_KEY")]
+    pub(crate) signing_key: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: RunArgs, output: Output) -> anyhow::Result<i32> {
@@ -51,6 +56,7 @@ pub(crate) fn run(args: RunArgs, output: Output) -> anyhow::Result<i32> {
 async fn run_async(args: RunArgs, output: Output) -> anyhow::Result<i32> {
     let json_out = output == Output::Json;
     let started = Instant::now();
+    let args_signing_key = args.signing_key.clone();
     let root = forge_config::discovery::find_repo_root(&args.path).with_context(|| {
         format!("no `.forge/repo.cue` in {} or its parents: run `forge init --repo` to create one", args.path.display())
     })?;
@@ -117,7 +123,12 @@ async fn run_async(args: RunArgs, output: Output) -> anyhow::Result<i32> {
     // Release, deploy, and render through the plugin, for every triggered project.
     let mut delivered: Vec<Delivered> = Vec::new();
     if ok && discovery.release_enabled {
-        let what = Deliver { projects: discovery.release_projects.clone(), dry_run: false, deploy: true };
+        let what = Deliver {
+            projects: discovery.release_projects.clone(),
+            dry_run: false,
+            deploy: true,
+            signing_key: args_signing_key.clone(),
+        };
         match deliver(&paths, &ctx, &opts, &discovery, &store, Some(run.id), secrets.clone(), progress.clone(), &what)
             .await
         {
@@ -187,6 +198,30 @@ pub(crate) struct Deliver {
     pub(crate) dry_run: bool,
     /// Deploy released projects that have resources, and render them through the plugin.
     pub(crate) deploy: bool,
+    /// Sign images with this PEM private key.
+    pub(crate) signing_key: Option<PathBuf>,
+}
+
+/// Loads a signer from a PEM file through the secret-provider port (`file` provider), with the
+/// password, if any, from the `FORGE_SIGNING_KEY_PASSWORD` environment variable (`env`).
+async fn load_signer(
+    secrets: &forge_secrets::ProviderRegistry,
+    path: &std::path::Path,
+) -> anyhow::Result<Arc<dyn forge_oci::sign::Signer>> {
+    use forge_core::ports::SecretRef;
+    let abs = std::fs::canonicalize(path).with_context(|| format!("signing key {}", path.display()))?;
+    let key = SecretRef {
+        provider: "file".into(),
+        fields: [("path".to_owned(), json!(abs.display().to_string()))].into_iter().collect(),
+    };
+    let password = std::env::var_os("FORGE_SIGNING_KEY_PASSWORD").map(|_| SecretRef {
+        provider: "env".into(),
+        fields: [("name".to_owned(), json!("FORGE_SIGNING_KEY_PASSWORD"))].into_iter().collect(),
+    });
+    let signer = forge_oci::sign::KeySigner::from_secrets(secrets, &key, password.as_ref())
+        .await
+        .map_err(|e| anyhow::anyhow!("loading the signing key: {e}"))?;
+    Ok(Arc::new(signer))
 }
 
 impl forge_exec::release::ReleaseProgress for ReleaseLines {
@@ -217,6 +252,10 @@ pub(crate) async fn deliver(
     use forge_exec::release::{ReleaseEnv, ReleaseGit, release_project};
 
     let layout = Arc::new(forge_oci::LayoutStore::open(&paths.oci)?);
+    let signer = match &what.signing_key {
+        Some(p) => Some(load_signer(&secrets, p).await?),
+        None => None,
+    };
     let local_registry: forge_core::Registry = "forge.local".parse()?;
     let env = ReleaseEnv {
         repository: ctx.repository.clone(),
@@ -240,6 +279,7 @@ pub(crate) async fn deliver(
         staging_root: paths.staging.clone(),
         progress: Arc::new(ReleaseLines(progress.clone())),
         dry_run,
+        signer,
     };
     let mut out = Vec::new();
     for project in &what.projects {
