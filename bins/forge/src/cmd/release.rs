@@ -10,12 +10,11 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 use forge_core::ports::Store;
-use forge_core::{Environment, Repository};
-use forge_exec::local::{self, LocalOptions, LocalPaths, RunContext};
+use forge_exec::local::{self, LocalPaths, RunContext};
 use serde_json::json;
 
 use super::progress::Progress;
-use super::run::{Deliver, deliver, print_delivered};
+use super::run::{Deliver, SourceArgs, deliver, print_delivered};
 use crate::Output;
 
 /// Arguments of `forge release`.
@@ -29,24 +28,8 @@ pub(crate) struct ReleaseArgs {
     /// Repository root or a folder inside it.
     #[arg(long, default_value = ".")]
     pub(crate) path: PathBuf,
-    /// Branch (default: the checked-out branch).
-    #[arg(long)]
-    pub(crate) branch: Option<String>,
-    /// Tag (default: a tag pointing at HEAD).
-    #[arg(long)]
-    pub(crate) tag: Option<String>,
-    /// Commit SHA (required outside a git work tree).
-    #[arg(long)]
-    pub(crate) commit: Option<String>,
-    /// Repository identity `owner/name`.
-    #[arg(long)]
-    pub(crate) repository: Option<String>,
-    /// Identity recorded as the release's actor.
-    #[arg(long, env = "FORGE_ACTOR", default_value = "forge-local")]
-    pub(crate) actor: String,
-    /// Sign every image with this PEM private key (see `forge run --help`).
-    #[arg(long, env = "FORGE_SIGNING_KEY")]
-    pub(crate) signing_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) source: SourceArgs,
 }
 
 pub(crate) fn run(args: ReleaseArgs, output: Output) -> anyhow::Result<i32> {
@@ -55,15 +38,7 @@ pub(crate) fn run(args: ReleaseArgs, output: Output) -> anyhow::Result<i32> {
         let json_out = output == Output::Json;
         let root = forge_config::discovery::find_repo_root(&args.path)
             .with_context(|| format!("no `.forge/repo.cue` in {} or its parents", args.path.display()))?;
-        let opts = LocalOptions {
-            root: root.clone(),
-            branch: args.branch,
-            tag: args.tag,
-            commit: args.commit.as_deref().map(str::parse).transpose().context("--commit")?,
-            repository: args.repository.as_deref().map(str::parse::<Repository>).transpose().context("--repository")?,
-            environment: "dev".parse::<Environment>()?,
-            actor: args.actor,
-        };
+        let opts = args.source.options(root.clone(), "dev")?;
         let ctx = RunContext::resolve(&opts)?;
         let paths = LocalPaths::new(&root);
         paths.create()?;
@@ -97,7 +72,8 @@ pub(crate) fn run(args: ReleaseArgs, output: Output) -> anyhow::Result<i32> {
             )
             .await?;
         let progress = Arc::new(Progress::new(json_out, Default::default()));
-        let what = Deliver { projects, dry_run: args.dry_run, deploy: false, signing_key: args.signing_key.clone() };
+        let what =
+            Deliver { projects, dry_run: args.dry_run, deploy: false, signing_key: args.source.signing_key.clone() };
         let delivered = deliver(&paths, &ctx, &opts, &discovery, &store, None, secrets, progress, &what).await?;
         if json_out {
             println!(

@@ -23,6 +23,17 @@ pub(crate) struct RunArgs {
     /// The repository root (holding `.forge/repo.cue`) or a folder inside it.
     #[arg(default_value = ".")]
     pub(crate) path: PathBuf,
+    /// Environment released projects are deployed to.
+    #[arg(long = "env", default_value = "dev")]
+    pub(crate) environment: String,
+    #[command(flatten)]
+    pub(crate) source: SourceArgs,
+}
+
+/// What is run or released: the git context overrides, identity and signing key shared by
+/// `forge run` and `forge release`.
+#[derive(Debug, Args)]
+pub(crate) struct SourceArgs {
     /// Branch for release triggers (default: the checked-out branch).
     #[arg(long)]
     pub(crate) branch: Option<String>,
@@ -35,9 +46,6 @@ pub(crate) struct RunArgs {
     /// Repository identity `owner/name` (default: the GitHub origin, else `local/<folder>`).
     #[arg(long)]
     pub(crate) repository: Option<String>,
-    /// Environment released projects are deployed to.
-    #[arg(long = "env", default_value = "dev")]
-    pub(crate) environment: String,
     /// Identity recorded as actor and deployer.
     #[arg(long, env = "FORGE_ACTOR", default_value = "forge-local")]
     pub(crate) actor: String,
@@ -48,6 +56,21 @@ pub(crate) struct RunArgs {
     pub(crate) signing_key: Option<PathBuf>,
 }
 
+impl SourceArgs {
+    /// The local-run options for a repository root and environment.
+    pub(crate) fn options(&self, root: PathBuf, environment: &str) -> anyhow::Result<LocalOptions> {
+        Ok(LocalOptions {
+            root,
+            branch: self.branch.clone(),
+            tag: self.tag.clone(),
+            commit: self.commit.as_deref().map(str::parse).transpose().context("--commit")?,
+            repository: self.repository.as_deref().map(str::parse::<Repository>).transpose().context("--repository")?,
+            environment: environment.parse::<Environment>().context("--env")?,
+            actor: self.actor.clone(),
+        })
+    }
+}
+
 pub(crate) fn run(args: RunArgs, output: Output) -> anyhow::Result<i32> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     rt.block_on(run_async(args, output))
@@ -56,19 +79,11 @@ pub(crate) fn run(args: RunArgs, output: Output) -> anyhow::Result<i32> {
 async fn run_async(args: RunArgs, output: Output) -> anyhow::Result<i32> {
     let json_out = output == Output::Json;
     let started = Instant::now();
-    let args_signing_key = args.signing_key.clone();
+    let args_signing_key = args.source.signing_key.clone();
     let root = forge_config::discovery::find_repo_root(&args.path).with_context(|| {
         format!("no `.forge/repo.cue` in {} or its parents: run `forge init --repo` to create one", args.path.display())
     })?;
-    let opts = LocalOptions {
-        root: root.clone(),
-        branch: args.branch,
-        tag: args.tag,
-        commit: args.commit.as_deref().map(str::parse).transpose().context("--commit")?,
-        repository: args.repository.as_deref().map(str::parse::<Repository>).transpose().context("--repository")?,
-        environment: args.environment.parse::<Environment>().context("--env")?,
-        actor: args.actor,
-    };
+    let opts = args.source.options(root.clone(), &args.environment)?;
     let ctx = RunContext::resolve(&opts)?;
     let paths = LocalPaths::new(&root);
     paths.create()?;
