@@ -67,6 +67,40 @@ macro_rules! string_serde {
     };
 }
 
+/// Defines a DNS-label newtype: `as_str`, a validating `FromStr` with the given error kind and
+/// rule, `Display` (padding-aware), `Debug` and the string serde of [`string_serde`].
+macro_rules! dns_label_id {
+    ($(#[$m:meta])* $name:ident, $kind:literal, $rule:literal) => {
+        $(#[$m])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The value as a string slice.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+        impl FromStr for $name {
+            type Err = IdError;
+            fn from_str(s: &str) -> Result<Self, IdError> {
+                if is_dns_label(s) { Ok(Self(s.to_owned())) } else { Err(IdError::new($kind, s, $rule)) }
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.pad(&self.0)
+            }
+        }
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.0)
+            }
+        }
+        string_serde!($name);
+    };
+}
+
 fn is_dns_label(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
@@ -142,77 +176,19 @@ impl fmt::Debug for Repository {
 }
 string_serde!(Repository);
 
-/// A project name (SPEC §1): `^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ProjectName(String);
+dns_label_id!(
+    /// A project name (SPEC §1): `^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`.
+    ProjectName,
+    "project name",
+    "must be 1-63 characters of a-z, 0-9 and `-`, starting and ending with a letter or digit"
+);
 
-impl ProjectName {
-    /// The name as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-impl FromStr for ProjectName {
-    type Err = IdError;
-    fn from_str(s: &str) -> Result<Self, IdError> {
-        if is_dns_label(s) {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(IdError::new(
-                "project name",
-                s,
-                "must be 1-63 characters of a-z, 0-9 and `-`, starting and ending with a letter or digit",
-            ))
-        }
-    }
-}
-impl fmt::Display for ProjectName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(&self.0)
-    }
-}
-impl fmt::Debug for ProjectName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ProjectName({})", self.0)
-    }
-}
-string_serde!(ProjectName);
-
-/// An environment name (SPEC §1): a DNS label such as `dev`, `staging`, `production`.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Environment(String);
-
-impl Environment {
-    /// The name as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-impl FromStr for Environment {
-    type Err = IdError;
-    fn from_str(s: &str) -> Result<Self, IdError> {
-        if is_dns_label(s) {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(IdError::new(
-                "environment",
-                s,
-                "must be a DNS label: 1-63 characters of a-z, 0-9 and `-`, starting and ending with a letter or digit",
-            ))
-        }
-    }
-}
-impl fmt::Display for Environment {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(&self.0)
-    }
-}
-impl fmt::Debug for Environment {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Environment({})", self.0)
-    }
-}
-string_serde!(Environment);
+dns_label_id!(
+    /// An environment name (SPEC §1): a DNS label such as `dev`, `staging`, `production`.
+    Environment,
+    "environment",
+    "must be a DNS label: 1-63 characters of a-z, 0-9 and `-`, starting and ending with a letter or digit"
+);
 
 /// A full git commit SHA (SPEC §1): 40 hex digits, accepted in any case, stored lowercase.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -417,41 +393,12 @@ fn lower_repo(id: CanonicalId) -> Result<CanonicalId, IdError> {
     })
 }
 
-/// An artifact name within a project: a DNS label like the project rule.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ArtifactName(String);
-
-impl ArtifactName {
-    /// The name as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-impl FromStr for ArtifactName {
-    type Err = IdError;
-    fn from_str(s: &str) -> Result<Self, IdError> {
-        if is_dns_label(s) {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(IdError::new(
-                "artifact name",
-                s,
-                "must be 1-63 characters of a-z, 0-9 and `-`, starting and ending with a letter or digit",
-            ))
-        }
-    }
-}
-impl fmt::Display for ArtifactName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(&self.0)
-    }
-}
-impl fmt::Debug for ArtifactName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ArtifactName({})", self.0)
-    }
-}
-string_serde!(ArtifactName);
+dns_label_id!(
+    /// An artifact name within a project: a DNS label like the project rule.
+    ArtifactName,
+    "artifact name",
+    "must be 1-63 characters of a-z, 0-9 and `-`, starting and ending with a letter or digit"
+);
 
 /// The OCI reference of an artifact tracking image (SPEC §1, §4.5):
 /// `<tracking-registry>/<owner>/<name>/<project>/<artifact>:sha-<sha>`.
@@ -556,12 +503,15 @@ impl FromStr for PointerPath {
 }
 string_serde!(PointerPath);
 
-/// A Kubernetes namespace derived by the rule of SPEC §1: `<name>-<project>`, lowercased; if
-/// longer than 63 characters, the first 54 characters, `-`, and 8 hex digits of the SHA-256 of
-/// the full name. Decision where the spec is silent: `.` and `_` of the repository name become
-/// `-` and leading `-` are dropped, so the result is always a DNS label.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Namespace(String);
+dns_label_id!(
+    /// A Kubernetes namespace derived by the rule of SPEC §1: `<name>-<project>`, lowercased; if
+    /// longer than 63 characters, the first 54 characters, `-`, and 8 hex digits of the SHA-256 of
+    /// the full name. Decision where the spec is silent: `.` and `_` of the repository name become
+    /// `-` and leading `-` are dropped, so the result is always a DNS label.
+    Namespace,
+    "namespace",
+    "must be a DNS label of at most 63 characters"
+);
 
 impl Namespace {
     /// Derives the namespace of a project of a repository.
@@ -581,32 +531,7 @@ impl Namespace {
         head.push_str(&hex::encode(digest)[..8]);
         Self(head)
     }
-    /// The namespace as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
-impl FromStr for Namespace {
-    type Err = IdError;
-    fn from_str(s: &str) -> Result<Self, IdError> {
-        if is_dns_label(s) {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(IdError::new("namespace", s, "must be a DNS label of at most 63 characters"))
-        }
-    }
-}
-impl fmt::Display for Namespace {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(&self.0)
-    }
-}
-impl fmt::Debug for Namespace {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Namespace({})", self.0)
-    }
-}
-string_serde!(Namespace);
 
 /// Whether `s` is a DNS label (RFC 1123): 1-63 of `a-z0-9-`, alphanumeric at both ends.
 pub fn is_valid_dns_label(s: &str) -> bool {

@@ -17,7 +17,7 @@
 //! ```
 //!
 //! ## Crate features
-//! - `proptest`: exports [`strategies`], `proptest` strategies for every identifier and entity,
+//! - `proptest`: exports the `strategies` module, `proptest` strategies for every identifier and entity,
 //!   so that consumers can property-test against Forge's contracts.
 
 pub mod alias;
