@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 
 use super::ReleaseError;
-use super::publisher::{Credentials, PublishRequest, PublishResponse, Publisher};
+use super::publisher::{Credentials, PublishRequest, PublishResponse, Publisher, perr};
 
 const PUBLIC_API: &str = "https://api.github.com";
 
@@ -36,10 +36,6 @@ impl GithubPublisher {
             .map_err(|e| perr("github", e))?;
         Ok(Self { credentials, http })
     }
-}
-
-fn perr(p: &str, m: impl std::fmt::Display) -> ReleaseError {
-    ReleaseError::Publisher { publisher: p.to_owned(), message: m.to_string() }
 }
 
 async fn json_of(p: &str, what: &str, resp: reqwest::Response) -> Result<(u16, Value), ReleaseError> {

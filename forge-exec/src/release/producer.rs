@@ -189,10 +189,16 @@ impl Producer for EarthlyProducer {
     }
 }
 
-fn sha256_file(path: &Path) -> Result<(String, u64), std::io::Error> {
+/// How much of a file's start is kept for header inspection (executable and archive formats).
+const INSPECT_BYTES: usize = 64 * 1024 * 1024;
+
+/// Hashes a file in one pass, keeping its first [`INSPECT_BYTES`] for inspection:
+/// `(digest, size, head)`.
+fn sha256_file(path: &Path) -> Result<(String, u64, Vec<u8>), std::io::Error> {
     let mut f = std::fs::File::open(path)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
+    let mut head = Vec::new();
     let mut size = 0u64;
     loop {
         let n = f.read(&mut buf)?;
@@ -201,8 +207,10 @@ fn sha256_file(path: &Path) -> Result<(String, u64), std::io::Error> {
         }
         size += n as u64;
         h.update(&buf[..n]);
+        let room = INSPECT_BYTES.saturating_sub(head.len());
+        head.extend_from_slice(&buf[..n.min(room)]);
     }
-    Ok((format!("sha256:{}", hex::encode(h.finalize())), size))
+    Ok((format!("sha256:{}", hex::encode(h.finalize())), size, head))
 }
 
 fn io_err(artifact: &str, action: &str, path: &Path, e: std::io::Error) -> ReleaseError {
@@ -346,11 +354,7 @@ pub fn collect_output(req: &ProducerRequest, producer: &str) -> Result<ProducerR
                     });
                 }
             };
-            let (digest, size) = sha256_file(&file).map_err(|e| io_err(a, "hashing", &file, e))?;
-            let mut head = Vec::new();
-            std::fs::File::open(&file)
-                .and_then(|f| f.take(64 * 1024 * 1024).read_to_end(&mut head))
-                .map_err(|e| io_err(a, "reading", &file, e))?;
+            let (digest, size, head) = sha256_file(&file).map_err(|e| io_err(a, "reading", &file, e))?;
             let mut o = serde_json::Map::new();
             o.insert("path".into(), json!(file.display().to_string()));
             o.insert("location_type".into(), json!("file"));

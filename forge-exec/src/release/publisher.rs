@@ -115,7 +115,8 @@ impl Credentials {
     }
 }
 
-fn perr(publisher: &str, message: impl std::fmt::Display) -> ReleaseError {
+/// A publisher error naming the publisher.
+pub(super) fn perr(publisher: &str, message: impl std::fmt::Display) -> ReleaseError {
     ReleaseError::Publisher { publisher: publisher.to_owned(), message: message.to_string() }
 }
 

@@ -126,11 +126,7 @@ async fn open_local(t: &Target) -> anyhow::Result<Local> {
             RunContext::resolve(&opts).map(|c| c.repository).or_else(|_| format!("local/{}", folder(&root)).parse())?
         }
     };
-    let store: Arc<dyn Store> = Arc::new(
-        forge_api::store::SqlStore::open(&forge_api::store::StoreOptions::new(paths.database_url()))
-            .await
-            .context("opening the local store")?,
-    );
+    let store = super::open_local_store(&paths).await?;
     Ok(Local { paths, repository, store })
 }
 

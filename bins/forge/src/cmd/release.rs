@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use forge_core::ports::Store;
 use forge_exec::local::{self, LocalPaths, RunContext};
 use serde_json::json;
 
@@ -60,11 +59,7 @@ pub(crate) fn run(args: ReleaseArgs, output: Output) -> anyhow::Result<i32> {
             );
             return Ok(0);
         }
-        let store: Arc<dyn Store> = Arc::new(
-            forge_api::store::SqlStore::open(&forge_api::store::StoreOptions::new(paths.database_url()))
-                .await
-                .context("opening the local store")?,
-        );
+        let store = super::open_local_store(&paths).await?;
         store
             .register_repository(
                 &forge_core::model::RegisterRepository { repository: ctx.repository.clone(), clone_url: None },

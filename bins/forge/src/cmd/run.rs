@@ -116,11 +116,7 @@ async fn run_async(args: RunArgs, output: Output) -> anyhow::Result<i32> {
             .line(&format!("  skipped invalid project {}: {}:{}:{}: {}", e.path, e.file, e.line, e.column, e.message));
     }
 
-    let store: Arc<dyn Store> = Arc::new(
-        forge_api::store::SqlStore::open(&forge_api::store::StoreOptions::new(paths.database_url()))
-            .await
-            .context("opening the local store")?,
-    );
+    let store = super::open_local_store(&paths).await?;
     let mut run = local::record_run(&*store, &ctx, &plan, &opts.actor).await?;
     let sink: Arc<dyn StatusSink> = progress.clone();
     let cancel = CancellationToken::new();
