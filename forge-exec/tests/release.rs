@@ -19,7 +19,7 @@ use forge_core::ports::{ImageStore, Store};
 use forge_core::{ReleaseStatus, Repository};
 use forge_exec::release::github::GithubPublisher;
 use forge_exec::release::publisher::{Credentials, PublisherSet};
-use forge_exec::release::{NoProgress, ReleaseEnv, ReleaseGit, release_project};
+use forge_exec::release::{NoProgress, ReleaseEnv, ReleaseGit, release_project, retry_release};
 use forge_oci::{RegistryConfig, RegistryStore};
 use serde_json::{Value, json};
 
@@ -231,7 +231,7 @@ async fn setup(registry: &str) -> Setup {
         tracking_registry: reg,
         tracking_store: release_store.clone(),
         publishers,
-        store: store.clone(),
+        store: Arc::new(forge_core::ports::StoreReleases(store.clone())),
         staging_root: tmp.path().join("staging"),
         progress: Arc::new(NoProgress),
         dry_run: false,
@@ -321,4 +321,125 @@ async fn a_failing_producer_records_nothing_and_cleans_staging() {
     let page = s.store.list_releases(&s.env.repository, &"svc".parse().unwrap(), 10, 0).await.unwrap();
     assert_eq!(page.total, 0, "nothing recorded");
     assert!(!s.env.staging_root.join("svc").exists(), "staging cleaned");
+}
+
+/// Records the stages a release runs.
+#[derive(Default)]
+struct Stages(Mutex<Vec<String>>);
+
+impl forge_exec::release::ReleaseProgress for Stages {
+    fn started(&self, _project: &str, stage: &str) {
+        self.0.lock().unwrap().push(stage.to_owned());
+    }
+    fn finished(&self, _project: &str, _stage: &str, _ok: bool, _detail: &str) {}
+}
+
+#[tokio::test]
+async fn retry_republishes_only_what_failed_and_completes_the_release() {
+    let Some(registry) = registry() else { return };
+    let s = setup(&registry).await;
+    s.gh.lock().unwrap().fail_uploads = true;
+    let out = release_project(&s.env, &s.discovery, "svc").await.unwrap();
+    assert_eq!(out.release.status, ReleaseStatus::Partial);
+    let image_digest = out.release.oci_digest.clone();
+
+    // Still failing: the retry records the new failures and stays partial.
+    let again = retry_release(&s.env, &s.discovery, "svc", "1").await.unwrap();
+    assert_eq!(again.release.status, ReleaseStatus::Partial);
+    assert_eq!(again.retried.len(), 2, "{:?}", again.retried);
+
+    // The destination recovers: only the two github uploads run again.
+    s.gh.lock().unwrap().fail_uploads = false;
+    let before = s.release_store.stats();
+    let stages = Arc::new(Stages::default());
+    let mut env = s.env.clone();
+    env.progress = stages.clone();
+    let retry = retry_release(&env, &s.discovery, "svc", "1").await.unwrap();
+    assert_eq!(
+        *stages.0.lock().unwrap(),
+        ["produce cli", "publish cli → github", "produce schema", "publish schema → github"],
+        "only the artifacts with a failed publisher are rebuilt, and only that publisher runs"
+    );
+    let retried: Vec<(&str, &str)> = retry.retried.iter().map(|(a, p)| (a.as_str(), p.publisher.as_str())).collect();
+    assert_eq!(retried, [("cli", "github"), ("schema", "github")]);
+    assert!(retry.retried.iter().all(|(_, p)| p.success));
+    assert_eq!(retry.release.status, ReleaseStatus::Complete);
+    assert_eq!(s.gh.lock().unwrap().uploads, 2);
+    let after = s.release_store.stats();
+    assert_eq!(after, before, "no tracking or release image is pushed again: {before:?} → {after:?}");
+    // The record changed only in publisher results and status; the image is untouched.
+    assert_eq!(retry.release.oci_digest, image_digest);
+    assert_eq!(retry.release.release_number, 1);
+    let stored = s.store.get_release(&s.env.repository, &"svc".parse().unwrap(), "1").await.unwrap();
+    assert_eq!(stored.status, ReleaseStatus::Complete);
+    assert!(stored.artifacts.iter().flat_map(|a| &a.publishers).all(|p| p.success && p.error.is_none()));
+
+    // A complete release has nothing to retry.
+    let none = retry_release(&s.env, &s.discovery, "svc", "1").await.unwrap();
+    assert!(none.retried.is_empty());
+    assert_eq!(s.gh.lock().unwrap().uploads, 2);
+}
+
+#[tokio::test]
+async fn retry_refuses_another_commit_and_a_changed_artifact() {
+    let Some(registry) = registry() else { return };
+    let mut s = setup(&registry).await;
+    s.gh.lock().unwrap().fail_uploads = true;
+    release_project(&s.env, &s.discovery, "svc").await.unwrap();
+    s.gh.lock().unwrap().fail_uploads = false;
+
+    // Another commit checked out.
+    let mut other = s.env.clone();
+    other.git.commit = "1111111111111111111111111111111111111111".parse().unwrap();
+    let e = retry_release(&other, &s.discovery, "svc", "1").await.unwrap_err().to_string();
+    assert!(e.contains("check out 0123456789abcdef"), "{e}");
+
+    // The producer now makes different bytes: refused, nothing recorded.
+    let project = s.env.repo_root.join("svc/.forge/project.cue");
+    let text = std::fs::read_to_string(&project).unwrap().replace("cp /bin/true", "cp /bin/false");
+    std::fs::write(&project, text).unwrap();
+    let discovery =
+        forge_config::discovery::Discoverer::new(Arc::new(forge_secrets::ProviderRegistry::with_defaults()))
+            .discover(
+                &s.env.repo_root,
+                &forge_config::trigger::GitContext { branch: Some("main".into()), tag: None, git_ref: None },
+            )
+            .unwrap();
+    s.discovery = discovery;
+    let e = retry_release(&s.env, &s.discovery, "svc", "1").await.unwrap_err().to_string();
+    assert!(e.contains("not reproducible"), "{e}");
+    let stored = s.store.get_release(&s.env.repository, &"svc".parse().unwrap(), "1").await.unwrap();
+    assert_eq!(stored.status, ReleaseStatus::Partial);
+    assert_eq!(s.gh.lock().unwrap().uploads, 0);
+    assert!(!s.env.staging_root.join("svc").exists(), "staging cleaned");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_releases_of_one_project_get_gapless_numbers_matching_their_images() {
+    let Some(registry) = registry() else { return };
+    let s = setup(&registry).await;
+    let mut handles = Vec::new();
+    for i in 0..4u8 {
+        let mut env = s.env.clone();
+        env.git.commit = format!("{:040x}", u128::from(i) + 0xabc).parse().unwrap();
+        env.staging_root = s.env.staging_root.join(format!("c{i}"));
+        let discovery = s.discovery.clone();
+        handles.push(tokio::spawn(async move { release_project(&env, &discovery, "svc").await }));
+    }
+    let mut numbers = Vec::new();
+    for h in handles {
+        let out = h.await.unwrap().unwrap();
+        let rref: forge_core::ReleaseRef = out.release.oci_ref.parse().unwrap();
+        let report = forge_oci::verify_release(&*s.release_store, &rref.repository_path(), rref.tag()).await.unwrap();
+        assert!(report.ok, "{report:?}");
+        assert_eq!(
+            report.release_number,
+            Some(out.release.release_number),
+            "the number baked into the image is the recorded one"
+        );
+        assert_eq!(report.manifest_digest.as_deref(), Some(out.release.oci_digest.as_str()));
+        numbers.push(out.release.release_number);
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, [1, 2, 3, 4]);
 }

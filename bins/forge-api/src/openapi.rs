@@ -147,6 +147,9 @@ pub struct CreateReleaseBody {
     /// `complete` or `partial`.
     pub status: Option<String>,
     pub run_id: Option<String>,
+    /// The number baked into the release image; 409 when the project's next number differs.
+    #[schema(minimum = 1)]
+    pub expected_number: Option<u64>,
 }
 
 /// A release.

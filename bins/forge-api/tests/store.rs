@@ -52,6 +52,8 @@ conformance!(
     run_status_aggregation,
     jobs_and_expiry,
     concurrent_run_creation,
+    expected_release_number_is_checked,
+    publisher_retry_updates_only_results,
 );
 
 async fn repositories_and_run_idempotency(store: &SqlStore) {
@@ -375,4 +377,68 @@ async fn concurrent_run_creation(store: &SqlStore) {
     }
     attempts.sort_unstable();
     assert_eq!(attempts, (2..=11).collect::<Vec<u32>>(), "re-runs get distinct, gapless attempts");
+}
+
+async fn expected_release_number_is_checked(store: &SqlStore) {
+    let mut req = release_req(sha(1), TriggerType::BranchPush, Some("main"), None);
+    req.expected_number = Some(2);
+    let err = store.create_release(&req, "ci").await.unwrap_err();
+    assert!(matches!(err, Error::Conflict { ref message, .. } if message.contains("next one is 1")), "{err}");
+    assert_eq!(store.list_releases(&repo(), &project(), 10, 0).await.unwrap().total, 0, "nothing recorded");
+    req.expected_number = Some(1);
+    assert_eq!(store.create_release(&req, "ci").await.unwrap().value.release_number, 1);
+    // The triplet exists: the existing release whatever number is expected.
+    req.expected_number = Some(5);
+    let again = store.create_release(&req, "ci").await.unwrap();
+    assert!(!again.created);
+    assert_eq!(again.value.release_number, 1);
+}
+
+async fn publisher_retry_updates_only_results(store: &SqlStore) {
+    use forge_core::ReleaseStatus;
+    use forge_core::model::{ArtifactType, PublishResult, ReleaseArtifact};
+    let ok = |p: &str| PublishResult { publisher: p.into(), success: true, uri: Some(format!("{p}://x")), error: None };
+    let failed =
+        |p: &str| PublishResult { publisher: p.into(), success: false, uri: None, error: Some("502 upstream".into()) };
+    let artifact = |publishers: Vec<PublishResult>| ReleaseArtifact {
+        name: "cli".parse().unwrap(),
+        kind: ArtifactType::Binary,
+        digest: format!("sha256:{}", "cd".repeat(32)),
+        tracking_ref: "registry.example/acme/shop/web/cli:sha-x".into(),
+        primary_uri: Some("docker://x".into()),
+        publishers,
+    };
+    let mut req = release_req(sha(2), TriggerType::BranchPush, Some("main"), None);
+    req.artifacts = vec![artifact(vec![ok("docker"), failed("github")])];
+    req.status = ReleaseStatus::Partial;
+    let r = store.create_release(&req, "ci").await.unwrap().value;
+
+    // Status must match the results.
+    let fixed = vec![artifact(vec![ok("docker"), ok("github")])];
+    let e = store.update_release_publishing(r.id, &fixed, ReleaseStatus::Partial, "op").await.unwrap_err();
+    assert!(matches!(e, Error::Conflict { ref message, .. } if message.contains("expected `complete`")), "{e}");
+    // A successful result cannot be replaced, nor a digest changed.
+    let regressed = vec![artifact(vec![failed("docker"), ok("github")])];
+    let e = store.update_release_publishing(r.id, &regressed, ReleaseStatus::Partial, "op").await.unwrap_err();
+    assert!(matches!(e, Error::Conflict { ref message, .. } if message.contains("immutable")), "{e}");
+    let mut other_digest = fixed.clone();
+    other_digest[0].digest = format!("sha256:{}", "ef".repeat(32));
+    let e = store.update_release_publishing(r.id, &other_digest, ReleaseStatus::Complete, "op").await.unwrap_err();
+    assert!(matches!(e, Error::Conflict { .. }), "{e}");
+    assert_eq!(store.get_release(&repo(), &project(), "1").await.unwrap().status, ReleaseStatus::Partial);
+
+    // The legal update.
+    let done = store.update_release_publishing(r.id, &fixed, ReleaseStatus::Complete, "op").await.unwrap();
+    assert_eq!(done.status, ReleaseStatus::Complete);
+    assert_eq!(done.artifacts, fixed);
+    assert_eq!(done.oci_digest, r.oci_digest);
+    assert_eq!(done.aliases, r.aliases);
+    assert_eq!(store.audit_count(&format!("release:{}", r.id)).await.unwrap(), 2);
+    // Complete: nothing more to retry.
+    let e = store.update_release_publishing(r.id, &fixed, ReleaseStatus::Complete, "op").await.unwrap_err();
+    assert!(matches!(e, Error::Conflict { ref message, .. } if message.contains("only a partial release")), "{e}");
+    assert!(matches!(
+        store.update_release_publishing(Uuid::new_v4(), &fixed, ReleaseStatus::Complete, "op").await,
+        Err(Error::NotFound { .. })
+    ));
 }

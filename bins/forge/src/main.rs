@@ -95,8 +95,9 @@ enum Command {
         #[command(subcommand)]
         command: CueCommand,
     },
-    /// Release projects on the embedded defaults (`forge release [PROJECT] [--dry-run]`), or
-    /// verify a release image (`forge release verify`).
+    /// Release projects on the embedded defaults (`forge release [PROJECT] [--dry-run]`),
+    /// retry the failed publishers of a partial release (`forge release retry`), or verify a
+    /// release image (`forge release verify`).
     #[command(args_conflicts_with_subcommands = true)]
     Release {
         #[command(subcommand)]
@@ -139,6 +140,9 @@ enum ReleaseCommand {
         #[arg(long = "key")]
         keys: Vec<PathBuf>,
     },
+    /// Republish only the failed destinations of a `partial` release (same commit), and record
+    /// the results; exit 1 while some still fail.
+    Retry(cmd::release::RetryArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -188,6 +192,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 cmd::release_verify::run_with_keys(&target, &keys, json)
             }
         }
+        Command::Release { command: Some(ReleaseCommand::Retry(args)), .. } => cmd::release::retry(args, cli.output),
         Command::Release { command: None, args } => cmd::release::run(args, cli.output),
         Command::Secrets { command: SecretsCommand::Check(args) } => cmd::secrets_check::run(&args.path, json),
         Command::Deploy(args) => cmd::ops::deploy(args, cli.output),

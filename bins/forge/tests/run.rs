@@ -326,3 +326,51 @@ deployment: resources: [{
     assert_ne!(code, 0);
     assert!(err.contains("EnvironmentConfig"), "{err}");
 }
+
+#[test]
+fn a_partial_release_is_retried_from_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = example_repo(tmp.path());
+    // The `github` destination is broken: a file where its folder must go.
+    std::fs::create_dir_all(repo.join(".forge-local/published")).unwrap();
+    std::fs::write(repo.join(".forge-local/published/github"), "not a folder").unwrap();
+    let (code, out, err) = forge(&["release", "api", "--output", "json"], &repo);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let r = &v["releases"][0]["release"];
+    assert_eq!(r["status"], "partial", "{out}");
+    let digest = r["oci_digest"].as_str().unwrap().to_owned();
+
+    // Without a project the release id is ambiguous: a clear error.
+    let (code, _, err) = forge(&["release", "retry", "1"], &repo);
+    assert_ne!(code, 0);
+    assert!(err.contains("api/1") || err.contains("--project"), "{err}");
+
+    // Still broken: retried, still partial, exit 1.
+    let (code, out, err) = forge(&["release", "retry", "api/1", "--output", "json"], &repo);
+    assert_eq!(code, 1, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["release"]["status"], "partial");
+    assert_eq!(v["retried"].as_array().unwrap().len(), 2);
+
+    // Fixed: only the two github publishes run, the release completes, the image is unchanged.
+    std::fs::remove_file(repo.join(".forge-local/published/github")).unwrap();
+    let (code, out, err) = forge(&["release", "retry", "1", "--project", "api", "--output", "json"], &repo);
+    assert_eq!(code, 0, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["release"]["status"], "complete");
+    assert_eq!(v["release"]["oci_digest"], digest.as_str());
+    let retried: Vec<(&str, bool)> = v["retried"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["artifact"].as_str().unwrap(), x["success"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(retried, [("api-bin", true), ("api-docs", true)]);
+    assert!(repo.join(".forge-local/published/github/api-bin").is_dir());
+
+    // Complete: nothing to retry.
+    let (code, _, err) = forge(&["release", "retry", "api/1"], &repo);
+    assert_eq!(code, 0);
+    assert!(err.contains("nothing to retry"), "{err}");
+}

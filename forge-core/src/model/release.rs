@@ -213,6 +213,12 @@ pub struct CreateRelease {
     /// Run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<Uuid>,
+    /// The release number baked into the release image. When set and the project's next
+    /// number is a different one (another release of the project was recorded meanwhile), the
+    /// store records nothing and answers a conflict, so the caller rebuilds the image with the
+    /// new number: a record never disagrees with its image. Absent: the store numbers freely.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_number: Option<u64>,
 }
 
 fn complete() -> ReleaseStatus {

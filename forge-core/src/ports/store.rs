@@ -5,9 +5,9 @@ use crate::Result;
 use crate::id::{Environment, ProjectName, Repository};
 use crate::model::{
     Approval, CreateApproval, CreateRelease, CreateRun, Deployment, JobRecord, PipelineRun, RegisterRepository,
-    Release, ReleasePage, StatusUpdate,
+    Release, ReleaseArtifact, ReleasePage, StatusUpdate,
 };
-use crate::status::RunStatus;
+use crate::status::{ReleaseStatus, RunStatus};
 
 /// Whether a create call made something new or returned what existed (idempotency).
 #[derive(Debug, Clone, PartialEq)]
@@ -67,6 +67,19 @@ pub trait Store: Send + Sync {
         limit: u32,
         offset: u64,
     ) -> Result<ReleasePage>;
+    /// Records the outcome of a publisher retry on a `partial` release (SPEC §4.3): replaces
+    /// the publisher results of its artifacts and sets its status (`complete` once every
+    /// publisher has succeeded, else `partial`). Nothing else of a release ever changes: the
+    /// artifacts must keep their names, types, digests, tracking refs and primary URIs (they are
+    /// baked into the immutable release image), and a release that is not `partial` is a
+    /// conflict.
+    async fn update_release_publishing(
+        &self,
+        release_id: Uuid,
+        artifacts: &[ReleaseArtifact],
+        status: ReleaseStatus,
+        actor: &str,
+    ) -> Result<Release>;
     /// Records a deployment as active and supersedes the previous active one, atomically
     /// (with an audit row).
     async fn record_deployment(&self, deployment: &Deployment) -> Result<Deployment>;
@@ -83,4 +96,57 @@ pub trait Store: Send + Sync {
     async fn create_approval(&self, req: &CreateApproval, release: &Release, approver: &str) -> Result<Approval>;
     /// Approvals of a release for an environment.
     async fn approvals(&self, release_id: Uuid, env: &Environment) -> Result<Vec<Approval>>;
+}
+
+/// The part of the store that release creation needs (SPEC §5.3). A process that records
+/// through the REST API instead of a database (a worker in the distributed mode) implements just
+/// this; every [`Store`] provides it through [`StoreReleases`].
+#[async_trait]
+pub trait ReleaseRecords: Send + Sync {
+    /// Resolves a release id (SPEC §5.1) within a project.
+    async fn get_release(&self, repo: &Repository, project: &ProjectName, id: &str) -> Result<Release>;
+    /// The number of the newest release of a project, if any.
+    async fn latest_release_number(&self, repo: &Repository, project: &ProjectName) -> Result<Option<u64>>;
+    /// Creates a release, or returns the existing one for the triplet.
+    async fn create_release(&self, req: &CreateRelease, actor: &str) -> Result<Created<Release>>;
+    /// See [`Store::update_release_publishing`].
+    async fn update_release_publishing(
+        &self,
+        release_id: Uuid,
+        artifacts: &[ReleaseArtifact],
+        status: ReleaseStatus,
+        actor: &str,
+    ) -> Result<Release>;
+}
+
+/// A [`Store`] as [`ReleaseRecords`].
+#[derive(Clone)]
+pub struct StoreReleases(pub std::sync::Arc<dyn Store>);
+
+impl std::fmt::Debug for StoreReleases {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreReleases")
+    }
+}
+
+#[async_trait]
+impl ReleaseRecords for StoreReleases {
+    async fn get_release(&self, repo: &Repository, project: &ProjectName, id: &str) -> Result<Release> {
+        self.0.get_release(repo, project, id).await
+    }
+    async fn latest_release_number(&self, repo: &Repository, project: &ProjectName) -> Result<Option<u64>> {
+        Ok(self.0.list_releases(repo, project, 1, 0).await?.releases.first().map(|r| r.release_number))
+    }
+    async fn create_release(&self, req: &CreateRelease, actor: &str) -> Result<Created<Release>> {
+        self.0.create_release(req, actor).await
+    }
+    async fn update_release_publishing(
+        &self,
+        release_id: Uuid,
+        artifacts: &[ReleaseArtifact],
+        status: ReleaseStatus,
+        actor: &str,
+    ) -> Result<Release> {
+        self.0.update_release_publishing(release_id, artifacts, status, actor).await
+    }
 }

@@ -23,16 +23,16 @@ pub mod github;
 pub mod producer;
 pub mod publisher;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use forge_config::discovery::Discovery;
+use forge_config::schema::ArtifactConfig;
 use forge_core::model::{
     AliasKind, ArtifactType, CreateRelease, PublishResult, Release, ReleaseArtifact, ReleaseTrigger, TriggerType,
 };
-use forge_core::ports::{ImageStore, Store};
+use forge_core::ports::{ImageStore, ReleaseRecords};
 use forge_core::{
     ArtifactName, CanonicalId, CommitSha, ProjectName, Registry, ReleaseRef, ReleaseStatus, Repository, TrackingRef,
 };
@@ -160,8 +160,9 @@ pub struct ReleaseEnv {
     pub tracking_store: Arc<dyn ImageStore>,
     /// Publishers by type.
     pub publishers: PublisherSet,
-    /// The API store.
-    pub store: Arc<dyn Store>,
+    /// Where releases are recorded: the API store (wrap a [`Store`](forge_core::ports::Store) in
+    /// [`StoreReleases`](forge_core::ports::StoreReleases)), or the REST API itself.
+    pub store: Arc<dyn ReleaseRecords>,
     /// Root of the staging directories.
     pub staging_root: PathBuf,
     /// Progress observer.
@@ -296,6 +297,157 @@ fn sbom_for(p: &ProducerResponse, namespace: &str, created: DateTime<Utc>, versi
     })))
 }
 
+fn publish_git(env: &ReleaseEnv, project: &str) -> PublishGit {
+    let tag = env.git.tag.as_deref().map(|t| forge_core::alias::tag_alias(t, project));
+    PublishGit { commit_sha: env.git.commit.to_string(), tag, branch: env.git.branch.clone() }
+}
+
+fn producer_kind(cfg: &ArtifactConfig) -> &'static str {
+    match &cfg.producer {
+        forge_config::schema::Producer::Earthly { .. } => "earthly",
+        forge_config::schema::Producer::Script { .. } => "script",
+    }
+}
+
+/// Produces one artifact into a fresh staging directory under `staging` (progress reported).
+async fn produce(
+    env: &ReleaseEnv,
+    dp: &forge_config::discovery::DiscoveredProject,
+    project: &str,
+    id: &CanonicalId,
+    name: &str,
+    cfg: &ArtifactConfig,
+    staging: &Path,
+) -> Result<ProducerResponse, ReleaseError> {
+    let dir = staging.join(name);
+    clean_dir(&dir)?;
+    let stage = format!("produce {name}");
+    env.progress.started(project, &stage);
+    let kind = producer_kind(cfg);
+    let producer: Arc<dyn Producer> = match kind {
+        "earthly" => Arc::new(EarthlyProducer::default()),
+        _ => Arc::new(ScriptProducer),
+    };
+    let req = ProducerRequest {
+        project: project.to_owned(),
+        project_path: dp.path.clone(),
+        repository: env.repository.to_string(),
+        repository_path: env.repo_root.clone(),
+        commit_sha: env.git.commit.to_string(),
+        release_id: id.to_string(),
+        artifact: name.to_owned(),
+        kind: cfg.kind,
+        config: cfg.producer.clone(),
+        staging_path: dir,
+    };
+    let started = std::time::Instant::now();
+    match producer.produce(&req).await {
+        Ok(p) => {
+            tracing::debug!(artifact = %name, producer = kind, took = ?started.elapsed(), "artifact built");
+            env.progress.finished(project, &stage, true, &p.digest);
+            Ok(p)
+        }
+        Err(e) => {
+            env.progress.finished(project, &stage, false, &e.to_string());
+            Err(e)
+        }
+    }
+}
+
+/// What the publishers of one artifact did.
+struct Published {
+    /// Per publisher, in the order run.
+    results: Vec<PublishResult>,
+    /// `publishers` of the output schema (SPEC §4.4), successful ones only.
+    metadata: Map<String, Value>,
+    /// Publishers that found the artifact already there.
+    skipped: Vec<String>,
+    /// URI of the first successful publisher.
+    first_uri: Option<String>,
+}
+
+/// Runs the publishers `names` of one artifact, in declaration order, independently: a failure
+/// is a result, never an early return.
+#[allow(clippy::too_many_arguments)]
+async fn publish(
+    env: &ReleaseEnv,
+    discovery: &Discovery,
+    project: &str,
+    id: &CanonicalId,
+    git: &PublishGit,
+    name: &str,
+    cfg: &ArtifactConfig,
+    produced: &ProducerResponse,
+    names: &[&str],
+) -> Published {
+    let mut out = Published { results: Vec::new(), metadata: Map::new(), skipped: Vec::new(), first_uri: None };
+    for (pname, pcfg) in cfg.publishers.iter().filter(|(p, _)| names.contains(&p.as_str())) {
+        let stage = format!("publish {name} → {pname}");
+        env.progress.started(project, &stage);
+        if env.dry_run {
+            let uri = format!("dry-run://{pname}/{name}");
+            env.progress.finished(project, &stage, true, "dry run: not published");
+            out.first_uri.get_or_insert_with(|| uri.clone());
+            out.metadata.insert(pname.clone(), json!({"uri": uri}));
+            out.results.push(PublishResult { publisher: pname.clone(), success: true, uri: Some(uri), error: None });
+            continue;
+        }
+        let result = match discovery.repository.publishers.get(pname) {
+            None => {
+                Err(ReleaseError::Publisher { publisher: pname.clone(), message: "not defined in repo.cue".into() })
+            }
+            Some(rcfg) => match env.publishers.get(&rcfg.kind) {
+                None => Err(ReleaseError::Publisher {
+                    publisher: pname.clone(),
+                    message: format!("no publisher implementation for type `{}`", rcfg.kind),
+                }),
+                Some(p) => {
+                    let preq = PublishRequest {
+                        project,
+                        repo_root: &env.repo_root,
+                        git,
+                        release_id: &id.to_string(),
+                        produced,
+                        publisher: pname,
+                        repo_config: rcfg,
+                        project_config: pcfg,
+                    };
+                    p.publish(&preq).await
+                }
+            },
+        };
+        match result {
+            Ok(r) => {
+                env.progress.finished(project, &stage, true, if r.skipped { "already published" } else { &r.uri });
+                if r.skipped {
+                    out.skipped.push(pname.clone());
+                }
+                out.first_uri.get_or_insert_with(|| r.uri.clone());
+                let mut m = r.metadata.clone();
+                m.insert("uri".into(), json!(r.uri));
+                out.metadata.insert(pname.clone(), Value::Object(m));
+                out.results.push(PublishResult {
+                    publisher: pname.clone(),
+                    success: true,
+                    uri: Some(r.uri),
+                    error: None,
+                });
+            }
+            Err(e) => {
+                env.progress.finished(project, &stage, false, &e.to_string());
+                tracing::warn!(artifact = %name, publisher = %pname, error = %e, "publisher failed; the release will be partial");
+                out.results.push(PublishResult {
+                    publisher: pname.clone(),
+                    success: false,
+                    uri: None,
+                    error: Some(e.to_string()),
+                });
+            }
+        }
+    }
+    out
+}
+
 /// Releases `project` of `discovery` (see the module docs for the steps and failure rules).
 pub async fn release_project(
     env: &ReleaseEnv,
@@ -319,14 +471,7 @@ pub async fn release_project(
     }
 
     let trigger = trigger_of(env);
-    let tag_alias = env.git.tag.as_deref().map(|t| forge_core::alias::tag_alias(t, project));
-    let publish_git =
-        PublishGit { commit_sha: env.git.commit.to_string(), tag: tag_alias.clone(), branch: env.git.branch.clone() };
-    let producers: BTreeMap<&str, Arc<dyn Producer>> = BTreeMap::from([
-        ("script", Arc::new(ScriptProducer) as Arc<dyn Producer>),
-        ("earthly", Arc::new(EarthlyProducer::default())),
-    ]);
-
+    let publish_git = publish_git(env, project);
     // 2-4. Artifacts.
     let staging = env.staging_root.join(project);
     let mut outputs = Map::new();
@@ -334,112 +479,18 @@ pub async fn release_project(
     let mut release_artifacts = Vec::new();
     let mut partial = false;
     for (name, cfg) in &dp.config.artifacts {
-        let dir = staging.join(name);
-        clean_dir(&dir)?;
-        let stage = format!("produce {name}");
-        env.progress.started(project, &stage);
-        let (producer_kind, started_at) = match &cfg.producer {
-            forge_config::schema::Producer::Earthly { .. } => ("earthly", Utc::now()),
-            forge_config::schema::Producer::Script { .. } => ("script", Utc::now()),
-        };
-        let req = ProducerRequest {
-            project: project.to_owned(),
-            project_path: dp.path.clone(),
-            repository: env.repository.to_string(),
-            repository_path: env.repo_root.clone(),
-            commit_sha: env.git.commit.to_string(),
-            release_id: id.to_string(),
-            artifact: name.clone(),
-            kind: cfg.kind,
-            config: cfg.producer.clone(),
-            staging_path: dir.clone(),
-        };
-        let produced = match producers.get(producer_kind) {
-            Some(p) => p.produce(&req).await,
-            None => Err(ReleaseError::Producer {
-                artifact: name.clone(),
-                message: format!("no producer `{producer_kind}`"),
-            }),
-        };
-        let produced = match produced {
+        let produced = match produce(env, dp, project, &id, name, cfg, &staging).await {
             Ok(p) => p,
             Err(e) => {
-                env.progress.finished(project, &stage, false, &e.to_string());
                 let _ = std::fs::remove_dir_all(&staging);
                 return Err(e);
             }
         };
-        env.progress.finished(project, &stage, true, &produced.digest);
-        let finished_at = Utc::now();
-
-        let mut pubs = Vec::new();
-        let mut pub_meta = Map::new();
-        let mut skipped = Vec::new();
-        let mut first_uri: Option<String> = None;
-        for (pname, pcfg) in &cfg.publishers {
-            let stage = format!("publish {name} → {pname}");
-            env.progress.started(project, &stage);
-            if env.dry_run {
-                let uri = format!("dry-run://{pname}/{name}");
-                env.progress.finished(project, &stage, true, "dry run: not published");
-                if first_uri.is_none() {
-                    first_uri = Some(uri.clone());
-                }
-                pub_meta.insert(pname.clone(), json!({"uri": uri}));
-                pubs.push(PublishResult { publisher: pname.clone(), success: true, uri: Some(uri), error: None });
-                continue;
-            }
-            let result = match discovery.repository.publishers.get(pname) {
-                None => {
-                    Err(ReleaseError::Publisher { publisher: pname.clone(), message: "not defined in repo.cue".into() })
-                }
-                Some(rcfg) => match env.publishers.get(&rcfg.kind) {
-                    None => Err(ReleaseError::Publisher {
-                        publisher: pname.clone(),
-                        message: format!("no publisher implementation for type `{}`", rcfg.kind),
-                    }),
-                    Some(p) => {
-                        let preq = PublishRequest {
-                            project,
-                            repo_root: &env.repo_root,
-                            git: &publish_git,
-                            release_id: &id.to_string(),
-                            produced: &produced,
-                            publisher: pname,
-                            repo_config: rcfg,
-                            project_config: pcfg,
-                        };
-                        p.publish(&preq).await
-                    }
-                },
-            };
-            match result {
-                Ok(r) => {
-                    env.progress.finished(project, &stage, true, if r.skipped { "already published" } else { &r.uri });
-                    if r.skipped {
-                        skipped.push(pname.clone());
-                    }
-                    if first_uri.is_none() {
-                        first_uri = Some(r.uri.clone());
-                    }
-                    let mut m = r.metadata.clone();
-                    m.insert("uri".into(), json!(r.uri));
-                    pub_meta.insert(pname.clone(), Value::Object(m));
-                    pubs.push(PublishResult { publisher: pname.clone(), success: true, uri: Some(r.uri), error: None });
-                }
-                Err(e) => {
-                    env.progress.finished(project, &stage, false, &e.to_string());
-                    tracing::warn!(artifact = %name, publisher = %pname, error = %e, "publisher failed; the release will be partial");
-                    partial = true;
-                    pubs.push(PublishResult {
-                        publisher: pname.clone(),
-                        success: false,
-                        uri: None,
-                        error: Some(e.to_string()),
-                    });
-                }
-            }
-        }
+        let producer_kind = producer_kind(cfg);
+        let names: Vec<&str> = cfg.publishers.keys().map(String::as_str).collect();
+        let Published { results: pubs, metadata: pub_meta, skipped, first_uri } =
+            publish(env, discovery, project, &id, &publish_git, name, cfg, &produced, &names).await;
+        partial |= pubs.iter().any(|p| !p.success);
 
         // Tracking image.
         let artifact_name: ArtifactName = name.parse()?;
@@ -484,7 +535,6 @@ pub async fn release_project(
             sign(env, &*env.tracking_store, &env.tracking_registry, &tref.repository_path(), &d).await?;
             d
         };
-        tracing::debug!(artifact = %name, ?started_at, ?finished_at, "artifact built");
         env.progress.finished(project, &stage, true, tdigest.as_str());
 
         let mut out = produced.public_output();
@@ -542,12 +592,7 @@ pub async fn release_project(
     let mut attempt = 0;
     loop {
         let number = forge_core::alias::next_release_number(
-            env.store
-                .list_releases(&env.repository, &project_name, 1, 0)
-                .await?
-                .releases
-                .first()
-                .map(|r| r.release_number),
+            env.store.latest_release_number(&env.repository, &project_name).await?,
         );
         let aliases =
             forge_core::alias::aliases_for(number, project, env.git.tag.as_deref(), env.git.branch.as_deref());
@@ -610,17 +655,112 @@ pub async fn release_project(
             artifacts: release_artifacts.clone(),
             status: if partial { ReleaseStatus::Partial } else { ReleaseStatus::Complete },
             run_id: env.run_id,
+            expected_number: Some(number),
         };
-        let created = env.store.create_release(&req, &env.actor).await?;
-        if created.value.release_number != number && attempt < 5 {
-            // Another release of the project took the number we baked in: rebuild with the
-            // recorded one (the store keeps numbers gapless under concurrency).
-            attempt += 1;
-            tracing::warn!(expected = number, got = created.value.release_number, "release number moved; rebuilding");
-            continue;
-        }
+        let created = match env.store.create_release(&req, &env.actor).await {
+            Err(forge_core::Error::Conflict { message, .. }) if attempt < 5 => {
+                // Another release of the project took the number baked into the image; the
+                // store recorded nothing. Rebuild with the next number (numbers stay gapless).
+                attempt += 1;
+                tracing::warn!(number, %message, "release number moved; rebuilding the release image");
+                continue;
+            }
+            other => other?,
+        };
         env.progress.finished(project, "release image", true, digest.as_str());
         let _ = std::fs::remove_dir_all(&staging);
         return Ok(ReleaseOutcome { release: created.value, created: created.created, artifacts, manifests });
     }
+}
+
+/// The outcome of [`retry_release`].
+#[derive(Debug, Clone)]
+pub struct RetryOutcome {
+    /// The release as recorded after the retry.
+    pub release: Release,
+    /// `(artifact, publisher, result)` of every publisher that was retried, in order.
+    pub retried: Vec<(String, PublishResult)>,
+}
+
+/// Retries the failed publishers of a `partial` release (SPEC §4.3): `forge release retry`.
+///
+/// Only the artifacts with a failed publisher are produced again — from the release's own
+/// commit, which must be the one checked out (`env.git.commit`) — and each must come out with the
+/// digest that was recorded; then only the failed publishers run. The release image, its
+/// number, aliases and tracking images never change (they are immutable and content-addressed:
+/// a URI that a recovered publisher reports is recorded in the release's publisher results, not
+/// baked into the image after the fact). The release becomes `complete` once every publisher has
+/// succeeded. A release that is not `partial` is returned unchanged with nothing retried.
+pub async fn retry_release(
+    env: &ReleaseEnv,
+    discovery: &Discovery,
+    project: &str,
+    release_id: &str,
+) -> Result<RetryOutcome, ReleaseError> {
+    let dp = discovery.project(project).ok_or_else(|| ReleaseError::UnknownProject(project.to_owned()))?;
+    let project_name: ProjectName = project.parse()?;
+    let release = env.store.get_release(&env.repository, &project_name, release_id).await?;
+    if release.status != ReleaseStatus::Partial {
+        return Ok(RetryOutcome { release, retried: Vec::new() });
+    }
+    if release.commit_sha != env.git.commit {
+        return Err(ReleaseError::Producer {
+            artifact: "*".into(),
+            message: format!(
+                "release {} was built from commit {}, but {} is checked out: check out {} to retry it",
+                release.release_number, release.commit_sha, env.git.commit, release.commit_sha
+            ),
+        });
+    }
+    let id = CanonicalId::new(env.repository.clone(), project_name, env.git.commit);
+    let git = publish_git(env, project);
+    let staging = env.staging_root.join(project);
+    let mut artifacts = release.artifacts.clone();
+    let mut retried = Vec::new();
+    for recorded in &mut artifacts {
+        let failed: Vec<String> =
+            recorded.publishers.iter().filter(|p| !p.success).map(|p| p.publisher.clone()).collect();
+        if failed.is_empty() {
+            continue;
+        }
+        let name = recorded.name.to_string();
+        let cfg = dp.config.artifacts.get(&name).ok_or_else(|| ReleaseError::Producer {
+            artifact: name.clone(),
+            message: format!("release {} has it, but project.cue no longer declares it", release.release_number),
+        })?;
+        let produced = match produce(env, dp, project, &id, &name, cfg, &staging).await {
+            Ok(p) if p.digest == recorded.digest => p,
+            Ok(p) => {
+                let _ = std::fs::remove_dir_all(&staging);
+                return Err(ReleaseError::Producer {
+                    artifact: name,
+                    message: format!(
+                        "rebuilt with digest {}, but the release recorded {}: the producer is not reproducible, \
+                         so the recorded artifact cannot be republished (create a new release instead)",
+                        p.digest, recorded.digest
+                    ),
+                });
+            }
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&staging);
+                return Err(e);
+            }
+        };
+        let names: Vec<&str> = failed.iter().map(String::as_str).collect();
+        let published = publish(env, discovery, project, &id, &git, &name, cfg, &produced, &names).await;
+        for result in published.results {
+            if let Some(slot) = recorded.publishers.iter_mut().find(|p| p.publisher == result.publisher) {
+                *slot = result.clone();
+            }
+            retried.push((name.clone(), result));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&staging);
+    if env.dry_run {
+        return Ok(RetryOutcome { release, retried });
+    }
+    let all_ok = artifacts.iter().flat_map(|a| &a.publishers).all(|p| p.success);
+    let status = if all_ok { ReleaseStatus::Complete } else { ReleaseStatus::Partial };
+    let release = env.store.update_release_publishing(release.id, &artifacts, status, &env.actor).await?;
+    Ok(RetryOutcome { release, retried })
 }

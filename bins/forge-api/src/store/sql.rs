@@ -7,12 +7,14 @@ use chrono::{Duration, Utc};
 use forge_core::alias::{aliases_for, branch_alias, is_sha_prefix, tag_alias};
 use forge_core::model::{
     AliasKind, Approval, CreateApproval, CreateRelease, CreateRun, Deployment, JobRecord, PhaseExecution, PipelineRun,
-    RegisterRepository, Release, ReleaseAlias, ReleasePage, ReleaseTrigger, StatusUpdate, StepExecution, TaskExecution,
+    RegisterRepository, Release, ReleaseAlias, ReleaseArtifact, ReleasePage, ReleaseTrigger, StatusUpdate,
+    StepExecution, TaskExecution,
 };
 use forge_core::ports::{Created, StatusChange, Store};
 use forge_core::status::{aggregate, run_status_from_phases};
 use forge_core::{
-    DeploymentStatus, Environment, Error, ExecStatus, ProjectName, Repository, Result, RunStatus, StatusMachine,
+    DeploymentStatus, Environment, Error, ExecStatus, ProjectName, ReleaseStatus, Repository, Result, RunStatus,
+    StatusMachine,
 };
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Transaction};
@@ -277,6 +279,46 @@ fn release_from_row(row: &AnyRow) -> Result<Release> {
         run_id: parse_opt(row, "run_id")?,
         created_at: from_ts(get(row, "created_at")?)?,
     })
+}
+
+/// What a publisher retry may change (see [`Store::update_release_publishing`]): publisher
+/// results only, failed → succeeded, on a `partial` release, with a status that matches them.
+fn check_publishing_update(current: &Release, artifacts: &[ReleaseArtifact], status: ReleaseStatus) -> Result<()> {
+    if current.status != ReleaseStatus::Partial {
+        return Err(conflict(format!(
+            "release {} of {} is {}: only a partial release can be retried",
+            current.release_number, current.project, current.status
+        )));
+    }
+    let same_shape = current.artifacts.len() == artifacts.len()
+        && current.artifacts.iter().zip(artifacts).all(|(a, b)| {
+            a.name == b.name
+                && a.kind == b.kind
+                && a.digest == b.digest
+                && a.tracking_ref == b.tracking_ref
+                && a.primary_uri == b.primary_uri
+                && a.publishers.len() == b.publishers.len()
+                && a.publishers
+                    .iter()
+                    .zip(&b.publishers)
+                    .all(|(p, q)| p.publisher == q.publisher && (!p.success || (q.success && p.uri == q.uri)))
+        });
+    if !same_shape {
+        return Err(conflict(format!(
+            "release {} of {}: a retry may only turn failed publisher results into new results; \
+             artifacts, digests and successful publishers are immutable",
+            current.release_number, current.project
+        )));
+    }
+    let all_ok = artifacts.iter().flat_map(|a| &a.publishers).all(|p| p.success);
+    let expected = if all_ok { ReleaseStatus::Complete } else { ReleaseStatus::Partial };
+    if status != expected {
+        return Err(conflict(format!(
+            "release {} of {}: status `{status}` does not match the publisher results (expected `{expected}`)",
+            current.release_number, current.project
+        )));
+    }
+    Ok(())
 }
 
 fn deployment_from_row(row: &AnyRow) -> Result<Deployment> {
@@ -788,6 +830,15 @@ impl Store for SqlStore {
         }
         let number = last + 1;
         let number_u = u64::try_from(number).map_err(|_| conflict("release counter is corrupt".into()))?;
+        if let Some(expected) = req.expected_number
+            && expected != number_u
+        {
+            drop(tx);
+            return Err(conflict(format!(
+                "release number {expected} of {repo}/{project} is taken: the next one is {number_u} \
+                 (rebuild the release image with that number)"
+            )));
+        }
         q("UPDATE release_counters SET last_number = $1 WHERE repository = $2 AND project = $3")
             .bind(number)
             .bind(repo.clone())
@@ -861,6 +912,50 @@ impl Store for SqlStore {
             },
             created: true,
         })
+    }
+
+    async fn update_release_publishing(
+        &self,
+        release_id: Uuid,
+        artifacts: &[ReleaseArtifact],
+        status: ReleaseStatus,
+        actor: &str,
+    ) -> Result<Release> {
+        let id = release_id.to_string();
+        let mut tx = self.begin_write().await?;
+        let sql = match self.backend {
+            Backend::Postgres => "SELECT * FROM releases WHERE id = $1 FOR UPDATE",
+            Backend::Sqlite => "SELECT * FROM releases WHERE id = $1",
+        };
+        let row = q(sql)
+            .bind(id.clone())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| db_err("reading a release", e))?
+            .ok_or_else(|| not_found(format!("release {id}")))?;
+        let current = release_from_row(&row)?;
+        check_publishing_update(&current, artifacts, status)?;
+        let encoded =
+            serde_json::to_string(artifacts).map_err(|e| Error::other(COMPONENT, "encoding release artifacts", e))?;
+        q("UPDATE releases SET artifacts = $1, status = $2 WHERE id = $3")
+            .bind(encoded)
+            .bind(status.as_str().to_owned())
+            .bind(id.clone())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| db_err("updating a release", e))?;
+        let ok = |list: &[ReleaseArtifact]| list.iter().flat_map(|a| &a.publishers).filter(|p| p.success).count();
+        let retried = ok(artifacts).saturating_sub(ok(&current.artifacts));
+        Self::audit(
+            &mut tx,
+            actor,
+            "release.retry",
+            &format!("release:{id}"),
+            Some(format!("{} → {status}, {retried} publisher(s) recovered", current.status)),
+        )
+        .await?;
+        Self::commit(tx).await?;
+        self.load_release(&id).await
     }
 
     async fn get_release(&self, repo: &Repository, project: &ProjectName, id: &str) -> Result<Release> {

@@ -122,6 +122,7 @@ pub fn release_req(commit: CommitSha, kind: TriggerType, branch: Option<&str>, t
         artifacts: Vec::new(),
         status: ReleaseStatus::Complete,
         run_id: None,
+        expected_number: None,
     }
 }
 

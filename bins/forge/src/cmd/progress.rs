@@ -89,7 +89,9 @@ impl Progress {
             .unwrap_or_else(|_| ProgressStyle::default_spinner())
     }
 
-    fn event(
+    /// Starts, updates or finishes the bar `key` (a `/`-separated path; children are kept under
+    /// `parent`), or prints a plain line when stderr is not a terminal.
+    pub(crate) fn event(
         &self,
         key: String,
         parent: Option<String>,

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 use forge_core::ports::Store;
-use forge_core::{Environment, Repository, RunStatus};
+use forge_core::{Environment, ExecStatus, Repository, RunStatus};
 use forge_exec::local::{self, LocalOptions, LocalPaths, RunContext};
 use forge_exec::scheduler::StatusSink;
 use serde_json::json;
@@ -235,12 +235,87 @@ async fn load_signer(
     Ok(Arc::new(signer))
 }
 
+/// Release stages as bars under a `release <project>` bar: one per artifact build, publisher,
+/// tracking image, render and release image, each with a spinner and its timing.
 impl forge_exec::release::ReleaseProgress for ReleaseLines {
-    fn started(&self, _project: &str, _stage: &str) {}
-    fn finished(&self, project: &str, stage: &str, ok: bool, detail: &str) {
-        let mark = if ok { "✓" } else { "✗" };
-        self.0.line(&format!("  {mark} {project}: {stage} {detail}"));
+    fn started(&self, project: &str, stage: &str) {
+        self.0.event(
+            format!("release/{project}/{stage}"),
+            Some(format!("release/{project}")),
+            2,
+            stage.to_owned(),
+            ExecStatus::Running,
+            "",
+        );
     }
+    fn finished(&self, project: &str, stage: &str, ok: bool, detail: &str) {
+        let status = if ok { ExecStatus::Success } else { ExecStatus::Failed };
+        let extra = if detail.is_empty() { String::new() } else { format!(" — {detail}") };
+        self.0.event(
+            format!("release/{project}/{stage}"),
+            Some(format!("release/{project}")),
+            2,
+            stage.to_owned(),
+            status,
+            &extra,
+        );
+    }
+}
+
+impl ReleaseLines {
+    /// The parent bar of a project's release stages.
+    pub(crate) fn project(&self, project: &str, status: ExecStatus, extra: &str) {
+        self.0.event(format!("release/{project}"), None, 0, format!("release {project}"), status, extra);
+    }
+}
+
+/// The release environment of the embedded defaults: images into the OCI layout of
+/// `.forge-local/oci` (registry name `forge.local`), the local publishers, the given store.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn release_env(
+    paths: &LocalPaths,
+    ctx: &RunContext,
+    opts: &LocalOptions,
+    store: &Arc<dyn Store>,
+    run_id: Option<uuid::Uuid>,
+    secrets: Arc<forge_secrets::ProviderRegistry>,
+    progress: Arc<Progress>,
+    dry_run: bool,
+    signing_key: Option<&std::path::Path>,
+) -> anyhow::Result<forge_exec::release::ReleaseEnv> {
+    use forge_exec::release::publisher::{Credentials, PublisherSet};
+    use forge_exec::release::{ReleaseEnv, ReleaseGit};
+
+    let layout = Arc::new(forge_oci::LayoutStore::open(&paths.oci)?);
+    let signer = match signing_key {
+        Some(p) => Some(load_signer(&secrets, p).await?),
+        None => None,
+    };
+    let local_registry: forge_core::Registry = "forge.local".parse()?;
+    Ok(ReleaseEnv {
+        repository: ctx.repository.clone(),
+        repo_root: paths.root.clone(),
+        git: ReleaseGit {
+            commit: ctx.commit,
+            branch: ctx.branch.clone(),
+            tag: ctx.tag.clone(),
+            committed_at: ctx.committed_at,
+            author: ctx.author.clone(),
+            message: ctx.message.clone(),
+        },
+        actor: opts.actor.clone(),
+        run_id,
+        release_registry: local_registry.clone(),
+        release_store: layout.clone(),
+        tracking_registry: local_registry,
+        tracking_store: layout,
+        publishers: PublisherSet::local_defaults(Credentials(secrets), &paths.state.join("published")),
+        store: Arc::new(forge_core::ports::StoreReleases(store.clone())),
+        staging_root: paths.staging.clone(),
+        progress: Arc::new(ReleaseLines(progress)),
+        dry_run,
+        signer,
+    })
 }
 
 /// Releases every triggered project into the local OCI layout, deploys it to the run's
@@ -259,44 +334,24 @@ pub(crate) async fn deliver(
     what: &Deliver,
 ) -> anyhow::Result<Vec<Delivered>> {
     let dry_run = what.dry_run;
-    use forge_exec::release::publisher::{Credentials, PublisherSet};
-    use forge_exec::release::{ReleaseEnv, ReleaseGit, release_project};
-
-    let layout = Arc::new(forge_oci::LayoutStore::open(&paths.oci)?);
-    let signer = match &what.signing_key {
-        Some(p) => Some(load_signer(&secrets, p).await?),
-        None => None,
-    };
-    let local_registry: forge_core::Registry = "forge.local".parse()?;
-    let env = ReleaseEnv {
-        repository: ctx.repository.clone(),
-        repo_root: paths.root.clone(),
-        git: ReleaseGit {
-            commit: ctx.commit,
-            branch: ctx.branch.clone(),
-            tag: ctx.tag.clone(),
-            committed_at: ctx.committed_at,
-            author: ctx.author.clone(),
-            message: ctx.message.clone(),
-        },
-        actor: opts.actor.clone(),
-        run_id,
-        release_registry: local_registry.clone(),
-        release_store: layout.clone(),
-        tracking_registry: local_registry,
-        tracking_store: layout,
-        publishers: PublisherSet::local_defaults(Credentials(secrets), &paths.state.join("published")),
-        store: store.clone(),
-        staging_root: paths.staging.clone(),
-        progress: Arc::new(ReleaseLines(progress.clone())),
-        dry_run,
-        signer,
-    };
+    use forge_exec::release::release_project;
+    let env =
+        release_env(paths, ctx, opts, store, run_id, secrets, progress.clone(), dry_run, what.signing_key.as_deref())
+            .await?;
     let mut out = Vec::new();
     for project in &what.projects {
-        progress.line(&format!("▸ release {project}{}", if dry_run { " (dry run)" } else { "" }));
-        let outcome =
-            release_project(&env, discovery, project).await.with_context(|| format!("releasing {project}"))?;
+        let bars = ReleaseLines(progress.clone());
+        bars.project(project, ExecStatus::Running, "");
+        let outcome = match release_project(&env, discovery, project).await {
+            Ok(o) => {
+                bars.project(project, ExecStatus::Success, if dry_run { " (dry run)" } else { "" });
+                o
+            }
+            Err(e) => {
+                bars.project(project, ExecStatus::Failed, "");
+                return Err(anyhow::Error::new(e).context(format!("releasing {project}")));
+            }
+        };
         let r = &outcome.release;
         progress.line(&format!(
             "  {} {project} release {} ({}) {}",
