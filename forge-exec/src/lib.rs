@@ -46,7 +46,10 @@
 //!
 //! ## Crate features
 //! - `sqs`: the AWS SQS queue adapter (`queue::sqs`). Without it no AWS crate is compiled.
+//! - `api`: [`ReleaseRecords`](forge_core::ports::ReleaseRecords) over the REST API (`api_client`).
 
+#[cfg(feature = "api")]
+pub mod api_client;
 pub mod argo;
 pub mod blob;
 pub mod dispatch;

@@ -1,0 +1,1 @@
+//! Recording releases through the Forge REST API (SPEC §9): [`ApiReleaseRecords`].
