@@ -1,4 +1,10 @@
 //! Syntax tree. Every node carries a byte [`Span`].
+//!
+//! Identifiers, labels and literal string pieces are interned `Rc<str>`s: the parser hands out
+//! one shared allocation per distinct name in a file, and the evaluator reuses them as field
+//! labels and string values without copying.
+
+use std::rc::Rc;
 
 use super::source::Span;
 use super::value::Attribute;
@@ -76,7 +82,7 @@ pub struct Label {
     /// What kind of label.
     pub kind: LabelKind,
     /// `X=label` alias.
-    pub alias: Option<String>,
+    pub alias: Option<Rc<str>>,
     /// Span of the label.
     pub span: Span,
     /// Written as a quoted string (`"a-b":`); such fields cannot be referenced by identifier.
@@ -87,18 +93,18 @@ pub struct Label {
 #[derive(Debug, Clone)]
 pub enum LabelKind {
     /// Identifier or quoted string, already unquoted.
-    Name(String),
+    Name(Rc<str>),
     /// Interpolated string label or `(expr)`.
     Dynamic(Box<Expr>),
     /// `[expr]` pattern constraint, optionally `[Name=expr]`.
-    Pattern(Box<Expr>, Option<String>),
+    Pattern(Box<Expr>, Option<Rc<str>>),
 }
 
 /// `let name = expr`.
 #[derive(Debug, Clone)]
 pub struct LetClause {
     /// Bound name.
-    pub name: String,
+    pub name: Rc<str>,
     /// The expression.
     pub expr: Expr,
     /// Span.
@@ -120,11 +126,11 @@ pub struct Comprehension {
 #[derive(Debug, Clone)]
 pub enum Clause {
     /// `for k, v in expr` (key optional).
-    For(Option<String>, String, Expr),
+    For(Option<Rc<str>>, Rc<str>, Expr),
     /// `if cond`.
     If(Expr),
     /// `let x = expr`.
-    Let(String, Expr),
+    Let(Rc<str>, Expr),
 }
 
 /// Binary operators.
@@ -204,7 +210,7 @@ pub struct Expr {
 #[derive(Debug, Clone)]
 pub enum StrPart {
     /// Literal text.
-    Lit(String),
+    Lit(Rc<str>),
     /// `\(expr)`.
     Expr(Expr),
 }
@@ -224,7 +230,7 @@ pub enum ListElem {
 #[derive(Debug, Clone)]
 pub enum ExprKind {
     /// An identifier reference (incl. `_`, predeclared names).
-    Ident(String),
+    Ident(Rc<str>),
     /// `_|_`.
     Bottom,
     /// `null`.
@@ -244,7 +250,7 @@ pub enum ExprKind {
     /// `[...]`.
     List(Vec<ListElem>),
     /// `x.sel`.
-    Selector(Box<Expr>, String),
+    Selector(Box<Expr>, Rc<str>),
     /// `x[i]`.
     Index(Box<Expr>, Box<Expr>),
     /// `f(args)`.

@@ -6,7 +6,7 @@ use super::source::SourceFile;
 
 fn uses_expr(e: &Expr, name: &str) -> bool {
     match &e.kind {
-        ExprKind::Ident(n) => n == name,
+        ExprKind::Ident(n) => **n == *name,
         ExprKind::Str(parts) => parts.iter().any(|p| matches!(p, StrPart::Expr(x) if uses_expr(x, name))),
         ExprKind::Struct(d) => uses_decls(d, name),
         ExprKind::List(items) => items.iter().any(|i| match i {
@@ -49,7 +49,7 @@ fn uses_decls(decls: &[Decl], name: &str) -> bool {
 fn check_decls(decls: &[Decl], scope: &[&[Decl]], files: &[SourceFile]) -> Option<Diagnostic> {
     for d in decls {
         let (name, span) = match d {
-            Decl::Let(l) => (Some(l.name.as_str()), l.span),
+            Decl::Let(l) => (Some(&*l.name), l.span),
             Decl::Field(f) => (f.label.alias.as_deref(), f.label.span),
             _ => (None, decls.first().map(|_| Default::default()).unwrap_or_default()),
         };
@@ -108,7 +108,7 @@ fn field_named(decls: &[Decl], name: &str) -> Option<super::source::Span> {
     for d in decls {
         match d {
             Decl::Field(f) => {
-                if matches!(&f.label.kind, LabelKind::Name(n) if n == name) {
+                if matches!(&f.label.kind, LabelKind::Name(n) if **n == *name) {
                     return Some(f.label.span);
                 }
                 if let Some(sp) = field_named_expr(&f.value, name) {

@@ -4,8 +4,6 @@
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
-use indexmap::IndexMap;
-
 use super::EvalOptions;
 use super::ast::{
     self, BinOp, Clause, Comprehension, Constraint, Decl, Expr, ExprKind, LabelKind, ListElem, StrPart, UnOp,
@@ -42,6 +40,9 @@ impl std::hash::Hasher for FxHasher {
 }
 
 type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+
+/// A set of labels or names.
+type NameSet = HashSet<Rc<str>, FxBuild>;
 
 pub(crate) type NodeId = usize;
 pub(crate) type EnvId = usize;
@@ -164,20 +165,20 @@ struct Conj<'a> {
 enum Bind<'a> {
     Let(&'a Expr, EnvId),
     Val(Val),
-    Alias(String),
+    Alias(Rc<str>),
     Import(Rc<str>, usize, usize),
 }
 
 struct Env<'a> {
     parent: Option<EnvId>,
     node: NodeId,
-    names: Rc<HashSet<String>>,
-    binds: Vec<(String, Bind<'a>)>,
+    names: Rc<NameSet>,
+    binds: Vec<(Rc<str>, Bind<'a>)>,
 }
 
 #[derive(Default)]
 struct Group {
-    labels: HashSet<String>,
+    labels: NameSet,
     open: bool,
     patterns: Vec<(Val, bool)>,
 }
@@ -193,7 +194,7 @@ enum St {
 
 struct Pattern<'a> {
     pat: Val,
-    alias: Option<&'a str>,
+    alias: Option<&'a Rc<str>>,
     value: &'a Expr,
     env: EnvId,
     groups: Rc<Vec<GroupId>>,
@@ -209,38 +210,112 @@ struct ListLen<'a> {
     tail: Option<Option<(Conj<'a>, Span)>>,
 }
 
-struct Node<'a> {
-    parent: Option<NodeId>,
-    label: Option<Rc<str>>,
-    is_index: bool,
-    conjs: Vec<Conj<'a>>,
-    state: St,
-    arcs: IndexMap<Rc<str>, NodeId>,
-    decl_span: Option<Span>,
+/// Child arcs of a node in insertion order. Most structs have a handful of fields, so the
+/// labels are scanned linearly; past [`ARC_INDEX_MIN`] entries a hash index is built.
+#[derive(Default)]
+struct Arcs {
+    entries: Vec<(Rc<str>, NodeId)>,
+    #[allow(clippy::box_collection)] // boxed: a pointer in the (common) unindexed node
+    index: Option<Box<HashMap<Rc<str>, usize, FxBuild>>>,
+}
+
+/// Number of arcs from which [`Arcs`] keeps a hash index.
+const ARC_INDEX_MIN: usize = 16;
+
+impl Arcs {
+    fn with_capacity(n: usize) -> Self {
+        Arcs { entries: Vec::with_capacity(n), index: None }
+    }
+
+    fn get_index_of(&self, label: &str) -> Option<usize> {
+        match &self.index {
+            Some(ix) => ix.get(label).copied(),
+            None => self.entries.iter().position(|(k, _)| **k == *label),
+        }
+    }
+
+    fn get(&self, label: &str) -> Option<&NodeId> {
+        self.get_index_of(label).map(|i| &self.entries[i].1)
+    }
+
+    fn insert(&mut self, label: Rc<str>, v: NodeId) {
+        if let Some(i) = self.get_index_of(&label) {
+            self.entries[i].1 = v;
+            return;
+        }
+        let i = self.entries.len();
+        if let Some(ix) = &mut self.index {
+            ix.insert(label.clone(), i);
+        } else if i + 1 >= ARC_INDEX_MIN {
+            let mut ix: HashMap<Rc<str>, usize, FxBuild> =
+                HashMap::with_capacity_and_hasher(2 * i + 2, FxBuild::default());
+            for (j, (k, _)) in self.entries.iter().enumerate() {
+                ix.insert(k.clone(), j);
+            }
+            ix.insert(label.clone(), i);
+            self.index = Some(Box::new(ix));
+        }
+        self.entries.push((label, v));
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.index = None;
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&Rc<str>, &NodeId)> {
+        self.entries.iter().map(|(k, v)| (k, v))
+    }
+
+    fn values(&self) -> impl Iterator<Item = &NodeId> {
+        self.entries.iter().map(|(_, v)| v)
+    }
+}
+
+/// Rarely used per-node state, boxed so that the common node stays small.
+#[derive(Default)]
+struct Cold<'a> {
     attrs: Vec<Attribute>,
-    n_regular: u32,
-    n_optional: u32,
-    n_required: u32,
-    acc: Val,
-    acc_span: Option<Span>,
-    struct_seen: bool,
     lists: Vec<ListLen<'a>>,
     disjs: Vec<DisjInfo<'a>>,
     choices: Option<Rc<Vec<usize>>>,
     disj_seen: usize,
-    groups: Vec<GroupId>,
     patterns: Vec<Pattern<'a>>,
-    copied: Vec<NodeId>,
     comps: Vec<(&'a Comprehension, EnvId, Rc<Vec<GroupId>>)>,
+    deferred: Vec<Conj<'a>>,
+    seqs: Vec<Vec<Rc<str>>>,
+}
+
+struct Node<'a> {
+    parent: Option<NodeId>,
+    label: Option<Rc<str>>,
+    conjs: Vec<Conj<'a>>,
+    arcs: Arcs,
+    acc: Val,
     value: Val,
+    decl_span: Option<Span>,
+    acc_span: Option<Span>,
     redirect: Option<NodeId>,
+    groups: Vec<GroupId>,
+    copied: Vec<NodeId>,
     err_sub: Option<Option<Rc<EvalErr>>>,
+    x: Option<Box<Cold<'a>>>,
+    n_regular: u32,
+    n_optional: u32,
+    n_required: u32,
+    n_lits: u32,
+    state: St,
+    is_index: bool,
+    struct_seen: bool,
     is_def: bool,
     leaf_default: bool,
     built: bool,
-    deferred: Vec<Conj<'a>>,
-    n_lits: u32,
-    seqs: Vec<Vec<Rc<str>>>,
+    /// Whether the node has list conjuncts (mirrors `!x.lists.is_empty()`).
+    has_lists: bool,
 }
 
 impl<'a> Node<'a> {
@@ -252,33 +327,99 @@ impl<'a> Node<'a> {
             is_index,
             conjs: Vec::new(),
             state: St::New,
-            arcs: IndexMap::new(),
+            arcs: Arcs::default(),
             decl_span: None,
-            attrs: Vec::new(),
             n_regular: 0,
             n_optional: 0,
             n_required: 0,
             acc: Val::Top,
             acc_span: None,
             struct_seen: false,
-            lists: Vec::new(),
-            disjs: Vec::new(),
-            choices: None,
-            disj_seen: 0,
             groups: Vec::new(),
-            patterns: Vec::new(),
             copied: Vec::new(),
-            comps: Vec::new(),
             value: Val::Top,
             redirect: None,
             err_sub: None,
             is_def,
             leaf_default: true,
             built: false,
-            deferred: Vec::new(),
             n_lits: 0,
-            seqs: Vec::new(),
+            x: None,
+            has_lists: false,
         }
+    }
+
+    /// Adds a conjunct; most nodes have exactly one, so the first allocation is exact.
+    fn add_conj(&mut self, c: Conj<'a>) {
+        if self.conjs.capacity() == 0 {
+            self.conjs.reserve_exact(1);
+        }
+        self.conjs.push(c);
+    }
+
+    /// The cold state, allocated on first use.
+    fn cx(&mut self) -> &mut Cold<'a> {
+        self.x.get_or_insert_with(Default::default)
+    }
+
+    fn attrs(&self) -> &[Attribute] {
+        self.x.as_deref().map_or(&[], |x| &x.attrs)
+    }
+
+    fn has_disjs(&self) -> bool {
+        self.x.as_deref().is_some_and(|x| !x.disjs.is_empty())
+    }
+
+    fn has_patterns(&self) -> bool {
+        self.x.as_deref().is_some_and(|x| !x.patterns.is_empty())
+    }
+
+    fn push_list(&mut self, l: ListLen<'a>) {
+        self.has_lists = true;
+        self.cx().lists.push(l);
+    }
+}
+
+/// Node storage: fixed-size chunks, so that growing never moves (and transiently doubles)
+/// the nodes already created.
+struct Nodes<'a> {
+    chunks: Vec<Vec<Node<'a>>>,
+    len: usize,
+}
+
+/// Nodes per chunk of [`Nodes`] (a power of two).
+const NODE_CHUNK: usize = 1024;
+
+impl<'a> Nodes<'a> {
+    fn new() -> Self {
+        Nodes { chunks: Vec::new(), len: 0 }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push(&mut self, n: Node<'a>) {
+        if self.len.is_multiple_of(NODE_CHUNK) {
+            self.chunks.push(Vec::with_capacity(NODE_CHUNK));
+        }
+        if let Some(c) = self.chunks.last_mut() {
+            c.push(n);
+        }
+        self.len += 1;
+    }
+}
+
+impl<'a> std::ops::Index<NodeId> for Nodes<'a> {
+    type Output = Node<'a>;
+    fn index(&self, i: NodeId) -> &Node<'a> {
+        &self.chunks[i / NODE_CHUNK][i % NODE_CHUNK]
+    }
+}
+
+impl std::ops::IndexMut<NodeId> for Nodes<'_> {
+    fn index_mut(&mut self, i: NodeId) -> &mut Self::Output {
+        &mut self.chunks[i / NODE_CHUNK][i % NODE_CHUNK]
     }
 }
 
@@ -290,11 +431,17 @@ pub(crate) type R<T> = Result<T, Fatal>;
 pub(crate) struct Ev<'a> {
     pub files: &'a [SourceFile],
     opts: &'a EvalOptions,
-    nodes: Vec<Node<'a>>,
+    nodes: Nodes<'a>,
     envs: Vec<Env<'a>>,
     groups: Vec<Group>,
     derived: HashMap<(GroupId, Rc<str>), GroupId, FxBuild>,
-    names_cache: HashMap<usize, Rc<HashSet<String>>, FxBuild>,
+    names_cache: HashMap<usize, Rc<NameSet>, FxBuild>,
+    /// The empty name set of binding-only environments.
+    no_names: Rc<NameSet>,
+    /// Labels `"0"`, `"1"`, ... of list elements.
+    index_labels: Vec<Rc<str>>,
+    /// The empty closedness-group list.
+    no_groups: Rc<Vec<GroupId>>,
     depth: usize,
     steps: u64,
     pub regex_cache: HashMap<String, Rc<regex::Regex>>,
@@ -339,11 +486,14 @@ pub(crate) fn evaluate(files: &[SourceFile], asts: &[ast::File], opts: &EvalOpti
     let mut ev = Ev {
         files,
         opts,
-        nodes: Vec::with_capacity((total / 16).min(opts.max_nodes)),
+        nodes: Nodes::new(),
         envs: Vec::with_capacity(total / 64),
         groups: Vec::new(),
         derived: HashMap::default(),
         names_cache: HashMap::default(),
+        no_names: Rc::default(),
+        index_labels: Vec::new(),
+        no_groups: Rc::default(),
         depth: 0,
         steps: 0,
         regex_cache: HashMap::new(),
@@ -351,7 +501,7 @@ pub(crate) fn evaluate(files: &[SourceFile], asts: &[ast::File], opts: &EvalOpti
     };
     let root = ev.new_node(None, None, false).map_err(|f| fatal_diag(f, files))?;
     // package scope: union of all top-level names
-    let mut all = HashSet::new();
+    let mut all = NameSet::default();
     for a in asts {
         collect_names(&a.decls, &mut all);
     }
@@ -371,13 +521,13 @@ pub(crate) fn evaluate(files: &[SourceFile], asts: &[ast::File], opts: &EvalOpti
                     .with_hint("only the standard packages strings, list, math, regexp, strconv, encoding/json and encoding/yaml are supported"),
                 ));
             }
-            binds.push((imp.name.clone(), Bind::Import(Rc::from(imp.path.as_str()), fi, ii)));
+            binds.push((Rc::from(imp.name.as_str()), Bind::Import(Rc::from(imp.path.as_str()), fi, ii)));
             used.push(false);
         }
         ev.imports_used.push(used);
         let env = ev.envs.len();
         ev.envs.push(Env { parent: None, node: root, names: all.clone(), binds });
-        ev.nodes[root].conjs.push(Conj { kind: CK::Decls(&a.decls, env, a.span), groups: empty.clone() });
+        ev.nodes[root].add_conj(Conj { kind: CK::Decls(&a.decls, env, a.span), groups: empty.clone() });
     }
     if let Err(f) = ev.finalize(root) {
         return Err(fatal_diag(f, files));
@@ -412,7 +562,7 @@ fn fatal_diag(f: Fatal, files: &[SourceFile]) -> Diagnostics {
     Diagnostics::one(d)
 }
 
-fn collect_names(decls: &[Decl], out: &mut HashSet<String>) {
+fn collect_names(decls: &[Decl], out: &mut NameSet) {
     for d in decls {
         if let Decl::Field(f) = d
             && let LabelKind::Name(n) = &f.label.kind
@@ -486,12 +636,12 @@ impl<'a> Ev<'a> {
         d
     }
 
-    fn names_for(&mut self, decls: &'a [Decl]) -> Rc<HashSet<String>> {
+    fn names_for(&mut self, decls: &'a [Decl]) -> Rc<NameSet> {
         let key = decls.as_ptr() as usize;
         if let Some(n) = self.names_cache.get(&key) {
             return n.clone();
         }
-        let mut s = HashSet::new();
+        let mut s = NameSet::default();
         collect_names(decls, &mut s);
         let r = Rc::new(s);
         self.names_cache.insert(key, r.clone());
@@ -517,9 +667,9 @@ impl<'a> Ev<'a> {
         id
     }
 
-    fn bind_env(&mut self, parent: EnvId, binds: Vec<(String, Bind<'a>)>) -> EnvId {
+    fn bind_env(&mut self, parent: EnvId, binds: Vec<(Rc<str>, Bind<'a>)>) -> EnvId {
         let node = self.envs[parent].node;
-        self.envs.push(Env { parent: Some(parent), node, names: Rc::new(HashSet::new()), binds });
+        self.envs.push(Env { parent: Some(parent), node, names: self.no_names.clone(), binds });
         self.envs.len() - 1
     }
 
@@ -564,6 +714,23 @@ impl<'a> Ev<'a> {
         Ok(c)
     }
 
+    /// The shared label of list index `i`.
+    fn index_label(&mut self, i: usize) -> Rc<str> {
+        if i < 4096 {
+            while self.index_labels.len() <= i {
+                let l: Rc<str> = Rc::from(self.index_labels.len().to_string());
+                self.index_labels.push(l);
+            }
+            return self.index_labels[i].clone();
+        }
+        Rc::from(i.to_string())
+    }
+
+    fn arc_index(&mut self, n: NodeId, i: usize) -> R<NodeId> {
+        let label = self.index_label(i);
+        self.arc(n, label, true)
+    }
+
     fn reset(&mut self, c: NodeId) {
         let node = &mut self.nodes[c];
         node.state = St::New;
@@ -571,18 +738,18 @@ impl<'a> Ev<'a> {
         node.acc = Val::Top;
         node.acc_span = None;
         node.struct_seen = false;
-        node.lists.clear();
-        node.disjs.clear();
-        node.disj_seen = 0;
+        if let Some(x) = &mut node.x {
+            // keep only the attributes and the chosen disjuncts
+            let attrs = std::mem::take(&mut x.attrs);
+            let choices = x.choices.take();
+            **x = Cold { attrs, choices, ..Cold::default() };
+        }
+        node.has_lists = false;
         node.groups.clear();
-        node.patterns.clear();
         node.copied.clear();
-        node.comps.clear();
         node.value = Val::Top;
         node.redirect = None;
         node.err_sub = None;
-        node.seqs.clear();
-        node.deferred.clear();
         node.n_lits = 0;
         node.leaf_default = true;
     }
@@ -594,47 +761,48 @@ impl<'a> Ev<'a> {
             return Ok(());
         }
         self.nodes[n].state = St::Expanding;
-        let conjs = self.nodes[n].conjs.clone();
-        for c in conjs {
+        // conjuncts only ever grow: the ones present now are processed
+        let len = self.nodes[n].conjs.len();
+        for i in 0..len {
+            let Some(c) = self.nodes[n].conjs.get(i).cloned() else { break };
             self.process(n, c)?;
         }
-        while !self.nodes[n].deferred.is_empty() {
-            let d = std::mem::take(&mut self.nodes[n].deferred);
+        while self.nodes[n].x.as_deref().is_some_and(|x| !x.deferred.is_empty()) {
+            let d = std::mem::take(&mut self.nodes[n].cx().deferred);
             for c in d {
                 self.process(n, c)?;
             }
         }
         // comprehensions (may add more)
         let mut i = 0;
-        while i < self.nodes[n].comps.len() {
-            let (comp, env, groups) = self.nodes[n].comps[i].clone();
+        while let Some((comp, env, groups)) = self.nodes[n].x.as_deref().and_then(|x| x.comps.get(i)).cloned() {
             self.run_struct_comp(n, comp, env, groups)?;
             i += 1;
         }
         // pattern constraints
-        if !self.nodes[n].patterns.is_empty() {
+        if self.nodes[n].has_patterns() {
             let arcs: Vec<(Rc<str>, NodeId)> = self.nodes[n].arcs.iter().map(|(k, v)| (k.clone(), *v)).collect();
-            let npat = self.nodes[n].patterns.len();
+            let npat = self.nodes[n].x.as_deref().map_or(0, |x| x.patterns.len());
             for (label, child) in arcs {
                 if !label_is_regular(&label) {
                     continue;
                 }
                 for pi in 0..npat {
-                    let pat = self.nodes[n].patterns[pi].pat.clone();
+                    let pat = self.nodes[n].cx().patterns[pi].pat.clone();
                     if self.label_matches(&label, &pat)? {
-                        let p = &self.nodes[n].patterns[pi];
+                        let p = &self.nodes[n].cx().patterns[pi];
                         let (alias, value, env, groups) = (p.alias, p.value, p.env, p.groups.clone());
                         let env = match alias {
-                            Some(a) => self.bind_env(env, vec![(a.to_string(), Bind::Val(Val::Str(label.clone())))]),
+                            Some(a) => self.bind_env(env, vec![(a.clone(), Bind::Val(Val::Str(label.clone())))]),
                             None => env,
                         };
                         let groups = self.derive_all(&groups, &label);
-                        self.nodes[child].conjs.push(Conj { kind: CK::Expr(value, env), groups });
+                        self.nodes[child].add_conj(Conj { kind: CK::Expr(value, env), groups });
                     }
                 }
             }
         }
-        if !self.nodes[n].seqs.is_empty() && self.nodes[n].n_lits > 1 {
+        if self.nodes[n].n_lits > 1 && self.nodes[n].x.as_deref().is_some_and(|x| !x.seqs.is_empty()) {
             self.sort_arcs(n);
         }
         self.nodes[n].state = St::Expanded;
@@ -644,7 +812,7 @@ impl<'a> Ev<'a> {
     /// Orders fields topologically by the order of every struct literal that declared them
     /// (ties and cycles broken by first appearance), as CUE does.
     fn sort_arcs(&mut self, n: NodeId) {
-        let seqs = std::mem::take(&mut self.nodes[n].seqs);
+        let seqs = std::mem::take(&mut self.nodes[n].cx().seqs);
         let arcs = std::mem::take(&mut self.nodes[n].arcs);
         let count = arcs.len();
         let mut indeg = vec![0usize; count];
@@ -691,14 +859,14 @@ impl<'a> Ev<'a> {
                 }
             }
         }
-        let entries: Vec<(Rc<str>, NodeId)> = arcs.into_iter().collect();
-        let mut out = IndexMap::with_capacity(count);
+        let entries = arcs.entries;
+        let mut out = Arcs::with_capacity(count);
         for i in order {
             let (k, v) = entries[i].clone();
             out.insert(k, v);
         }
         self.nodes[n].arcs = out;
-        self.nodes[n].seqs = seqs;
+        self.nodes[n].cx().seqs = seqs;
     }
 
     fn derive_all(&mut self, groups: &Rc<Vec<GroupId>>, label: &Rc<str>) -> Rc<Vec<GroupId>> {
@@ -791,21 +959,22 @@ impl<'a> Ev<'a> {
     }
 
     fn add_disj(&mut self, n: NodeId, d: DisjInfo<'a>) -> R<Vec<GroupId>> {
-        let idx = self.nodes[n].disj_seen;
-        self.nodes[n].disj_seen += 1;
-        let chosen = self.nodes[n].choices.as_ref().and_then(|c| c.get(idx).copied());
+        let x = self.nodes[n].cx();
+        let idx = x.disj_seen;
+        x.disj_seen += 1;
+        let chosen = x.choices.as_ref().and_then(|c| c.get(idx).copied());
         match chosen {
             Some(i) => match d.alts.into_iter().nth(i) {
                 // a chosen struct literal is unified after the other conjuncts (CUE's field order)
                 Some((c, _)) if matches!(&c.kind, CK::Expr(e, _) if matches!(e.kind, ExprKind::Struct(_))) => {
-                    self.nodes[n].deferred.push(c);
+                    self.nodes[n].cx().deferred.push(c);
                     Ok(Vec::new())
                 }
                 Some((c, _)) => self.process(n, c),
                 None => Ok(Vec::new()),
             },
             None => {
-                self.nodes[n].disjs.push(d);
+                self.nodes[n].cx().disjs.push(d);
                 Ok(Vec::new())
             }
         }
@@ -894,18 +1063,18 @@ impl<'a> Ev<'a> {
         self.nodes[n].copied.push(v);
         if self.nodes[v].built {
             let arcs: Vec<(Rc<str>, NodeId)> = self.nodes[v].arcs.iter().map(|(k, v)| (k.clone(), *v)).collect();
-            let is_list = !self.nodes[v].lists.is_empty();
+            let is_list = self.nodes[v].has_lists;
             if is_list {
-                self.nodes[n].lists.push(ListLen { len: arcs.len(), tail: None });
+                self.nodes[n].push_list(ListLen { len: arcs.len(), tail: None });
             } else {
                 self.nodes[n].struct_seen = true;
             }
-            let empty = Rc::new(Vec::new());
+            let empty = self.no_groups.clone();
             for (label, c) in arcs {
                 let val = self.value_of(c)?;
                 let child = self.arc(n, label, is_list)?;
                 self.nodes[child].n_regular += 1;
-                self.nodes[child].conjs.push(Conj { kind: CK::Val(val, Some(span)), groups: empty.clone() });
+                self.nodes[child].add_conj(Conj { kind: CK::Val(val, Some(span)), groups: empty.clone() });
             }
             return Ok(Vec::new());
         }
@@ -917,19 +1086,24 @@ impl<'a> Ev<'a> {
         } else {
             None
         };
-        let conjs = self.nodes[v].conjs.clone();
+        let len = self.nodes[v].conjs.len();
         self.enter(Some(span))?;
-        for c in conjs {
-            let mut gs: Vec<GroupId> = c.groups.iter().copied().collect();
-            for g in groups.iter() {
-                if !gs.contains(g) {
-                    gs.push(*g);
+        for i in 0..len {
+            let Some(c) = self.nodes[v].conjs.get(i).cloned() else { break };
+            let c = if extra.is_none() && groups.iter().all(|g| c.groups.contains(g)) {
+                c
+            } else {
+                let mut gs: Vec<GroupId> = c.groups.iter().copied().collect();
+                for g in groups.iter() {
+                    if !gs.contains(g) {
+                        gs.push(*g);
+                    }
                 }
-            }
-            if let Some(g) = extra {
-                gs.push(g);
-            }
-            let c = Conj { kind: c.kind, groups: Rc::new(gs) };
+                if let Some(g) = extra {
+                    gs.push(g);
+                }
+                Conj { kind: c.kind, groups: Rc::new(gs) }
+            };
             match self.process(n, c) {
                 Ok(g) => new_groups.extend(g),
                 Err(f) => {
@@ -981,7 +1155,7 @@ impl<'a> Ev<'a> {
                     continue;
                 }
                 let label: Rc<str> = match &fd.label.kind {
-                    LabelKind::Name(s) => Rc::from(s.as_str()),
+                    LabelKind::Name(s) => s.clone(),
                     LabelKind::Dynamic(e) => {
                         let v = self.eval(e, f)?;
                         let v = self.default_of(v)?;
@@ -1010,9 +1184,9 @@ impl<'a> Ev<'a> {
                             self.groups[*g].patterns.push((pv.clone(), true));
                         }
                         pats.push(pv.clone());
-                        self.nodes[n].patterns.push(Pattern {
+                        self.nodes[n].cx().patterns.push(Pattern {
                             pat: pv,
-                            alias: alias.as_deref(),
+                            alias: alias.as_ref(),
                             value: &fd.value,
                             env: f,
                             groups: groups.clone(),
@@ -1022,7 +1196,7 @@ impl<'a> Ev<'a> {
                 };
                 if label_is_regular(&label) {
                     for g in groups.iter() {
-                        self.groups[*g].labels.insert(label.to_string());
+                        self.groups[*g].labels.insert(label.clone());
                     }
                 }
                 let child = self.arc(n, label.clone(), false)?;
@@ -1033,8 +1207,9 @@ impl<'a> Ev<'a> {
                     node.decl_span = Some(fd.label.span);
                 }
                 for a in &fd.attrs {
-                    if !node.attrs.iter().any(|x| x.span == a.span) {
-                        node.attrs.push(a.clone());
+                    let attrs = &mut node.cx().attrs;
+                    if !attrs.iter().any(|x| x.span == a.span) {
+                        attrs.push(a.clone());
                     }
                 }
                 match fd.constraint {
@@ -1042,7 +1217,7 @@ impl<'a> Ev<'a> {
                     Constraint::Optional => node.n_optional += 1,
                     Constraint::Required => node.n_required += 1,
                 }
-                node.conjs.push(Conj { kind: CK::Expr(&fd.value, f), groups: derived });
+                node.add_conj(Conj { kind: CK::Expr(&fd.value, f), groups: derived });
             }
         }
         if open {
@@ -1071,7 +1246,7 @@ impl<'a> Ev<'a> {
                 let grp = &mut self.groups[*g];
                 for l in &seq {
                     if label_is_regular(l) {
-                        grp.labels.insert(l.to_string());
+                        grp.labels.insert(l.clone());
                     }
                 }
                 for p in &pats {
@@ -1085,12 +1260,12 @@ impl<'a> Ev<'a> {
         };
         for d in decls {
             if let Decl::Comprehension(c) = d {
-                self.nodes[n].comps.push((c, f, all.clone()));
+                self.nodes[n].cx().comps.push((c, f, all.clone()));
             }
         }
         self.nodes[n].n_lits += 1;
         if seq.len() > 1 {
-            self.nodes[n].seqs.push(seq);
+            self.nodes[n].cx().seqs.push(seq);
         }
         Ok(new_groups)
     }
@@ -1110,12 +1285,12 @@ impl<'a> Ev<'a> {
         for el in elems {
             match el {
                 ListElem::Expr(e) => {
-                    let c = self.arc(n, Rc::from(idx.to_string()), true)?;
+                    let c = self.arc_index(n, idx)?;
                     if self.nodes[c].decl_span.is_none() {
                         self.nodes[c].decl_span = Some(e.span);
                     }
                     self.nodes[c].n_regular += 1;
-                    self.nodes[c].conjs.push(Conj { kind: CK::Expr(e, env), groups: derived.clone() });
+                    self.nodes[c].add_conj(Conj { kind: CK::Expr(e, env), groups: derived.clone() });
                     idx += 1;
                 }
                 ListElem::Comprehension(comp) => {
@@ -1124,12 +1299,11 @@ impl<'a> Ev<'a> {
                     for r in yields {
                         match r {
                             Ok(yenv) => {
-                                let c = self.arc(n, Rc::from(idx.to_string()), true)?;
+                                let c = self.arc_index(n, idx)?;
                                 self.nodes[c].decl_span = Some(comp.body.span);
                                 self.nodes[c].n_regular += 1;
                                 self.nodes[c]
-                                    .conjs
-                                    .push(Conj { kind: CK::Expr(&comp.body, yenv), groups: derived.clone() });
+                                    .add_conj(Conj { kind: CK::Expr(&comp.body, yenv), groups: derived.clone() });
                                 idx += 1;
                             }
                             Err(e) => self.add_err(n, e),
@@ -1142,7 +1316,7 @@ impl<'a> Ev<'a> {
             }
         }
         let _ = span;
-        self.nodes[n].lists.push(ListLen { len: idx, tail });
+        self.nodes[n].push_list(ListLen { len: idx, tail });
         Ok(())
     }
 
@@ -1265,7 +1439,7 @@ impl<'a> Ev<'a> {
     fn finalize_inner(&mut self, n: NodeId) -> R<()> {
         self.expand(n)?;
         self.nodes[n].state = St::Finalizing;
-        if !self.nodes[n].disjs.is_empty() {
+        if self.nodes[n].has_disjs() {
             self.resolve_disj(n)?;
             self.nodes[n].state = St::Done;
             return Ok(());
@@ -1273,7 +1447,7 @@ impl<'a> Ev<'a> {
         let acc = self.nodes[n].acc.clone();
         let acc_span = self.nodes[n].acc_span.or(self.nodes[n].decl_span);
         let struct_seen = self.nodes[n].struct_seen;
-        let list_seen = !self.nodes[n].lists.is_empty();
+        let list_seen = self.nodes[n].has_lists;
         let value = if let Val::Err(_) = acc {
             acc
         } else if struct_seen && list_seen {
@@ -1304,8 +1478,9 @@ impl<'a> Ev<'a> {
         let is_err = matches!(value, Val::Err(_));
         self.nodes[n].value = value;
         if !is_err {
-            let arcs: Vec<NodeId> = self.nodes[n].arcs.values().copied().collect();
-            for c in arcs {
+            let len = self.nodes[n].arcs.len();
+            for i in 0..len {
+                let Some(&(_, c)) = self.nodes[n].arcs.entries.get(i) else { break };
                 if self.is_regular_arc(c) || self.nodes[c].n_required > 0 {
                     self.finalize(c)?;
                 }
@@ -1358,7 +1533,7 @@ impl<'a> Ev<'a> {
     }
 
     fn finish_list(&mut self, n: NodeId) -> R<Option<Val>> {
-        let lists = std::mem::take(&mut self.nodes[n].lists);
+        let lists = std::mem::take(&mut self.nodes[n].cx().lists);
         let mut closed: Option<usize> = None;
         let mut min = 0usize;
         for l in &lists {
@@ -1368,7 +1543,7 @@ impl<'a> Ev<'a> {
                 {
                     let sp = self.nodes[n].decl_span.unwrap_or_default();
                     let msg = format!("incompatible list lengths ({c} and {})", l.len);
-                    self.nodes[n].lists = lists;
+                    self.nodes[n].cx().lists = lists;
                     return Ok(Some(perr(DiagnosticKind::Eval, msg, sp)));
                 }
                 closed = Some(l.len);
@@ -1380,25 +1555,26 @@ impl<'a> Ev<'a> {
             && c < min
         {
             let sp = self.nodes[n].decl_span.unwrap_or_default();
-            self.nodes[n].lists = lists;
+            self.nodes[n].cx().lists = lists;
             return Ok(Some(perr(DiagnosticKind::Eval, format!("incompatible list lengths ({c} and {min})"), sp)));
         }
         for l in &lists {
             if let Some(Some((tail, _))) = &l.tail {
                 for i in l.len..len {
-                    let c = self.arc(n, Rc::from(i.to_string()), true)?;
-                    self.nodes[c].conjs.push(tail.clone());
+                    let c = self.arc_index(n, i)?;
+                    self.nodes[c].add_conj(tail.clone());
                 }
             }
         }
-        self.nodes[n].lists = lists;
+        self.nodes[n].cx().lists = lists;
         Ok(None)
     }
 
     fn resolve_disj(&mut self, n: NodeId) -> R<()> {
-        let d = self.nodes[n].disjs.remove(0);
-        self.nodes[n].disjs.clear();
-        let base: Vec<usize> = self.nodes[n].choices.as_ref().map(|c| c.to_vec()).unwrap_or_default();
+        let x = self.nodes[n].cx();
+        let d = x.disjs.remove(0);
+        x.disjs.clear();
+        let base: Vec<usize> = x.choices.as_ref().map(|c| c.to_vec()).unwrap_or_default();
         let mut leaves: Vec<(Val, bool)> = Vec::new();
         let mut first_err: Option<Val> = None;
         let mut incomplete = false;
@@ -1416,7 +1592,7 @@ impl<'a> Ev<'a> {
                 let (nr, no, nq) = (self.nodes[n].n_regular, self.nodes[n].n_optional, self.nodes[n].n_required);
                 let node = &mut self.nodes[c];
                 node.conjs = conjs;
-                node.choices = Some(Rc::new(ch));
+                node.cx().choices = Some(Rc::new(ch));
                 node.is_def = src_def;
                 node.decl_span = decl_span;
                 node.n_regular = nr;
@@ -1579,7 +1755,7 @@ impl<'a> Ev<'a> {
         while let Some(id) = e {
             let mut found: Option<Bind<'a>> = None;
             for (n, b) in self.envs[id].binds.iter().rev() {
-                if n == name {
+                if **n == *name {
                     found = Some(b.clone());
                     break;
                 }
@@ -1627,7 +1803,7 @@ impl<'a> Ev<'a> {
             self.leave();
             r?;
         }
-        if (!self.nodes[n].disjs.is_empty() || self.nodes[n].state == St::Done)
+        if (self.nodes[n].has_disjs() || self.nodes[n].state == St::Done)
             && self.nodes[n].state != St::Finalizing
             && self.nodes[n].state != St::Expanding
         {
@@ -1738,7 +1914,7 @@ impl<'a> Ev<'a> {
     fn anon(&mut self, e: &'a Expr, env: EnvId) -> R<Val> {
         let parent = self.envs[env].node;
         let n = self.new_node(Some(parent), None, false)?;
-        self.nodes[n].conjs.push(Conj { kind: CK::Expr(e, env), groups: Rc::new(Vec::new()) });
+        self.nodes[n].add_conj(Conj { kind: CK::Expr(e, env), groups: self.no_groups.clone() });
         self.nodes[n].decl_span = Some(e.span);
         self.finalize(n)?;
         let v = self.nodes[n].value.clone();
@@ -1755,7 +1931,7 @@ impl<'a> Ev<'a> {
         for (l, v) in fields {
             let c = self.new_node(Some(n), Some(Rc::from(l.as_str())), false)?;
             self.nodes[c].n_regular = 1;
-            self.nodes[c].conjs.push(Conj { kind: CK::Val(v, None), groups: Rc::new(Vec::new()) });
+            self.nodes[c].add_conj(Conj { kind: CK::Val(v, None), groups: self.no_groups.clone() });
             self.nodes[n].arcs.insert(Rc::from(l.as_str()), c);
         }
         self.nodes[n].built = true;
@@ -1768,7 +1944,7 @@ impl<'a> Ev<'a> {
     pub(crate) fn close_struct(&mut self, v: Val) -> R<Val> {
         let g = self.new_group();
         let n = self.new_node(None, None, false)?;
-        self.nodes[n].conjs.push(Conj { kind: CK::Val(v, None), groups: Rc::new(vec![g]) });
+        self.nodes[n].add_conj(Conj { kind: CK::Val(v, None), groups: Rc::new(vec![g]) });
         self.finalize(n)?;
         Ok(Val::Struct(n))
     }
@@ -1778,12 +1954,13 @@ impl<'a> Ev<'a> {
         let n = self.new_node(None, None, false)?;
         let len = items.len();
         for (i, v) in items.into_iter().enumerate() {
-            let c = self.new_node(Some(n), Some(Rc::from(i.to_string())), true)?;
+            let label = self.index_label(i);
+            let c = self.new_node(Some(n), Some(label.clone()), true)?;
             self.nodes[c].n_regular = 1;
-            self.nodes[c].conjs.push(Conj { kind: CK::Val(v, None), groups: Rc::new(Vec::new()) });
-            self.nodes[n].arcs.insert(Rc::from(i.to_string()), c);
+            self.nodes[c].add_conj(Conj { kind: CK::Val(v, None), groups: self.no_groups.clone() });
+            self.nodes[n].arcs.insert(label, c);
         }
-        self.nodes[n].lists.push(ListLen { len, tail: None });
+        self.nodes[n].push_list(ListLen { len, tail: None });
         self.nodes[n].built = true;
         self.nodes[n].state = St::Expanded;
         self.finalize(n)?;
@@ -1837,6 +2014,10 @@ impl<'a> Ev<'a> {
             ExprKind::AttrOnly => Val::Top,
             ExprKind::Unsupported(what) => perr(DiagnosticKind::Unsupported, format!("not supported: {what}"), sp),
             ExprKind::Paren(x) => self.eval(x, env)?,
+            ExprKind::Str(parts) if matches!(parts.as_slice(), [StrPart::Lit(_)]) => match parts.as_slice() {
+                [StrPart::Lit(l)] => Val::Str(l.clone()),
+                _ => Val::Top,
+            },
             ExprKind::Str(parts) => {
                 let mut s = String::new();
                 for p in parts {
@@ -2462,7 +2643,7 @@ impl<'a> Ev<'a> {
                     let required = node.n_required > 0;
                     let missing_required = required && node.n_regular == 0;
                     let fspan = node.decl_span.unwrap_or_default();
-                    let attrs = node.attrs.clone();
+                    let attrs = node.attrs().to_vec();
                     let value = if optional {
                         Value { kind: ValueKind::NonConcrete("optional field".into()), span: Some(fspan) }
                     } else if missing_required {

@@ -1,6 +1,13 @@
 //! Tokenizer with CUE's automatic comma insertion.
+//!
+//! Identifiers and escape-free string literals are interned (see [`Interner`]): a token holds
+//! an `Rc<str>` shared by every occurrence of the same text in the file.
+
+use std::collections::HashMap;
+use std::rc::Rc;
 
 use super::diag::DiagnosticKind;
+use super::eval::FxHasher;
 use super::source::{FileId, Span};
 use super::value::{AttrArg, Attribute};
 
@@ -14,17 +21,35 @@ pub(crate) struct SynErr {
 
 pub(crate) type LResult<T> = Result<T, SynErr>;
 
+/// Deduplicates identifier and literal text: one `Rc<str>` per distinct string.
+#[derive(Default)]
+pub(crate) struct Interner<'a> {
+    map: HashMap<&'a str, Rc<str>, std::hash::BuildHasherDefault<FxHasher>>,
+}
+
+impl<'a> Interner<'a> {
+    /// The shared string for a slice of the source.
+    pub fn intern(&mut self, s: &'a str) -> Rc<str> {
+        if let Some(r) = self.map.get(s) {
+            return r.clone();
+        }
+        let r: Rc<str> = Rc::from(s);
+        self.map.insert(s, r.clone());
+        r
+    }
+}
+
 /// Part of a string token.
 #[derive(Debug, Clone)]
 pub(crate) enum LexPart {
-    Lit(String),
+    Lit(Rc<str>),
     /// Interpolation: byte range of the expression inside `\( )`.
     Interp(usize, usize),
 }
 
 #[derive(Debug, Clone)]
 pub(crate) enum Tok {
-    Ident(String),
+    Ident(Rc<str>),
     Int(i128),
     Float(i128, i32),
     Str(Vec<LexPart>),
@@ -43,10 +68,42 @@ pub(crate) struct Token {
     pub span: Span,
 }
 
-const PUNCTS: &[&str] = &[
-    "...", "&&", "||", "==", "!=", "<=", ">=", "=~", "!~", "<", ">", "=", "!", "+", "-", "*", "/", "&", "|", ":", ",",
-    ".", "(", ")", "[", "]", "{", "}", "?",
-];
+/// The punctuation token starting `rest`, longest match first.
+fn punct(rest: &[u8]) -> Option<&'static str> {
+    let c1 = rest.get(1).copied().unwrap_or(0);
+    Some(match rest.first()? {
+        b'.' if c1 == b'.' && rest.get(2) == Some(&b'.') => "...",
+        b'.' => ".",
+        b'&' if c1 == b'&' => "&&",
+        b'&' => "&",
+        b'|' if c1 == b'|' => "||",
+        b'|' => "|",
+        b'=' if c1 == b'=' => "==",
+        b'=' if c1 == b'~' => "=~",
+        b'=' => "=",
+        b'!' if c1 == b'=' => "!=",
+        b'!' if c1 == b'~' => "!~",
+        b'!' => "!",
+        b'<' if c1 == b'=' => "<=",
+        b'<' => "<",
+        b'>' if c1 == b'=' => ">=",
+        b'>' => ">",
+        b'+' => "+",
+        b'-' => "-",
+        b'*' => "*",
+        b'/' => "/",
+        b':' => ":",
+        b',' => ",",
+        b'(' => "(",
+        b')' => ")",
+        b'[' => "[",
+        b']' => "]",
+        b'{' => "{",
+        b'}' => "}",
+        b'?' => "?",
+        _ => return None,
+    })
+}
 
 pub(crate) struct Lexer<'a> {
     src: &'a str,
@@ -55,6 +112,7 @@ pub(crate) struct Lexer<'a> {
     end: usize,
     file: FileId,
     out: Vec<Token>,
+    interner: Interner<'a>,
 }
 
 fn is_ident_start(c: u8) -> bool {
@@ -68,14 +126,16 @@ fn is_ident_char(c: u8) -> bool {
 const MAX_TOKENS: usize = 20_000_000;
 
 impl<'a> Lexer<'a> {
-    pub fn new(src: &'a str, file: FileId, start: usize, end: usize) -> Self {
+    /// A lexer for `src[start..end]` that interns into `interner`.
+    pub fn new(src: &'a str, file: FileId, start: usize, end: usize, interner: Interner<'a>) -> Self {
         Lexer {
             src,
             bytes: src.as_bytes(),
             pos: start,
             end: end.min(src.len()),
             file,
-            out: Vec::with_capacity(end.saturating_sub(start) / 3 + 4),
+            out: Vec::with_capacity(end.saturating_sub(start) / 5 + 4),
+            interner,
         }
     }
 
@@ -125,7 +185,8 @@ impl<'a> Lexer<'a> {
         Ok(())
     }
 
-    pub fn run(mut self) -> LResult<Vec<Token>> {
+    /// Lexes everything; returns the tokens and the interner (to be reused by sub-lexers).
+    pub fn run(mut self) -> LResult<(Vec<Token>, Interner<'a>)> {
         loop {
             // skip whitespace and comments, inserting commas at newlines
             while self.pos < self.end {
@@ -150,7 +211,7 @@ impl<'a> Lexer<'a> {
                     self.push(Tok::Comma(true), self.end, self.end)?;
                 }
                 self.push(Tok::Eof, self.end, self.end)?;
-                return Ok(self.out);
+                return Ok((self.out, self.interner));
             }
             let start = self.pos;
             let c = self.bytes[start];
@@ -178,7 +239,8 @@ impl<'a> Lexer<'a> {
                 if text == "#" || text == "_#" {
                     return self.err(start, self.pos, "invalid identifier");
                 }
-                self.push(Tok::Ident(text.to_string()), start, self.pos)?;
+                let id = self.interner.intern(text);
+                self.push(Tok::Ident(id), start, self.pos)?;
             } else if c.is_ascii_digit() || (c == b'.' && self.peek(1).is_ascii_digit()) {
                 let tok = self.number()?;
                 self.push(tok, start, self.pos)?;
@@ -186,13 +248,12 @@ impl<'a> Lexer<'a> {
                 let attr = self.attribute()?;
                 self.push(Tok::Attr(Box::new(attr)), start, self.pos)?;
             } else {
-                let rest = &self.src[start..self.end];
-                let Some(p) = PUNCTS.iter().find(|p| rest.starts_with(**p)) else {
-                    let ch = rest.chars().next().unwrap_or('?');
+                let Some(p) = punct(&self.bytes[start..self.end]) else {
+                    let ch = self.src[start..self.end].chars().next().unwrap_or('?');
                     return self.err(start, start + ch.len_utf8(), format!("illegal character {ch:?}"));
                 };
                 self.pos += p.len();
-                if *p == "," {
+                if p == "," {
                     self.push(Tok::Comma(false), start, self.pos)?;
                 } else {
                     self.push(Tok::P(p), start, self.pos)?;
@@ -435,7 +496,7 @@ impl<'a> Lexer<'a> {
             while p < self.end {
                 match self.bytes[p] {
                     b'"' => {
-                        let text = self.src[body..p].to_string();
+                        let text = self.interner.intern(&self.src[body..p]);
                         self.pos = p + 1;
                         return Ok(Tok::Str(vec![LexPart::Lit(text)]));
                     }
@@ -670,7 +731,7 @@ impl<'a> Lexer<'a> {
                 }
                 '(' => {
                     if !cur.is_empty() {
-                        parts.push(LexPart::Lit(std::mem::take(&mut cur)));
+                        parts.push(LexPart::Lit(Rc::from(std::mem::take(&mut cur))));
                     }
                     // find matching ')' in chars
                     let mut depth = 1;
@@ -710,7 +771,7 @@ impl<'a> Lexer<'a> {
             i = j;
         }
         if !cur.is_empty() || parts.is_empty() {
-            parts.push(LexPart::Lit(cur));
+            parts.push(LexPart::Lit(Rc::from(cur)));
         }
         Ok(parts)
     }

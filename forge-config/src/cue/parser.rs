@@ -2,7 +2,7 @@
 
 use super::ast::*;
 use super::diag::DiagnosticKind;
-use super::lexer::{LResult, LexPart, Lexer, SynErr, Tok, Token};
+use super::lexer::{Interner, LResult, LexPart, Lexer, SynErr, Tok, Token};
 use super::source::{FileId, Span};
 use super::value::Attribute;
 
@@ -35,8 +35,8 @@ impl ParseOptions {
 }
 
 pub(crate) fn parse(src: &str, file: FileId, opts: &ParseOptions) -> LResult<File> {
-    let toks = Lexer::new(src, file, 0, src.len()).run()?;
-    let mut p = Parser { src, file, toks, pos: 0, opts, depth: 0 };
+    let (toks, interner) = Lexer::new(src, file, 0, src.len(), Interner::default()).run()?;
+    let mut p = Parser { src, file, toks, pos: 0, opts, depth: 0, interner };
     p.file()
 }
 
@@ -47,10 +47,12 @@ struct Parser<'a> {
     pos: usize,
     opts: &'a ParseOptions,
     depth: usize,
+    /// Shared with the lexers of interpolations.
+    interner: Interner<'a>,
 }
 
 fn is_ident(t: &Tok, s: &str) -> bool {
-    matches!(t, Tok::Ident(i) if i == s)
+    matches!(t, Tok::Ident(i) if **i == *s)
 }
 
 impl<'a> Parser<'a> {
@@ -168,7 +170,7 @@ impl<'a> Parser<'a> {
             self.pos += 1;
             let sp = self.span();
             if let Tok::Ident(name) = self.bump() {
-                package = Some((name, sp));
+                package = Some((name.to_string(), sp));
             }
             self.end_decl()?;
         }
@@ -219,7 +221,8 @@ impl<'a> Parser<'a> {
 
     fn import_spec(&mut self) -> LResult<Import> {
         let sp = self.span();
-        let alias = if let Tok::Ident(n) = self.tok().clone() {
+        let alias = if let Tok::Ident(n) = self.tok() {
+            let n = n.to_string();
             self.pos += 1;
             Some(n)
         } else {
@@ -229,7 +232,7 @@ impl<'a> Parser<'a> {
             return self.err("expected import path string");
         };
         let path = match parts.as_slice() {
-            [LexPart::Lit(s)] => s.clone(),
+            [LexPart::Lit(s)] => s.to_string(),
             _ => return self.err("invalid import path"),
         };
         let base = path.split(':').next().unwrap_or(&path);
@@ -565,7 +568,7 @@ impl<'a> Parser<'a> {
                 self.pos += 1;
                 let sp = self.span();
                 let sel = match self.bump() {
-                    Tok::Ident(s) if matches!(s.as_str(), "if" | "for" | "in" | "let" | "import" | "package") => {
+                    Tok::Ident(s) if matches!(&*s, "if" | "for" | "in" | "let" | "import" | "package") => {
                         return Err(SynErr {
                             kind: DiagnosticKind::Syntax,
                             msg: format!("expected selector, found '{s}'"),
@@ -637,14 +640,23 @@ impl<'a> Parser<'a> {
             match p {
                 LexPart::Lit(s) => out.push(StrPart::Lit(s.clone())),
                 LexPart::Interp(s, e) => {
-                    let toks = Lexer::new(self.src, self.file, *s, *e).run()?;
-                    let mut sub =
-                        Parser { src: self.src, file: self.file, toks, pos: 0, opts: self.opts, depth: self.depth + 1 };
+                    let interner = std::mem::take(&mut self.interner);
+                    let (toks, interner) = Lexer::new(self.src, self.file, *s, *e, interner).run()?;
+                    let mut sub = Parser {
+                        src: self.src,
+                        file: self.file,
+                        toks,
+                        pos: 0,
+                        opts: self.opts,
+                        depth: self.depth + 1,
+                        interner,
+                    };
                     let ex = sub.expr()?;
                     sub.skip_commas();
                     if !matches!(sub.tok(), Tok::Eof) {
                         return sub.err("unexpected token in interpolation");
                     }
+                    self.interner = std::mem::take(&mut sub.interner);
                     out.push(StrPart::Expr(ex));
                 }
             }
@@ -655,21 +667,24 @@ impl<'a> Parser<'a> {
     fn operand(&mut self) -> LResult<Expr> {
         let sp = self.span();
         let mk = |kind| Expr { kind, span: sp };
-        match self.tok().clone() {
+        match self.tok() {
             Tok::Ident(n) => {
-                self.pos += 1;
-                Ok(mk(match n.as_str() {
+                let kind = match &**n {
                     "null" => ExprKind::Null,
                     "true" => ExprKind::Bool(true),
                     "false" => ExprKind::Bool(false),
-                    _ => ExprKind::Ident(n),
-                }))
+                    _ => ExprKind::Ident(n.clone()),
+                };
+                self.pos += 1;
+                Ok(mk(kind))
             }
             Tok::Int(i) => {
+                let i = *i;
                 self.pos += 1;
                 Ok(mk(ExprKind::Int(i)))
             }
             Tok::Float(m, e) => {
+                let (m, e) = (*m, *e);
                 self.pos += 1;
                 Ok(mk(ExprKind::Float(m, e)))
             }
@@ -678,10 +693,17 @@ impl<'a> Parser<'a> {
                 Ok(mk(ExprKind::Bottom))
             }
             Tok::Bytes(b) => {
+                let b = b.clone();
                 self.pos += 1;
                 Ok(mk(ExprKind::Bytes(b)))
             }
             Tok::Str(parts) => {
+                if let [LexPart::Lit(s)] = parts.as_slice() {
+                    let kind = ExprKind::Str(vec![StrPart::Lit(s.clone())]);
+                    self.pos += 1;
+                    return Ok(mk(kind));
+                }
+                let parts = parts.clone();
                 self.pos += 1;
                 self.string_expr(&parts, sp)
             }

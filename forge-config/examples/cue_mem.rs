@@ -1,0 +1,76 @@
+//! Peak-memory and throughput probe for the CUE evaluator on the generated benchmark corpus.
+//!
+//! ```text
+//! cargo run --release -p forge-config --example cue_mem            # 1 MiB file, one run
+//! cargo run --release -p forge-config --example cue_mem -- big 50  # 50 runs (for `perf record`)
+//! cargo run --release -p forge-config --example cue_mem -- projects 20
+//! cargo run --release -p forge-config --example cue_mem -- parse 20    # parse only
+//! ```
+//!
+//! Peak memory is measured without a custom allocator (the workspace forbids `unsafe`):
+//! the kernel's peak resident set size (`VmHWM` in `/proc/self/status`) is reset to the
+//! current RSS by writing `5` to `/proc/self/clear_refs` just before the evaluation, so
+//! `VmHWM - VmRSS(before)` is the extra memory the parse+evaluate+export touched. It is
+//! reported in bytes and as a multiple of the input size.
+
+#[path = "../benches/common/mod.rs"]
+mod common;
+
+use std::time::Instant;
+
+use forge_config::cue::{EvalOptions, SourceFile, evaluate_files};
+
+fn status_kib(field: &str) -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn reset_peak() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let which = args.next().unwrap_or_else(|| "big".into());
+    let runs: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(1);
+    let files: Vec<SourceFile> = if which == "projects" {
+        (0..100).map(|i| SourceFile::new(format!("p{i}.cue"), common::project(i))).collect()
+    } else {
+        vec![SourceFile::new("big.cue", common::big_file())]
+    };
+    let input: usize = files.iter().map(|f| f.text().len()).sum();
+    let opts = EvalOptions::strict();
+
+    let reset = reset_peak();
+    let before = status_kib("VmRSS:").unwrap_or(0);
+    let t = Instant::now();
+    let mut out_len = 0;
+    for _ in 0..runs {
+        if which == "parse" {
+            let r = forge_config::cue::parse_file(&files[0], forge_config::cue::FileId(0), &opts.parse);
+            out_len += usize::from(r.is_ok());
+        } else if which == "projects" {
+            for f in &files {
+                let v = evaluate_files(std::slice::from_ref(f), &opts);
+                out_len += v.and_then(|v| v.to_json_string()).map(|s| s.len()).unwrap_or(0);
+            }
+        } else {
+            let v = evaluate_files(&files, &opts);
+            out_len += v.and_then(|v| v.to_json_string()).map(|s| s.len()).unwrap_or(0);
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let peak = status_kib("VmHWM:").unwrap_or(0);
+    let extra = peak.saturating_sub(before) * 1024;
+    println!("input: {input} bytes in {} file(s); output: {} bytes per run", files.len(), out_len / runs.max(1));
+    println!("parse+eval+export: {:.1} MB/s ({runs} run(s), {:.3} s)", (input * runs) as f64 / secs / 1e6, secs);
+    if reset {
+        println!(
+            "peak memory above baseline: {extra} bytes = {:.1}x input (VmRSS before {before} KiB, VmHWM {peak} KiB)",
+            extra as f64 / input as f64
+        );
+    } else {
+        println!("peak RSS (could not reset VmHWM): {peak} KiB = {:.1}x input", (peak * 1024) as f64 / input as f64);
+    }
+}
