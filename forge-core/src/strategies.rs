@@ -298,8 +298,11 @@ pub fn job_type() -> impl Strategy<Value = JobType> {
 }
 /// Any [`Job`].
 pub fn job() -> impl Strategy<Value = Job> {
-    (uuid(), uuid(), job_type(), repository(), commit_sha(), option::of(project_name()), vec(dns_label(), 0..3))
-        .prop_map(|(job_id, run_id, kind, repository, commit_sha, project, steps)| Job {
+    (
+        (uuid(), uuid(), job_type(), repository(), commit_sha(), option::of(project_name()), vec(dns_label(), 0..3)),
+        (option::of(dns_label()), option::of("v[0-9]\\.[0-9]\\.[0-9]")),
+    )
+        .prop_map(|((job_id, run_id, kind, repository, commit_sha, project, steps), (branch, tag))| Job {
             job_id,
             run_id,
             kind,
@@ -309,6 +312,8 @@ pub fn job() -> impl Strategy<Value = Job> {
                 phase: project.as_ref().map(|_| "build".to_owned()),
                 project,
                 steps,
+                branch,
+                tag,
             },
             result_path: format!("file:///var/forge/results/{job_id}.json"),
         })

@@ -170,6 +170,8 @@ fn snapshot_job_message() {
             project: Some("web".parse().unwrap()),
             phase: Some("test".into()),
             steps: vec!["unit".into(), "lint".into()],
+            branch: None,
+            tag: None,
         },
         result_path: "file:///var/forge/results/40.json".into(),
     };

@@ -18,6 +18,10 @@
 //! 3. `release` — one dispatcher per release-triggered project (`withParam` over `releases`;
 //!    an empty list skips the step: the conditional release dispatchers).
 //!
+//! The run's branch and tag are Workflow parameters handed to every dispatcher, which puts
+//! them into the job payload: discovery evaluates release triggers against them, and the
+//! artifact job derives the release aliases from them.
+//!
 //! A dispatcher is `forge-worker dispatcher`: it submits a job to the queue and waits for its
 //! result with backoff, writing the outputs under `/tmp/forge/`. The generator is pure (a
 //! value in, a value out); [`ArgoClient`] submits it. Kubernetes cannot run on this machine, so
@@ -58,6 +62,10 @@ pub struct WorkflowSpec {
     pub repository: String,
     /// Commit SHA.
     pub commit_sha: String,
+    /// Branch of the run (empty: none); release triggers are evaluated against it.
+    pub branch: String,
+    /// Tag of the run (empty: none).
+    pub tag: String,
     /// Worker image running the dispatchers.
     pub image: String,
     /// API base URL the dispatchers report to.
@@ -116,6 +124,8 @@ pub fn generate_workflow(spec: &WorkflowSpec) -> Value {
                 {"name": "run-id", "value": run},
                 {"name": "repository", "value": spec.repository},
                 {"name": "commit-sha", "value": spec.commit_sha},
+                {"name": "branch", "value": spec.branch},
+                {"name": "tag", "value": spec.tag},
             ]},
             "templates": [
                 {
@@ -191,6 +201,8 @@ fn dispatcher_template(spec: &WorkflowSpec, name: &str, outputs: Option<Value>) 
                 "--run-id", "{{workflow.parameters.run-id}}",
                 "--repository", "{{workflow.parameters.repository}}",
                 "--commit-sha", "{{workflow.parameters.commit-sha}}",
+                "--branch", "{{workflow.parameters.branch}}",
+                "--tag", "{{workflow.parameters.tag}}",
                 "--type", job_type,
                 "--project", project,
                 "--phase", phase,
@@ -354,6 +366,8 @@ impl forge_core::ports::WorkflowEngine for ArgoEngine {
             run_id: run.id,
             repository: run.repository.to_string(),
             commit_sha: run.commit_sha.to_string(),
+            branch: run.branch.clone().unwrap_or_default(),
+            tag: run.tag.clone().unwrap_or_default(),
             image: self.image.clone(),
             api_url: self.api_url.clone(),
         });

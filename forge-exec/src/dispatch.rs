@@ -37,6 +37,10 @@ pub struct DispatchRequest {
     pub project: Option<ProjectName>,
     /// Phase (task jobs).
     pub phase: Option<String>,
+    /// Branch of the run (release triggers; not part of the job id).
+    pub branch: Option<String>,
+    /// Tag of the run (release triggers; not part of the job id).
+    pub tag: Option<String>,
 }
 
 /// The deterministic job id of a dispatch request.
@@ -94,6 +98,8 @@ pub async fn dispatch(
             project: req.project.clone(),
             phase: req.phase.clone(),
             steps: Vec::new(),
+            branch: req.branch.clone(),
+            tag: req.tag.clone(),
         },
         result_path: blobs.uri(&result_key(job_id)),
     };

@@ -10,6 +10,8 @@ fn spec() -> WorkflowSpec {
         run_id: Uuid::from_u128(7),
         repository: "acme/shop".into(),
         commit_sha: "0123456789abcdef0123456789abcdef01234567".into(),
+        branch: "main".into(),
+        tag: String::new(),
         image: "forge-worker:0.1.0".into(),
         api_url: "http://forge-api.forge.svc:8080".into(),
     }

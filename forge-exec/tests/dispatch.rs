@@ -45,6 +45,8 @@ fn request() -> DispatchRequest {
         kind: JobType::Discovery,
         project: None,
         phase: None,
+        branch: Some("main".into()),
+        tag: None,
     }
 }
 

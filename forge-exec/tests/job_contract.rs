@@ -14,6 +14,8 @@ fn job(kind: JobType) -> Job {
             project: (kind != JobType::Discovery).then(|| "web".parse().expect("project")),
             phase: (kind == JobType::Task).then(|| "build".to_owned()),
             steps: if kind == JobType::Task { vec!["compile".into(), "lint".into()] } else { vec![] },
+            branch: None,
+            tag: None,
         },
         result_path: "file:///var/lib/forge/blobs/results/11111111-1111-4111-8111-111111111111.json".into(),
     }

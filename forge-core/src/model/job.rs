@@ -38,6 +38,12 @@ pub struct JobPayload {
     /// Step names (task jobs).
     #[serde(default)]
     pub steps: Vec<String>,
+    /// Branch of the run, for release triggers (discovery and artifact jobs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// Tag of the run, for release triggers (discovery and artifact jobs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
 }
 
 /// A job message as it travels on a queue. Carries only references — never secret values.

@@ -3,7 +3,9 @@
 //! - [`TaskHandler`]: runs a project's steps for a phase through the [`Scheduler`](crate::scheduler::Scheduler)
 //!   in a worktree of the [`RepoCache`].
 //! - [`DiscoveryHandler`]: runs a [`Discoverer`] (forge-config's discovery, wired by the
-//!   binary) on a worktree, cached by (repository, commit).
+//!   binary) on a worktree, cached by (repository, commit, branch, tag).
+//! - [`ArtifactHandler`]: releases a project (release creation of SPEC §5.3) and records it
+//!   through a [`ReleaseRecords`](forge_core::ports::ReleaseRecords) port.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
@@ -18,11 +20,25 @@ use crate::error::{Error, Result};
 use crate::plan::PipelinePlan;
 use crate::repo_cache::RepoCache;
 
+mod artifact;
 mod discovery;
 mod task;
 
+pub use artifact::{ArtifactHandler, ArtifactSettings};
 pub use discovery::DiscoveryHandler;
 pub use task::TaskHandler;
+
+/// The refs release triggers are evaluated against: the branch and tag of the job's run.
+pub use forge_config::trigger::GitContext;
+
+/// The trigger context of a job (its payload's branch and tag).
+pub fn git_of(job: &Job) -> GitContext {
+    GitContext { branch: job.payload.branch.clone(), tag: job.payload.tag.clone(), git_ref: None }
+}
+
+fn key(repository: &Repository, commit: &CommitSha, git: &GitContext) -> CacheKey {
+    (repository.to_string(), commit.to_string(), git.branch.clone(), git.tag.clone())
+}
 
 /// What a handler produced.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,12 +72,14 @@ pub struct Discovered {
 /// this in the binaries; [`PlanFileDiscoverer`] is a stand-in for tests and local use.
 #[async_trait]
 pub trait Discoverer: Send + Sync {
-    /// Discovers `checkout` (the repository at `commit`).
+    /// Discovers `checkout` (the repository at `commit`); release triggers are evaluated
+    /// against `git` (the branch and tag of the job's run).
     async fn discover(
         &self,
         checkout: &Path,
         repository: &Repository,
         commit: &CommitSha,
+        git: &GitContext,
     ) -> forge_core::Result<Discovered>;
 }
 
@@ -72,7 +90,13 @@ pub struct PlanFileDiscoverer;
 
 #[async_trait]
 impl Discoverer for PlanFileDiscoverer {
-    async fn discover(&self, checkout: &Path, _: &Repository, _: &CommitSha) -> forge_core::Result<Discovered> {
+    async fn discover(
+        &self,
+        checkout: &Path,
+        _: &Repository,
+        _: &CommitSha,
+        _: &GitContext,
+    ) -> forge_core::Result<Discovered> {
         let path = checkout.join(".forge/plan.json");
         let text = tokio::fs::read(&path).await.map_err(|e| Error::io("reading the pipeline plan", &path, e))?;
         let plan: PipelinePlan = serde_json::from_slice(&text)
@@ -83,16 +107,17 @@ impl Discoverer for PlanFileDiscoverer {
     }
 }
 
-/// Discovery results cached by (repository, commit) — a commit's configuration never
-/// changes (SPEC §3.4). Bounded; the oldest entry goes first.
+/// Discovery results cached by (repository, commit, branch, tag) — a commit's configuration
+/// never changes (SPEC §3.4); the refs decide which release triggers match. Bounded; the oldest
+/// entry goes first.
 pub struct DiscoveryCache {
     discoverer: Arc<dyn Discoverer>,
     capacity: usize,
     entries: Mutex<CacheEntries>,
 }
 
-/// (repository, commit).
-type CacheKey = (String, String);
+/// (repository, commit, branch, tag).
+type CacheKey = (String, String, Option<String>, Option<String>);
 /// The entries and their insertion order.
 type CacheEntries = (HashMap<CacheKey, Arc<Discovered>>, VecDeque<CacheKey>);
 
@@ -109,18 +134,24 @@ impl DiscoveryCache {
     }
 
     /// The cached result, if any.
-    pub fn cached(&self, repository: &Repository, commit: &CommitSha) -> Option<Arc<Discovered>> {
-        let key = (repository.to_string(), commit.to_string());
+    pub fn cached(&self, repository: &Repository, commit: &CommitSha, git: &GitContext) -> Option<Arc<Discovered>> {
+        let key = key(repository, commit, git);
         self.entries.lock().unwrap_or_else(|p| p.into_inner()).0.get(&key).cloned()
     }
 
     /// The cached result, or discovery on `checkout` (then cached).
-    pub async fn get(&self, checkout: &Path, repository: &Repository, commit: &CommitSha) -> Result<Arc<Discovered>> {
-        if let Some(hit) = self.cached(repository, commit) {
+    pub async fn get(
+        &self,
+        checkout: &Path,
+        repository: &Repository,
+        commit: &CommitSha,
+        git: &GitContext,
+    ) -> Result<Arc<Discovered>> {
+        if let Some(hit) = self.cached(repository, commit, git) {
             return Ok(hit);
         }
-        let found = Arc::new(self.discoverer.discover(checkout, repository, commit).await?);
-        let key = (repository.to_string(), commit.to_string());
+        let found = Arc::new(self.discoverer.discover(checkout, repository, commit, git).await?);
+        let key = key(repository, commit, git);
         let mut guard = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let (map, order) = &mut *guard;
         if map.insert(key.clone(), found.clone()).is_none() {
@@ -137,11 +168,12 @@ impl DiscoveryCache {
     /// Checks out the commit (unless cached) and discovers it.
     pub async fn get_with_checkout(&self, repos: &RepoCache, job: &Job) -> Result<Arc<Discovered>> {
         let (repo, commit) = (&job.payload.repository, &job.payload.commit_sha);
-        if let Some(hit) = self.cached(repo, commit) {
+        let git = git_of(job);
+        if let Some(hit) = self.cached(repo, commit, &git) {
             return Ok(hit);
         }
         let wt = repos.checkout(repo, commit, &format!("{}-discovery", job.job_id)).await?;
-        let found = self.get(&wt.path, repo, commit).await;
+        let found = self.get(&wt.path, repo, commit, &git).await;
         repos.release(wt).await?;
         found
     }

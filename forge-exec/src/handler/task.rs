@@ -49,7 +49,7 @@ impl JobHandler for TaskHandler {
         let project = p.project.as_ref().ok_or_else(|| bad("a task job needs payload.project"))?;
         let wt = self.repos.checkout(&p.repository, &p.commit_sha, &job.job_id.to_string()).await?;
         let result = async {
-            let found = self.discovery.get(&wt.path, &p.repository, &p.commit_sha).await?;
+            let found = self.discovery.get(&wt.path, &p.repository, &p.commit_sha, &super::git_of(job)).await?;
             let plan = found.plan.select_task(phase, project.as_str(), &p.steps).ok_or_else(|| {
                 bad(&format!("project {project} has no steps in phase {phase:?} at {}", p.commit_sha.short(12)))
             })?;

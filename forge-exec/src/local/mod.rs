@@ -383,12 +383,10 @@ impl StatusSink for FanOut {
 /// forge-config's discovery as the worker's [`Discoverer`](crate::handler::Discoverer): the
 /// discovery document (SPEC §2.5) and the plan of a checkout, evaluated through a shared
 /// content-hash cache (the hot discovery worker's configuration cache, SPEC §3.4). Release
-/// triggers are evaluated without a git context here; the run's branch or tag travels in the
-/// run record.
+/// triggers are evaluated against the branch and tag the job carries.
 pub struct ConfigDiscoverer {
     validator: Arc<dyn SecretRefValidator>,
     cache: Arc<forge_config::cache::ConfigCache>,
-    git: forge_config::trigger::GitContext,
 }
 
 impl std::fmt::Debug for ConfigDiscoverer {
@@ -400,12 +398,27 @@ impl std::fmt::Debug for ConfigDiscoverer {
 impl ConfigDiscoverer {
     /// A discoverer validating secret references with `validator`.
     pub fn new(validator: Arc<dyn SecretRefValidator>) -> Self {
-        Self { validator, cache: Arc::new(forge_config::cache::ConfigCache::default()), git: Default::default() }
+        Self { validator, cache: Arc::new(forge_config::cache::ConfigCache::default()) }
     }
-    /// Evaluates release triggers against `git`.
-    pub fn with_git(mut self, git: forge_config::trigger::GitContext) -> Self {
-        self.git = git;
-        self
+
+    /// The full discovery of a checkout (what release creation needs), through the shared
+    /// configuration cache.
+    pub async fn discovery(
+        &self,
+        checkout: &Path,
+        git: &forge_config::trigger::GitContext,
+    ) -> forge_core::Result<forge_config::discovery::Discovery> {
+        let discoverer = Discoverer::new(self.validator.clone()).with_cache(self.cache.clone());
+        let root = checkout.to_path_buf();
+        let git = git.clone();
+        tokio::task::spawn_blocking(move || discoverer.discover(&root, &git))
+            .await
+            .map_err(|e| forge_core::Error::other("discovery", "the discovery task panicked", e))?
+            .map_err(|e| forge_core::Error::Validation {
+                component: "discovery",
+                field: ".forge/repo.cue".into(),
+                message: e.to_string(),
+            })
     }
 }
 
@@ -416,18 +429,9 @@ impl crate::handler::Discoverer for ConfigDiscoverer {
         checkout: &Path,
         _repository: &Repository,
         _commit: &CommitSha,
+        git: &forge_config::trigger::GitContext,
     ) -> forge_core::Result<crate::handler::Discovered> {
-        let discoverer = Discoverer::new(self.validator.clone()).with_cache(self.cache.clone());
-        let root = checkout.to_path_buf();
-        let git = self.git.clone();
-        let discovery = tokio::task::spawn_blocking(move || discoverer.discover(&root, &git))
-            .await
-            .map_err(|e| forge_core::Error::other("discovery", "the discovery task panicked", e))?
-            .map_err(|e| forge_core::Error::Validation {
-                component: "discovery",
-                field: ".forge/repo.cue".into(),
-                message: e.to_string(),
-            })?;
+        let discovery = self.discovery(checkout, git).await?;
         let document = serde_json::to_value(&discovery)
             .map_err(|e| forge_core::Error::other("discovery", "encoding the discovery output", e))?;
         Ok(crate::handler::Discovered { document, plan: plan_from_discovery(&discovery) })

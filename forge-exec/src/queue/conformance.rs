@@ -38,6 +38,8 @@ pub fn sample_job() -> Job {
             project: Some("web".parse().expect("valid project")),
             phase: Some("build".into()),
             steps: vec!["compile".into()],
+            branch: None,
+            tag: None,
         },
         result_path: String::new(),
     }
