@@ -573,6 +573,15 @@ fn collect_names(decls: &[Decl], out: &mut NameSet) {
     }
 }
 
+/// A scalar, `_`, or a basic type without bounds: values whose unification is order-independent.
+fn scalar_like(v: &Val) -> bool {
+    match v {
+        Val::Null | Val::Bool(_) | Val::Int(_) | Val::Float(_) | Val::Str(_) | Val::Bytes(_) | Val::Top => true,
+        Val::Basic(_, b) => b.is_empty(),
+        _ => false,
+    }
+}
+
 fn label_is_regular(l: &str) -> bool {
     !l.starts_with('#') && !l.starts_with('_')
 }
@@ -1572,13 +1581,19 @@ impl<'a> Ev<'a> {
 
     fn resolve_disj(&mut self, n: NodeId) -> R<()> {
         let x = self.nodes[n].cx();
+        let single = x.disjs.len() == 1;
         let d = x.disjs.remove(0);
         x.disjs.clear();
         let base: Vec<usize> = x.choices.as_ref().map(|c| c.to_vec()).unwrap_or_default();
         let mut leaves: Vec<(Val, bool)> = Vec::new();
         let mut first_err: Option<Val> = None;
         let mut incomplete = false;
-        for (i, (_, is_def)) in d.alts.iter().enumerate() {
+        let fast = if single { self.scalar_disj_leaves(n, &d)? } else { None };
+        let slow_alts = if fast.is_some() { &d.alts[..0] } else { &d.alts[..] };
+        if let Some(l) = fast {
+            leaves = l;
+        }
+        for (i, (_, is_def)) in slow_alts.iter().enumerate() {
             let mut ch = base.clone();
             ch.push(i);
             let parent = self.nodes[n].parent;
@@ -1664,6 +1679,83 @@ impl<'a> Ev<'a> {
         }
         self.nodes[n].value = value;
         Ok(())
+    }
+
+    /// Fast path of [`Self::resolve_disj`] for a scalar node whose only disjunction is over
+    /// literal scalars or predeclared types (`"a" | "b"`, `int | *0`) and whose other conjuncts
+    /// are such literals too: each alternative is unified with the accumulated value directly
+    /// instead of re-evaluating a cloned node per alternative. Returns `None` (use the general
+    /// path) when the node is anything else or when no alternative succeeds (so that error
+    /// messages come from the general path).
+    fn scalar_disj_leaves(&mut self, n: NodeId, d: &DisjInfo<'a>) -> R<Option<Vec<(Val, bool)>>> {
+        let node = &self.nodes[n];
+        if node.struct_seen || node.has_lists || node.arcs.len() != 0 || !scalar_like(&node.acc) {
+            return Ok(None);
+        }
+        if let Some(x) = node.x.as_deref()
+            && (!x.patterns.is_empty() || !x.comps.is_empty() || !x.deferred.is_empty() || !x.disjs.is_empty())
+        {
+            return Ok(None);
+        }
+        for c in &node.conjs {
+            let ok = match &c.kind {
+                CK::Expr(e, env) => self.simple_expr(e, *env, true),
+                CK::Val(v, _) => scalar_like(v) || matches!(v, Val::Disj(l) if l.iter().all(|(x, _)| scalar_like(x))),
+                CK::Decls(..) => false,
+            };
+            if !ok {
+                return Ok(None);
+            }
+        }
+        let acc = node.acc.clone();
+        let mut leaves = Vec::with_capacity(d.alts.len());
+        for (conj, is_def) in &d.alts {
+            let v = match &conj.kind {
+                CK::Val(v, _) => v.clone(),
+                CK::Expr(e, env) if self.simple_expr(e, *env, false) => self.eval(e, *env)?,
+                _ => return Ok(None),
+            };
+            if !scalar_like(&v) {
+                return Ok(None);
+            }
+            self.step(None)?;
+            let r = self.unify_scalar(acc.clone(), v, None)?;
+            if matches!(r, Val::Err(_)) {
+                continue;
+            }
+            leaves.push((r, *is_def || !d.has_default));
+        }
+        if leaves.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(leaves))
+    }
+
+    /// Whether `e` is a literal scalar or a predeclared type name (not shadowed), optionally
+    /// combined with `|` and `*` (when `or` is set).
+    fn simple_expr(&self, e: &Expr, env: EnvId, or: bool) -> bool {
+        match &e.kind {
+            ExprKind::Null | ExprKind::Bool(_) | ExprKind::Int(_) | ExprKind::Float(..) | ExprKind::Bytes(_) => true,
+            ExprKind::Str(parts) => matches!(parts.as_slice(), [StrPart::Lit(_)]),
+            ExprKind::Ident(name) => {
+                if !matches!(&**name, "_" | "int" | "float" | "number" | "string" | "bytes" | "bool") {
+                    return false;
+                }
+                let mut cur = Some(env);
+                while let Some(id) = cur {
+                    let en = &self.envs[id];
+                    if en.binds.iter().any(|(b, _)| **b == **name) || en.names.contains(&**name) {
+                        return false;
+                    }
+                    cur = en.parent;
+                }
+                true
+            }
+            ExprKind::Paren(x) => self.simple_expr(x, env, or),
+            ExprKind::Unary(UnOp::Default, x) if or => self.simple_expr(x, env, or),
+            ExprKind::Binary(BinOp::Or, l, r) if or => self.simple_expr(l, env, or) && self.simple_expr(r, env, or),
+            _ => false,
+        }
     }
 
     /// First error in the subtree (regular fields only).
@@ -2622,7 +2714,10 @@ impl<'a> Ev<'a> {
                 let mut out = Vec::with_capacity(arcs.len());
                 for (i, c) in arcs.into_iter().enumerate() {
                     let l = path.len();
-                    path.push_str(&format!("[{i}]"));
+                    {
+                        use std::fmt::Write;
+                        let _ = write!(path, "[{i}]");
+                    }
                     out.push(self.build_public(c, path, errs, depth + 1)?);
                     path.truncate(l);
                 }
@@ -2631,7 +2726,7 @@ impl<'a> Ev<'a> {
             Val::Struct(m) => {
                 let m = self.finalize_follow(m)?;
                 let arcs: Vec<(Rc<str>, NodeId)> = self.nodes[m].arcs.iter().map(|(k, v)| (k.clone(), *v)).collect();
-                let mut s = value::Struct::default();
+                let mut s = value::Struct { fields: indexmap::IndexMap::with_capacity(arcs.len()) };
                 for (label, c) in arcs {
                     let l = path.len();
                     if !path.is_empty() {

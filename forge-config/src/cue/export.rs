@@ -62,13 +62,41 @@ fn to_json_at(v: &Value, path: &str) -> Result<serde_json::Value, Diagnostics> {
 
 pub(crate) fn to_cue_json(v: &Value) -> Result<String, Diagnostics> {
     let mut out = String::new();
-    write_json(v, "", 0, &mut out)?;
+    out.reserve(1024);
+    write_json(v, &mut String::new(), 0, &mut out)?;
     out.push('\n');
     Ok(out)
 }
 
+/// Appends `seg` to the error path `path` (`a.b`, `a[0]`); returns the length to truncate back to.
+fn push_seg(path: &mut String, seg: &str) -> usize {
+    let l = path.len();
+    if !path.is_empty() {
+        path.push('.');
+    }
+    path.push_str(seg);
+    l
+}
+
+fn push_index(path: &mut String, i: usize) -> usize {
+    use std::fmt::Write;
+    let l = path.len();
+    let _ = write!(path, "[{i}]");
+    l
+}
+
+fn needs_escape(b: u8) -> bool {
+    b < 0x20 || matches!(b, b'"' | b'\\' | b'<' | b'>' | b'&' | 0xE2)
+}
+
 pub(crate) fn write_str(s: &str, out: &mut String) {
     out.push('"');
+    // fast path: copy runs that need no escaping (U+2028/U+2029 start with 0xE2)
+    if !s.bytes().any(needs_escape) {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -94,11 +122,14 @@ fn indent(n: usize, out: &mut String) {
     }
 }
 
-fn write_json(v: &Value, path: &str, depth: usize, out: &mut String) -> Result<(), Diagnostics> {
+fn write_json(v: &Value, path: &mut String, depth: usize, out: &mut String) -> Result<(), Diagnostics> {
     match &v.kind {
         ValueKind::Null => out.push_str("null"),
         ValueKind::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        ValueKind::Int(i) => out.push_str(&i.to_string()),
+        ValueKind::Int(i) => {
+            use std::fmt::Write;
+            let _ = write!(out, "{i}");
+        }
         ValueKind::Float { text, .. } => out.push_str(text),
         ValueKind::String(s) => write_str(s, out),
         ValueKind::Bytes(b) => {
@@ -113,7 +144,9 @@ fn write_json(v: &Value, path: &str, depth: usize, out: &mut String) -> Result<(
             out.push_str("[\n");
             for (i, e) in l.iter().enumerate() {
                 indent(depth + 1, out);
-                write_json(e, &format!("{path}[{i}]"), depth + 1, out)?;
+                let pl = push_index(path, i);
+                write_json(e, path, depth + 1, out)?;
+                path.truncate(pl);
                 if i + 1 < l.len() {
                     out.push(',');
                 }
@@ -133,7 +166,9 @@ fn write_json(v: &Value, path: &str, depth: usize, out: &mut String) -> Result<(
                 indent(depth + 1, out);
                 write_str(&f.name, out);
                 out.push_str(": ");
-                write_json(&f.value, &join(path, &f.name), depth + 1, out)?;
+                let pl = push_seg(path, &f.name);
+                write_json(&f.value, path, depth + 1, out)?;
+                path.truncate(pl);
                 if i + 1 < fields.len() {
                     out.push(',');
                 }
@@ -150,11 +185,11 @@ fn write_json(v: &Value, path: &str, depth: usize, out: &mut String) -> Result<(
 /// Compact JSON as Go's `json.Marshal` (used by `json.Marshal`).
 pub(crate) fn to_compact_json(v: &Value) -> Result<String, Diagnostics> {
     let mut out = String::new();
-    write_compact(v, "", &mut out)?;
+    write_compact(v, &mut String::new(), &mut out)?;
     Ok(out)
 }
 
-fn write_compact(v: &Value, path: &str, out: &mut String) -> Result<(), Diagnostics> {
+fn write_compact(v: &Value, path: &mut String, out: &mut String) -> Result<(), Diagnostics> {
     match &v.kind {
         ValueKind::List(l) => {
             out.push('[');
@@ -162,7 +197,9 @@ fn write_compact(v: &Value, path: &str, out: &mut String) -> Result<(), Diagnost
                 if i > 0 {
                     out.push(',');
                 }
-                write_compact(e, &format!("{path}[{i}]"), out)?;
+                let l = push_index(path, i);
+                write_compact(e, path, out)?;
+                path.truncate(l);
             }
             out.push(']');
         }
@@ -174,7 +211,9 @@ fn write_compact(v: &Value, path: &str, out: &mut String) -> Result<(), Diagnost
                 }
                 write_str(&f.name, out);
                 out.push(':');
-                write_compact(&f.value, &join(path, &f.name), out)?;
+                let l = push_seg(path, &f.name);
+                write_compact(&f.value, path, out)?;
+                path.truncate(l);
             }
             out.push('}');
         }

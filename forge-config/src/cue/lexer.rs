@@ -28,6 +28,11 @@ pub(crate) struct Interner<'a> {
 }
 
 impl<'a> Interner<'a> {
+    /// An interner sized for a source of `len` bytes.
+    pub fn with_capacity(len: usize) -> Self {
+        Interner { map: HashMap::with_capacity_and_hasher(len / 64, Default::default()) }
+    }
+
     /// The shared string for a slice of the source.
     pub fn intern(&mut self, s: &'a str) -> Rc<str> {
         if let Some(r) = self.map.get(s) {
@@ -53,6 +58,8 @@ pub(crate) enum Tok {
     Int(i128),
     Float(i128, i32),
     Str(Vec<LexPart>),
+    /// A string literal without escapes or interpolation (the common case; no part list).
+    Lit(Rc<str>),
     Bytes(Vec<u8>),
     Bottom,
     Attr(Box<Attribute>),
@@ -134,7 +141,7 @@ impl<'a> Lexer<'a> {
             pos: start,
             end: end.min(src.len()),
             file,
-            out: Vec::with_capacity(end.saturating_sub(start) / 5 + 4),
+            out: Vec::with_capacity(end.saturating_sub(start) / 3 + 4),
             interner,
         }
     }
@@ -147,6 +154,7 @@ impl<'a> Lexer<'a> {
         Err(SynErr { kind: DiagnosticKind::Syntax, msg: msg.into(), span: self.span(a, b) })
     }
 
+    #[inline]
     fn peek(&self, off: usize) -> u8 {
         let i = self.pos + off;
         if i < self.end { self.bytes[i] } else { 0 }
@@ -161,6 +169,7 @@ impl<'a> Lexer<'a> {
                     | Tok::Int(_)
                     | Tok::Float(..)
                     | Tok::Str(_)
+                    | Tok::Lit(_)
                     | Tok::Bytes(_)
                     | Tok::Bottom
                     | Tok::Attr(_)
@@ -172,6 +181,7 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    #[inline]
     fn push(&mut self, tok: Tok, a: usize, b: usize) -> LResult<()> {
         if self.out.len() >= MAX_TOKENS {
             return Err(SynErr {
@@ -498,7 +508,7 @@ impl<'a> Lexer<'a> {
                     b'"' => {
                         let text = self.interner.intern(&self.src[body..p]);
                         self.pos = p + 1;
-                        return Ok(Tok::Str(vec![LexPart::Lit(text)]));
+                        return Ok(Tok::Lit(text));
                     }
                     b'\\' | b'\n' => break,
                     _ => p += 1,

@@ -35,7 +35,7 @@ impl ParseOptions {
 }
 
 pub(crate) fn parse(src: &str, file: FileId, opts: &ParseOptions) -> LResult<File> {
-    let (toks, interner) = Lexer::new(src, file, 0, src.len(), Interner::default()).run()?;
+    let (toks, interner) = Lexer::new(src, file, 0, src.len(), Interner::with_capacity(src.len())).run()?;
     let mut p = Parser { src, file, toks, pos: 0, opts, depth: 0, interner };
     p.file()
 }
@@ -90,7 +90,7 @@ impl<'a> Parser<'a> {
     /// Cheap pre-check: can a label (followed by `:`) start here?
     fn may_be_label(&self) -> bool {
         match self.tok() {
-            Tok::Ident(_) | Tok::Str(_) => match self.tok_at(1) {
+            Tok::Ident(_) | Tok::Str(_) | Tok::Lit(_) => match self.tok_at(1) {
                 Tok::P(":") | Tok::P("=") => true,
                 Tok::P("?") | Tok::P("!") => matches!(self.tok_at(2), Tok::P(":")),
                 _ => false,
@@ -127,7 +127,7 @@ impl<'a> Parser<'a> {
         match self.tok() {
             Tok::Ident(s) => format!("'{s}'"),
             Tok::Int(_) | Tok::Float(..) => "number".into(),
-            Tok::Str(_) => "string".into(),
+            Tok::Str(_) | Tok::Lit(_) => "string".into(),
             Tok::Bytes(_) => "bytes".into(),
             Tok::Bottom => "'_|_'".into(),
             Tok::Attr(a) => format!("attribute @{}", a.name),
@@ -193,7 +193,7 @@ impl<'a> Parser<'a> {
             self.end_decl()?;
         }
         while !matches!(self.tok(), Tok::Eof) {
-            if is_ident(self.tok(), "import") && matches!(self.tok_at(1), Tok::Str(_) | Tok::P("(")) {
+            if is_ident(self.tok(), "import") && matches!(self.tok_at(1), Tok::Str(_) | Tok::Lit(_) | Tok::P("(")) {
                 return self.err("imports must come before other declarations");
             }
             if is_ident(self.tok(), "package") && matches!(self.tok_at(1), Tok::Ident(_)) {
@@ -228,12 +228,13 @@ impl<'a> Parser<'a> {
         } else {
             None
         };
-        let Tok::Str(parts) = self.bump() else {
-            return self.err("expected import path string");
-        };
-        let path = match parts.as_slice() {
-            [LexPart::Lit(s)] => s.to_string(),
-            _ => return self.err("invalid import path"),
+        let path = match self.bump() {
+            Tok::Lit(s) => s.to_string(),
+            Tok::Str(parts) => match parts.as_slice() {
+                [LexPart::Lit(s)] => s.to_string(),
+                _ => return self.err("invalid import path"),
+            },
+            _ => return self.err("expected import path string"),
         };
         let base = path.split(':').next().unwrap_or(&path);
         let name = alias.unwrap_or_else(|| base.rsplit('/').next().unwrap_or(base).to_string());
@@ -313,12 +314,17 @@ impl<'a> Parser<'a> {
             self.pos += 2;
         }
         let lstart = self.span();
-        let quoted = matches!(self.tok(), Tok::Str(_));
+        let quoted = matches!(self.tok(), Tok::Str(_) | Tok::Lit(_));
         let kind = match self.tok() {
             Tok::Ident(n) => {
                 let n = n.clone();
                 self.pos += 1;
                 LabelKind::Name(n)
+            }
+            Tok::Lit(s) => {
+                let s = s.clone();
+                self.pos += 1;
+                LabelKind::Name(s)
             }
             Tok::Str(parts) => match parts.as_slice() {
                 [LexPart::Lit(s)] => {
@@ -576,6 +582,7 @@ impl<'a> Parser<'a> {
                         });
                     }
                     Tok::Ident(s) => s,
+                    Tok::Lit(s) => s,
                     Tok::Str(parts) => match parts.as_slice() {
                         [LexPart::Lit(s)] => s.clone(),
                         _ => return self.err("invalid selector"),
@@ -696,6 +703,11 @@ impl<'a> Parser<'a> {
                 let b = b.clone();
                 self.pos += 1;
                 Ok(mk(ExprKind::Bytes(b)))
+            }
+            Tok::Lit(s) => {
+                let kind = ExprKind::Str(vec![StrPart::Lit(s.clone())]);
+                self.pos += 1;
+                Ok(mk(kind))
             }
             Tok::Str(parts) => {
                 if let [LexPart::Lit(s)] = parts.as_slice() {
