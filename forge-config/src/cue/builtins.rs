@@ -112,7 +112,7 @@ pub(crate) fn member(pkg: &str, sel: &str) -> Option<Val> {
     if FUNCS.contains(&full.as_str()) {
         return Some(Val::Builtin(Rc::from(full)));
     }
-    let dec = |s: &str| Decimal::parse(s).map(Val::Float);
+    let dec = |s: &str| Decimal::parse(s).map(Val::float);
     match full.as_str() {
         "math.Pi" => dec("3.14159265358979323846264338327950288419716939937510582097494459"),
         "math.E" => dec("2.71828182845904523536028747135266249775724709369995957496696763"),
@@ -135,14 +135,14 @@ fn incomplete(name: &str, sp: Span) -> Val {
 fn num(v: &Val) -> Option<Decimal> {
     match v {
         Val::Int(i) => Some(Decimal::from_int(*i)),
-        Val::Float(d) => Some(*d),
+        Val::Float(d) => Some(**d),
         _ => None,
     }
 }
 
 fn float_val(f: f64, sp: Span) -> Val {
     match Decimal::from_f64(f) {
-        Some(d) => Val::Float(d),
+        Some(d) => Val::float(d),
         None => err("result is not a finite number", sp),
     }
 }
@@ -480,7 +480,7 @@ pub(crate) fn call(ev: &mut Ev<'_>, name: &str, args: Vec<Val>, sp: Span) -> R<V
                 if out.len() > 1_000_000 {
                     return Ok(err("list.Range: too many elements", sp));
                 }
-                out.push(if all_int { cur.to_int().map(Val::Int).unwrap_or(Val::Float(cur)) } else { Val::Float(cur) });
+                out.push(if all_int { cur.to_int().map(Val::Int).unwrap_or(Val::float(cur)) } else { Val::float(cur) });
                 cur = match cur.add(st) {
                     Some(c) => c,
                     None => break,
@@ -519,8 +519,8 @@ pub(crate) fn call(ev: &mut Ev<'_>, name: &str, args: Vec<Val>, sp: Span) -> R<V
                 }
             };
             match r {
-                Some(d) if all_int => d.to_int().map(Val::Int).unwrap_or(Val::Float(d)),
-                Some(d) => Val::Float(d),
+                Some(d) if all_int => d.to_int().map(Val::Int).unwrap_or(Val::float(d)),
+                Some(d) => Val::float(d),
                 None => err(format!("{name}: empty list or overflow"), sp),
             }
         }
@@ -601,7 +601,7 @@ pub(crate) fn call(ev: &mut Ev<'_>, name: &str, args: Vec<Val>, sp: Span) -> R<V
             check!(1);
             match &args[0] {
                 Val::Int(i) => Val::Int(i.abs()),
-                Val::Float(d) => Val::Float(Decimal::new(d.mant.abs(), d.exp)),
+                Val::Float(d) => Val::float(Decimal::new(d.mant.abs(), d.exp)),
                 _ => err("math.Abs: argument must be a number", sp),
             }
         }
@@ -736,7 +736,7 @@ pub(crate) fn call(ev: &mut Ev<'_>, name: &str, args: Vec<Val>, sp: Span) -> R<V
         "strconv.ParseFloat" => {
             check!(2);
             match Decimal::parse(&s!(0)) {
-                Some(d) => Val::Float(d),
+                Some(d) => Val::float(d),
                 None => err("strconv.ParseFloat: invalid syntax", sp),
             }
         }
@@ -883,7 +883,7 @@ fn from_json(ev: &mut Ev<'_>, j: &serde_json::Value, depth: usize, sp: Span) -> 
                 Val::Int(u as i128)
             } else {
                 match Decimal::parse(&n.to_string()) {
-                    Some(d) => Val::Float(d),
+                    Some(d) => Val::float(d),
                     None => err("number out of range", sp),
                 }
             }

@@ -107,7 +107,8 @@ pub(crate) enum Val {
     Null,
     Bool(bool),
     Int(i128),
-    Float(Decimal),
+    /// Boxed (shared) to keep `Val` at 32 bytes.
+    Float(Rc<Decimal>),
     Str(Rc<str>),
     Bytes(Rc<[u8]>),
     Basic(u16, Rc<Vec<Bound>>),
@@ -122,6 +123,9 @@ pub(crate) enum Val {
 impl Val {
     pub fn err(kind: DiagnosticKind, msg: impl Into<String>, span: Option<Span>) -> Val {
         Val::Err(Rc::new(EvalErr { path: None, kind, msg: msg.into(), span }))
+    }
+    pub fn float(d: Decimal) -> Val {
+        Val::Float(Rc::new(d))
     }
     pub fn str(s: &str) -> Val {
         Val::Str(Rc::from(s))
@@ -691,7 +695,7 @@ impl<'a> Ev<'a> {
                     if node.is_index {
                         segs.push(format!("[{l}]"));
                     } else {
-                        segs.push(l.to_string());
+                        segs.push(String::from(&**l));
                     }
                     n = p;
                 }
@@ -2100,7 +2104,7 @@ impl<'a> Ev<'a> {
             ExprKind::Null => Val::Null,
             ExprKind::Bool(b) => Val::Bool(*b),
             ExprKind::Int(i) => Val::Int(*i),
-            ExprKind::Float(m, x) => Val::Float(Decimal::new(*m, *x)),
+            ExprKind::Float(m, x) => Val::float(Decimal::new(*m, *x)),
             ExprKind::Bytes(b) => Val::Bytes(Rc::from(b.as_slice())),
             ExprKind::Bottom => perr(DiagnosticKind::Eval, "explicit error (_|_ literal)", sp),
             ExprKind::AttrOnly => Val::Top,
@@ -2235,7 +2239,7 @@ impl<'a> Ev<'a> {
         }
         Ok(match (op, &v) {
             (UnOp::Neg, Val::Int(i)) => Val::Int(-i),
-            (UnOp::Neg, Val::Float(d)) => Val::Float(d.neg()),
+            (UnOp::Neg, Val::Float(d)) => Val::float(d.neg()),
             (UnOp::Pos, Val::Int(_) | Val::Float(_)) => v,
             (UnOp::Not, Val::Bool(b)) => Val::Bool(!b),
             (UnOp::Default, _) => v,
@@ -2277,7 +2281,7 @@ impl<'a> Ev<'a> {
         }
         let num = |v: &Val| match v {
             Val::Int(i) => Some(Decimal::from_int(*i)),
-            Val::Float(d) => Some(*d),
+            Val::Float(d) => Some(**d),
             _ => None,
         };
         let overflow = || perr(DiagnosticKind::Unsupported, "not supported: number out of range", sp);
@@ -2311,7 +2315,7 @@ impl<'a> Ev<'a> {
                             BinOp::Sub => x.sub(y),
                             _ => x.mul(y),
                         };
-                        r.map(Val::Float).unwrap_or_else(overflow)
+                        r.map(Val::float).unwrap_or_else(overflow)
                     }
                     _ => {
                         if matches!(
@@ -2341,7 +2345,7 @@ impl<'a> Ev<'a> {
                     if y.is_zero() {
                         perr(DiagnosticKind::Eval, "division by zero", sp)
                     } else {
-                        x.div(y).map(Val::Float).unwrap_or_else(overflow)
+                        x.div(y).map(Val::float).unwrap_or_else(overflow)
                     }
                 }
                 _ => mismatch(self),
@@ -2475,7 +2479,7 @@ impl<'a> Ev<'a> {
     fn scalar_eq(&self, a: &Val, b: &Val) -> bool {
         match (a, b) {
             (Val::Int(x), Val::Float(y)) | (Val::Float(y), Val::Int(x)) => {
-                Decimal::from_int(*x).cmp(*y) == std::cmp::Ordering::Equal
+                Decimal::from_int(*x).cmp(**y) == std::cmp::Ordering::Equal
             }
             _ => self.scalar_eq_strict(a, b),
         }
@@ -2486,7 +2490,7 @@ impl<'a> Ev<'a> {
             (Val::Null, Val::Null) => true,
             (Val::Bool(x), Val::Bool(y)) => x == y,
             (Val::Int(x), Val::Int(y)) => x == y,
-            (Val::Float(x), Val::Float(y)) => x.cmp(*y) == std::cmp::Ordering::Equal,
+            (Val::Float(x), Val::Float(y)) => x.cmp(**y) == std::cmp::Ordering::Equal,
             (Val::Str(x), Val::Str(y)) => x == y,
             (Val::Bytes(x), Val::Bytes(y)) => x == y,
             _ => false,
@@ -2510,9 +2514,9 @@ impl<'a> Ev<'a> {
                     (Val::Str(x), Val::Str(y)) => Some((**x).cmp(&**y)),
                     (Val::Bytes(x), Val::Bytes(y)) => Some((**x).cmp(&**y)),
                     (Val::Int(x), Val::Int(y)) => Some(x.cmp(y)),
-                    (Val::Int(x), Val::Float(y)) => Some(Decimal::from_int(*x).cmp(*y)),
+                    (Val::Int(x), Val::Float(y)) => Some(Decimal::from_int(*x).cmp(**y)),
                     (Val::Float(x), Val::Int(y)) => Some(x.cmp(Decimal::from_int(*y))),
-                    (Val::Float(x), Val::Float(y)) => Some(x.cmp(*y)),
+                    (Val::Float(x), Val::Float(y)) => Some(x.cmp(**y)),
                     _ => None,
                 };
                 match ord {
@@ -2685,7 +2689,7 @@ impl<'a> Ev<'a> {
             Val::Bool(b) => ValueKind::Bool(b),
             Val::Int(i) => ValueKind::Int(i),
             Val::Float(d) => ValueKind::Float { value: d.to_f64(), text: d.to_cue_string() },
-            Val::Str(s) => ValueKind::String(s.to_string()),
+            Val::Str(s) => ValueKind::String(String::from(&*s)),
             Val::Bytes(b) => ValueKind::Bytes(b.to_vec()),
             Val::Err(e) => {
                 if e.kind == DiagnosticKind::Incomplete {
@@ -2751,9 +2755,9 @@ impl<'a> Ev<'a> {
                     };
                     path.truncate(l);
                     s.fields.insert(
-                        label.to_string(),
+                        String::from(&*label),
                         value::Field {
-                            name: label.to_string(),
+                            name: String::from(&*label),
                             value,
                             span: fspan,
                             attributes: attrs,
