@@ -12,7 +12,7 @@ use forge_core::model::{Job, JobType};
 use forge_core::ports::{BlobStore, JobQueue};
 use forge_exec::blob::LocalBlobStore;
 use forge_exec::executor::ActionExecutor;
-use forge_exec::handler::{DiscoveryCache, DiscoveryHandler, PlanFileDiscoverer, TaskHandler};
+use forge_exec::handler::{ArtifactHandler, DiscoveryCache, DiscoveryHandler, PlanFileDiscoverer, TaskHandler};
 use forge_exec::metrics::WorkerMetrics;
 use forge_exec::queue::sqs::{SqsClient, SqsQueue, ensure_queues};
 use forge_exec::queue::{EmbeddedQueue, QueueSettings};
@@ -21,8 +21,9 @@ use forge_exec::scheduler::NoopSink;
 use forge_exec::worker::{Worker, WorkerConfig};
 use tokio_util::sync::CancellationToken;
 
-/// The Forge hot worker: receives discovery and task jobs from a queue (SQS or embedded), runs
-/// them in per-job worktrees of cached bare clones, records each result under its job id in
+/// The Forge hot worker: receives discovery, task and (with --api-url and --release-registry)
+/// artifact jobs from a queue (SQS or embedded), runs them in per-job worktrees of cached bare
+/// clones, records each result under its job id in
 /// the blob store, and only then deletes the message.
 ///
 /// Every option can also be set through the environment variable shown.
@@ -121,6 +122,88 @@ struct RunArgs {
     /// Log format (logs go to stderr; the level comes from RUST_LOG, default info).
     #[arg(long, env = "FORGE_WORKER_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
+    #[command(flatten)]
+    release: ReleaseSettings,
+}
+
+/// Release (`artifact` job) settings. Artifact jobs are handled when --api-url and
+/// --release-registry are both set: releases are built here and recorded through the API.
+#[derive(Debug, clap::Args)]
+struct ReleaseSettings {
+    /// Forge API base URL (e.g. http://forge-api.forge.svc:8080) the releases are recorded at.
+    #[arg(long, env = "FORGE_API_URL")]
+    api_url: Option<String>,
+    /// Bearer token for the API (a service-account token; never logged).
+    #[arg(long, env = "FORGE_API_TOKEN", hide_env_values = true)]
+    api_token: Option<String>,
+    /// Registry release images are pushed to (`host[:port]`; http for loopback hosts).
+    #[arg(long, env = "FORGE_RELEASE_REGISTRY")]
+    release_registry: Option<String>,
+    /// Registry tracking images are pushed to [default: the release registry].
+    #[arg(long, env = "FORGE_TRACKING_REGISTRY")]
+    tracking_registry: Option<String>,
+    /// Username for both registries (password from FORGE_REGISTRY_PASSWORD only).
+    #[arg(long, env = "FORGE_REGISTRY_USERNAME")]
+    registry_username: Option<String>,
+    /// Folder of the per-job staging directories of artifacts.
+    #[arg(long, env = "FORGE_WORKER_STAGING_DIR", default_value = "forge-worker/staging")]
+    staging_dir: PathBuf,
+    /// Identity recorded as the release trigger's actor.
+    #[arg(long, env = "FORGE_WORKER_ACTOR", default_value = "forge-worker")]
+    actor: String,
+}
+
+impl ReleaseSettings {
+    /// The artifact-job settings, when releases are configured.
+    fn build(
+        &self,
+        secrets: Arc<forge_secrets::ProviderRegistry>,
+    ) -> anyhow::Result<Option<forge_exec::handler::ArtifactSettings>> {
+        use forge_core::ports::SecretValue;
+        use forge_exec::release::publisher::{Credentials, PublisherSet};
+        let (Some(api), Some(release)) = (&self.api_url, &self.release_registry) else {
+            return Ok(None);
+        };
+        let auth = match (&self.registry_username, std::env::var("FORGE_REGISTRY_PASSWORD")) {
+            (Some(username), Ok(password)) => forge_oci::RegistryAuth::Basic {
+                username: username.clone(),
+                password: SecretValue::from_string(password),
+            },
+            (Some(_), Err(_)) => bail!("--registry-username needs FORGE_REGISTRY_PASSWORD in the environment"),
+            (None, _) => forge_oci::RegistryAuth::Anonymous,
+        };
+        let store = |name: &str| -> anyhow::Result<(forge_core::Registry, Arc<dyn forge_core::ports::ImageStore>)> {
+            let registry: forge_core::Registry = name.parse().with_context(|| format!("registry `{name}`"))?;
+            let config = forge_oci::RegistryConfig { auth: auth.clone(), ..Default::default() };
+            let s = forge_oci::RegistryStore::new(registry.clone(), config)
+                .with_context(|| format!("registry client for {name}"))?;
+            Ok((registry, Arc::new(s)))
+        };
+        let (release_registry, release_store) = store(release)?;
+        let (tracking_registry, tracking_store) = match &self.tracking_registry {
+            Some(t) => store(t)?,
+            None => (release_registry.clone(), release_store.clone()),
+        };
+        let mut publishers =
+            PublisherSet::local_defaults(Credentials(secrets.clone()), &self.staging_dir.join("published"));
+        publishers.register(
+            "github",
+            Arc::new(forge_exec::release::github::GithubPublisher::new(Credentials(secrets))?),
+        );
+        let token = self.api_token.clone().map(SecretValue::from_string);
+        let records = forge_exec::api_client::ApiReleaseRecords::new(api, token)?;
+        Ok(Some(forge_exec::handler::ArtifactSettings {
+            release_registry,
+            release_store,
+            tracking_registry,
+            tracking_store,
+            publishers,
+            records: Arc::new(records),
+            staging_root: self.staging_dir.clone(),
+            actor: self.actor.clone(),
+            signer: None,
+        }))
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -164,6 +247,12 @@ struct DispatcherArgs {
     /// Phase (task jobs).
     #[arg(long, default_value = "")]
     phase: String,
+    /// Branch of the run (release triggers of discovery and artifact jobs; empty: none).
+    #[arg(long, default_value = "")]
+    branch: String,
+    /// Tag of the run (release triggers of discovery and artifact jobs; empty: none).
+    #[arg(long, default_value = "")]
+    tag: String,
     /// Where the step's output parameters are written.
     #[arg(long, default_value = "/tmp/forge")]
     output_dir: PathBuf,
@@ -192,6 +281,8 @@ async fn dispatcher(args: DispatcherArgs) -> anyhow::Result<bool> {
         kind,
         project: (!args.project.is_empty()).then(|| args.project.parse()).transpose().context("--project")?,
         phase: (!args.phase.is_empty()).then(|| args.phase.clone()),
+        branch: (!args.branch.is_empty()).then(|| args.branch.clone()),
+        tag: (!args.tag.is_empty()).then(|| args.tag.clone()),
     };
     let queue = SqsQueue::new(SqsClient::from_env().await, args.queue_url.clone());
     let blobs = LocalBlobStore::new(&args.blob_dir)?;
@@ -295,24 +386,30 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
 
     let blobs = Arc::new(LocalBlobStore::new(&args.blob_dir)?);
     let repos = Arc::new(RepoCache::new(&args.cache_dir, &args.repo_url_template, args.cache_max_bytes)?);
+    let secrets = Arc::new(forge_secrets::ProviderRegistry::with_defaults());
+    let config_discoverer = Arc::new(forge_exec::local::ConfigDiscoverer::new(secrets.clone()));
     let discoverer: Arc<dyn forge_exec::handler::Discoverer> = match args.discoverer {
-        DiscovererKind::Config => Arc::new(forge_exec::local::ConfigDiscoverer::new(Arc::new(
-            forge_secrets::ProviderRegistry::with_defaults(),
-        ))),
+        DiscovererKind::Config => config_discoverer.clone(),
         DiscovererKind::PlanFile => Arc::new(PlanFileDiscoverer),
     };
+    let artifacts = args.release.build(secrets)?;
     let discovery = Arc::new(DiscoveryCache::new(discoverer, 256));
     let executor = Arc::new(ActionExecutor::new(blobs.clone() as Arc<dyn BlobStore>));
     let metrics = WorkerMetrics::new();
-    let worker = Worker::builder(queue, blobs)
+    let mut builder = Worker::builder(queue, blobs)
         .handler(
             JobType::Task,
             Arc::new(TaskHandler::new(repos.clone(), discovery.clone(), executor, Arc::new(NoopSink))),
         )
-        .handler(JobType::Discovery, Arc::new(DiscoveryHandler::new(repos, discovery)))
-        .metrics(metrics.clone())
-        .config(config)
-        .build();
+        .handler(JobType::Discovery, Arc::new(DiscoveryHandler::new(repos.clone(), discovery)));
+    match artifacts {
+        Some(settings) => {
+            tracing::info!(registry = %settings.release_registry, "handling artifact jobs (releases)");
+            builder = builder.handler(JobType::Artifact, Arc::new(ArtifactHandler::new(repos, config_discoverer, settings)));
+        }
+        None => tracing::info!("not handling artifact jobs: set --api-url and --release-registry to release"),
+    }
+    let worker = builder.metrics(metrics.clone()).config(config).build();
 
     let shutdown = CancellationToken::new();
     if args.metrics_addr != "off" {
