@@ -142,7 +142,7 @@ enum ReleaseCommand {
     },
     /// Republish only the failed destinations of a `partial` release (same commit), and record
     /// the results; exit 1 while some still fail.
-    Retry(cmd::release::RetryArgs),
+    Retry(Box<cmd::release::RetryArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -192,7 +192,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 cmd::release_verify::run_with_keys(&target, &keys, json)
             }
         }
-        Command::Release { command: Some(ReleaseCommand::Retry(args)), .. } => cmd::release::retry(args, cli.output),
+        Command::Release { command: Some(ReleaseCommand::Retry(args)), .. } => cmd::release::retry(*args, cli.output),
         Command::Release { command: None, args } => cmd::release::run(args, cli.output),
         Command::Secrets { command: SecretsCommand::Check(args) } => cmd::secrets_check::run(&args.path, json),
         Command::Deploy(args) => cmd::ops::deploy(args, cli.output),
