@@ -186,10 +186,8 @@ impl ReleaseSettings {
         };
         let mut publishers =
             PublisherSet::local_defaults(Credentials(secrets.clone()), &self.staging_dir.join("published"));
-        publishers.register(
-            "github",
-            Arc::new(forge_exec::release::github::GithubPublisher::new(Credentials(secrets))?),
-        );
+        publishers
+            .register("github", Arc::new(forge_exec::release::github::GithubPublisher::new(Credentials(secrets))?));
         let token = self.api_token.clone().map(SecretValue::from_string);
         let records = forge_exec::api_client::ApiReleaseRecords::new(api, token)?;
         Ok(Some(forge_exec::handler::ArtifactSettings {
@@ -405,7 +403,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     match artifacts {
         Some(settings) => {
             tracing::info!(registry = %settings.release_registry, "handling artifact jobs (releases)");
-            builder = builder.handler(JobType::Artifact, Arc::new(ArtifactHandler::new(repos, config_discoverer, settings)));
+            builder =
+                builder.handler(JobType::Artifact, Arc::new(ArtifactHandler::new(repos, config_discoverer, settings)));
         }
         None => tracing::info!("not handling artifact jobs: set --api-url and --release-registry to release"),
     }

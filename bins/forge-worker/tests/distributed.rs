@@ -201,7 +201,16 @@ fn a_run_goes_through_the_api_workers_sqs_registry_gitops_and_the_plugin() {
     let commit = git(&src, &["rev-parse", "HEAD"]);
     let remotes = root.join("remotes");
     std::fs::create_dir_all(remotes.join(&owner)).unwrap();
-    git(root, &["clone", "-q", "--bare", src.to_str().unwrap(), remotes.join(&repository).with_extension("git").to_str().unwrap()]);
+    git(
+        root,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            src.to_str().unwrap(),
+            remotes.join(&repository).with_extension("git").to_str().unwrap(),
+        ],
+    );
 
     // The GitOps remote, with one commit on main.
     let gitops = root.join("gitops.git");
@@ -247,10 +256,15 @@ fn a_run_goes_through_the_api_workers_sqs_registry_gitops_and_the_plugin() {
         .spawn()
         .unwrap();
     procs.0.push(("forge-api".into(), child));
-    let api = Api { rt: tokio::runtime::Runtime::new().unwrap(), client: reqwest::Client::new(), base: api_url.clone() };
+    let api =
+        Api { rt: tokio::runtime::Runtime::new().unwrap(), client: reqwest::Client::new(), base: api_url.clone() };
     let deadline = Instant::now() + Duration::from_secs(60);
     while !api.ready() {
-        assert!(Instant::now() < deadline, "forge-api did not become ready: {}", std::fs::read_to_string(logs.join("api.log")).unwrap_or_default());
+        assert!(
+            Instant::now() < deadline,
+            "forge-api did not become ready: {}",
+            std::fs::read_to_string(logs.join("api.log")).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 
@@ -266,7 +280,17 @@ fn a_run_goes_through_the_api_workers_sqs_registry_gitops_and_the_plugin() {
     let worker_bin = PathBuf::from(env!("CARGO_BIN_EXE_forge-worker"));
     for i in 0..2 {
         let child = Command::new(&worker_bin)
-            .args(["run", "--queue-url", &queue_url, "--concurrency", "2", "--metrics-addr", "off", "--wait-time", "1s"])
+            .args([
+                "run",
+                "--queue-url",
+                &queue_url,
+                "--concurrency",
+                "2",
+                "--metrics-addr",
+                "off",
+                "--wait-time",
+                "1s",
+            ])
             .arg("--blob-dir")
             .arg(&blobs)
             .arg("--cache-dir")
@@ -316,8 +340,10 @@ fn a_run_goes_through_the_api_workers_sqs_registry_gitops_and_the_plugin() {
     let out = root.join("out/discovery");
     let (ok, result) = d.run(&dispatcher_command(&wf, "dispatch-discovery", &[], &out), &out);
     assert!(ok, "discovery: {result}");
-    let groups: Vec<Vec<Value>> = serde_json::from_str(&std::fs::read_to_string(out.join("groups.json")).unwrap()).unwrap();
-    let releases: Vec<String> = serde_json::from_str(&std::fs::read_to_string(out.join("releases.json")).unwrap()).unwrap();
+    let groups: Vec<Vec<Value>> =
+        serde_json::from_str(&std::fs::read_to_string(out.join("groups.json")).unwrap()).unwrap();
+    let releases: Vec<String> =
+        serde_json::from_str(&std::fs::read_to_string(out.join("releases.json")).unwrap()).unwrap();
     assert_eq!(groups.len(), 3, "{groups:?}");
     assert_eq!(releases, ["api", "web"], "release triggers matched the run's branch");
 
@@ -325,9 +351,15 @@ fn a_run_goes_through_the_api_workers_sqs_registry_gitops_and_the_plugin() {
         let handles: Vec<_> = tasks
             .iter()
             .map(|t| {
-                let (phase, project) = (t["phase"].as_str().unwrap().to_owned(), t["project"].as_str().unwrap().to_owned());
+                let (phase, project) =
+                    (t["phase"].as_str().unwrap().to_owned(), t["project"].as_str().unwrap().to_owned());
                 let out = root.join(format!("out/g{g}-{phase}-{project}"));
-                let args = dispatcher_command(&wf, "dispatch", &[("job-type", "task"), ("project", &project), ("phase", &phase)], &out);
+                let args = dispatcher_command(
+                    &wf,
+                    "dispatch",
+                    &[("job-type", "task"), ("project", &project), ("phase", &phase)],
+                    &out,
+                );
                 let d = Dispatch { worker: worker_bin.clone(), queue_url: queue_url.clone(), blobs: blobs.clone() };
                 std::thread::spawn(move || (phase, project, d.run(&args, &out)))
             })
@@ -342,9 +374,14 @@ fn a_run_goes_through_the_api_workers_sqs_registry_gitops_and_the_plugin() {
     let mut released = BTreeMap::new();
     for project in &releases {
         let out = root.join(format!("out/release-{project}"));
-        let args = dispatcher_command(&wf, "dispatch", &[("job-type", "artifact"), ("project", project), ("phase", "")], &out);
+        let args =
+            dispatcher_command(&wf, "dispatch", &[("job-type", "artifact"), ("project", project), ("phase", "")], &out);
         let (ok, result) = d.run(&args, &out);
-        assert!(ok, "release {project}: {result}\n{}", std::fs::read_to_string(logs.join("worker-0.log")).unwrap_or_default());
+        assert!(
+            ok,
+            "release {project}: {result}\n{}",
+            std::fs::read_to_string(logs.join("worker-0.log")).unwrap_or_default()
+        );
         let release = &result["result"]["release"];
         assert_eq!(release["release_number"], 1, "{result}");
         assert_eq!(release["status"], "complete", "{result}");
@@ -392,10 +429,14 @@ fn a_run_goes_through_the_api_workers_sqs_registry_gitops_and_the_plugin() {
     assert!(cmp.status.success(), "forge-cmp: {}", String::from_utf8_lossy(&cmp.stderr));
     let manifests = String::from_utf8(cmp.stdout).unwrap();
     assert!(manifests.contains("kind: Deployment"), "{manifests}");
-    assert!(manifests.contains(&format!("image: {registry}/{owner}/web-image:")), "@artifact resolved to the registry: {manifests}");
+    assert!(
+        manifests.contains(&format!("image: {registry}/{owner}/web-image:")),
+        "@artifact resolved to the registry: {manifests}"
+    );
     for (name, c) in &mut procs.0 {
         assert!(c.try_wait().unwrap().is_none(), "{name} exited early");
     }
     drop(procs);
-    let _ = Command::new("psql").args([&pg, "-q", "-c", &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")]).status();
+    let _ =
+        Command::new("psql").args([&pg, "-q", "-c", &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")]).status();
 }

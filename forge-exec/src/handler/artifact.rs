@@ -77,17 +77,20 @@ impl ArtifactHandler {
 impl JobHandler for ArtifactHandler {
     async fn handle(&self, job: &Job, _cancel: CancellationToken) -> Result<JobOutput> {
         let p = &job.payload;
-        let project = p
-            .project
-            .as_ref()
-            .ok_or_else(|| Error::Job { job_id: job.job_id, message: "an artifact job needs payload.project".into() })?;
+        let project = p.project.as_ref().ok_or_else(|| Error::Job {
+            job_id: job.job_id,
+            message: "an artifact job needs payload.project".into(),
+        })?;
         let wt = self.repos.checkout(&p.repository, &p.commit_sha, &job.job_id.to_string()).await?;
         let outcome = async {
             let git = git_of(job);
             let discovery = self.discoverer.discovery(&wt.path, &git).await?;
             let facts = CommitFacts::discover(&wt.path)
                 .map_err(|e| Error::Job { job_id: job.job_id, message: e.to_string() })?
-                .ok_or_else(|| Error::Job { job_id: job.job_id, message: "the checkout is not a git work tree".into() })?;
+                .ok_or_else(|| Error::Job {
+                    job_id: job.job_id,
+                    message: "the checkout is not a git work tree".into(),
+                })?;
             let s = &self.settings;
             let env = ReleaseEnv {
                 repository: p.repository.clone(),
