@@ -5,6 +5,7 @@
 //! cargo run --release -p forge-config --example cue_mem -- big 50  # 50 runs (for `perf record`)
 //! cargo run --release -p forge-config --example cue_mem -- projects 20
 //! cargo run --release -p forge-config --example cue_mem -- parse 20    # parse only
+//! cargo run --release -p forge-config --example cue_mem -- parse-projects 20
 //! ```
 //!
 //! Peak memory is measured without a custom allocator (the workspace forbids `unsafe`):
@@ -26,6 +27,12 @@ fn status_kib(field: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// CPU time of this process in nanoseconds (`/proc/self/schedstat`): throughput that does not
+/// depend on what else the machine runs.
+fn cpu_ns() -> Option<u64> {
+    std::fs::read_to_string("/proc/self/schedstat").ok()?.split_whitespace().next()?.parse().ok()
+}
+
 fn reset_peak() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
@@ -34,7 +41,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let which = args.next().unwrap_or_else(|| "big".into());
     let runs: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(1);
-    let files: Vec<SourceFile> = if which == "projects" {
+    let files: Vec<SourceFile> = if which == "projects" || which == "parse-projects" {
         (0..100).map(|i| SourceFile::new(format!("p{i}.cue"), common::project(i))).collect()
     } else {
         vec![SourceFile::new("big.cue", common::big_file())]
@@ -45,11 +52,14 @@ fn main() {
     let reset = reset_peak();
     let before = status_kib("VmRSS:").unwrap_or(0);
     let t = Instant::now();
+    let cpu0 = cpu_ns();
     let mut out_len = 0;
     for _ in 0..runs {
-        if which == "parse" {
-            let r = forge_config::cue::parse_file(&files[0], forge_config::cue::FileId(0), &opts.parse);
-            out_len += usize::from(r.is_ok());
+        if which == "parse" || which == "parse-projects" {
+            for f in &files {
+                let r = forge_config::cue::parse_file(f, forge_config::cue::FileId(0), &opts.parse);
+                out_len += usize::from(r.is_ok());
+            }
         } else if which == "projects" {
             for f in &files {
                 let v = evaluate_files(std::slice::from_ref(f), &opts);
@@ -61,10 +71,19 @@ fn main() {
         }
     }
     let secs = t.elapsed().as_secs_f64();
+    let cpu_secs = match (cpu0, cpu_ns()) {
+        (Some(a), Some(b)) => (b.saturating_sub(a)) as f64 / 1e9,
+        _ => secs,
+    };
     let peak = status_kib("VmHWM:").unwrap_or(0);
     let extra = peak.saturating_sub(before) * 1024;
     println!("input: {input} bytes in {} file(s); output: {} bytes per run", files.len(), out_len / runs.max(1));
-    println!("parse+eval+export: {:.1} MB/s ({runs} run(s), {:.3} s)", (input * runs) as f64 / secs / 1e6, secs);
+    let what = if which.starts_with("parse") { "parse" } else { "parse+eval+export" };
+    println!(
+        "{what}: {:.1} MB/s wall, {:.1} MB/s CPU ({runs} run(s), {secs:.3} s wall, {cpu_secs:.3} s CPU)",
+        (input * runs) as f64 / secs / 1e6,
+        (input * runs) as f64 / cpu_secs / 1e6,
+    );
     if reset {
         println!(
             "peak memory above baseline: {extra} bytes = {:.1}x input (VmRSS before {before} KiB, VmHWM {peak} KiB)",

@@ -243,6 +243,8 @@ pub enum ExprKind {
     Float(i128, i32),
     /// String literal, possibly interpolated.
     Str(Vec<StrPart>),
+    /// String literal without interpolation (already unescaped).
+    Lit(Rc<str>),
     /// Bytes literal.
     Bytes(Vec<u8>),
     /// `{...}`.

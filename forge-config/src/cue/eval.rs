@@ -291,7 +291,32 @@ struct Cold<'a> {
     patterns: Vec<Pattern<'a>>,
     comps: Vec<(&'a Comprehension, EnvId, Rc<Vec<GroupId>>)>,
     deferred: Vec<Conj<'a>>,
-    seqs: Vec<Vec<Rc<str>>>,
+}
+
+/// The label order of one struct literal (for CUE's field ordering across literals).
+enum SeqSrc<'a> {
+    /// A literal without dynamic labels: its `Name` labels in declaration order.
+    Decls(&'a [Decl]),
+    /// A literal with dynamic labels: the labels as evaluated.
+    Labels(Vec<Rc<str>>),
+}
+
+impl SeqSrc<'_> {
+    fn labels(&self) -> Vec<Rc<str>> {
+        match self {
+            SeqSrc::Decls(decls) => decls
+                .iter()
+                .filter_map(|d| match d {
+                    Decl::Field(fd) => match &fd.label.kind {
+                        LabelKind::Name(s) => Some(s.clone()),
+                        _ => None,
+                    },
+                    _ => None,
+                })
+                .collect(),
+            SeqSrc::Labels(l) => l.clone(),
+        }
+    }
 }
 
 struct Node<'a> {
@@ -308,6 +333,8 @@ struct Node<'a> {
     copied: Vec<NodeId>,
     err_sub: Option<Option<Rc<EvalErr>>>,
     x: Option<Box<Cold<'a>>>,
+    /// Label order of every struct literal with more than one field.
+    seqs: Vec<SeqSrc<'a>>,
     n_regular: u32,
     n_optional: u32,
     n_required: u32,
@@ -349,6 +376,7 @@ impl<'a> Node<'a> {
             built: false,
             n_lits: 0,
             x: None,
+            seqs: Vec::new(),
             has_lists: false,
         }
     }
@@ -392,7 +420,7 @@ struct Nodes<'a> {
 }
 
 /// Nodes per chunk of [`Nodes`] (a power of two).
-const NODE_CHUNK: usize = 1024;
+const NODE_CHUNK: usize = 256;
 
 impl<'a> Nodes<'a> {
     fn new() -> Self {
@@ -758,6 +786,7 @@ impl<'a> Ev<'a> {
             **x = Cold { attrs, choices, ..Cold::default() };
         }
         node.has_lists = false;
+        node.seqs.clear();
         node.groups.clear();
         node.copied.clear();
         node.value = Val::Top;
@@ -815,7 +844,7 @@ impl<'a> Ev<'a> {
                 }
             }
         }
-        if self.nodes[n].n_lits > 1 && self.nodes[n].x.as_deref().is_some_and(|x| !x.seqs.is_empty()) {
+        if self.nodes[n].n_lits > 1 && !self.nodes[n].seqs.is_empty() {
             self.sort_arcs(n);
         }
         self.nodes[n].state = St::Expanded;
@@ -825,12 +854,13 @@ impl<'a> Ev<'a> {
     /// Orders fields topologically by the order of every struct literal that declared them
     /// (ties and cycles broken by first appearance), as CUE does.
     fn sort_arcs(&mut self, n: NodeId) {
-        let seqs = std::mem::take(&mut self.nodes[n].cx().seqs);
+        let seqs = std::mem::take(&mut self.nodes[n].seqs);
         let arcs = std::mem::take(&mut self.nodes[n].arcs);
         let count = arcs.len();
         let mut indeg = vec![0usize; count];
         let mut succ: Vec<Vec<usize>> = vec![Vec::new(); count];
-        for seq in &seqs {
+        for src in &seqs {
+            let seq = src.labels();
             for w in seq.windows(2) {
                 let (Some(a), Some(b)) = (arcs.get_index_of(&w[0]), arcs.get_index_of(&w[1])) else {
                     continue;
@@ -879,7 +909,7 @@ impl<'a> Ev<'a> {
             out.insert(k, v);
         }
         self.nodes[n].arcs = out;
-        self.nodes[n].cx().seqs = seqs;
+        self.nodes[n].seqs = seqs;
     }
 
     fn derive_all(&mut self, groups: &Rc<Vec<GroupId>>, label: &Rc<str>) -> Rc<Vec<GroupId>> {
@@ -1149,7 +1179,12 @@ impl<'a> Ev<'a> {
                 self.nodes[n].groups.push(*g);
             }
         }
+        let has_dynamic =
+            decls.iter().any(|d| matches!(d, Decl::Field(fd) if matches!(fd.label.kind, LabelKind::Dynamic(_))));
+        // the labels in order are only materialized when needed (dynamic labels, embeddings)
+        let keep_seq = has_dynamic || has_embed;
         let mut seq: Vec<Rc<str>> = Vec::new();
+        let mut nseq = 0usize;
         let mut pats: Vec<Val> = Vec::new();
         let mut open = false;
         // static labels first, then dynamic labels, then embeddings (CUE's order)
@@ -1213,8 +1248,16 @@ impl<'a> Ev<'a> {
                     }
                 }
                 let child = self.arc(n, label.clone(), false)?;
-                seq.push(label.clone());
-                let derived = self.derive_all(groups, &label);
+                if keep_seq {
+                    seq.push(label.clone());
+                }
+                nseq += 1;
+                // a literal scalar value never consults its closedness groups: skip deriving them
+                let derived = if groups.is_empty() || self.simple_expr(&fd.value, f, true) {
+                    self.no_groups.clone()
+                } else {
+                    self.derive_all(groups, &label)
+                };
                 let node = &mut self.nodes[child];
                 if node.decl_span.is_none() {
                     node.decl_span = Some(fd.label.span);
@@ -1277,8 +1320,13 @@ impl<'a> Ev<'a> {
             }
         }
         self.nodes[n].n_lits += 1;
-        if seq.len() > 1 {
-            self.nodes[n].cx().seqs.push(seq);
+        if nseq > 1 {
+            let src = if has_dynamic { SeqSrc::Labels(seq) } else { SeqSrc::Decls(decls) };
+            let node = &mut self.nodes[n];
+            if node.seqs.capacity() == 0 {
+                node.seqs.reserve_exact(1);
+            }
+            node.seqs.push(src);
         }
         Ok(new_groups)
     }
@@ -1740,6 +1788,7 @@ impl<'a> Ev<'a> {
     fn simple_expr(&self, e: &Expr, env: EnvId, or: bool) -> bool {
         match &e.kind {
             ExprKind::Null | ExprKind::Bool(_) | ExprKind::Int(_) | ExprKind::Float(..) | ExprKind::Bytes(_) => true,
+            ExprKind::Lit(_) => true,
             ExprKind::Str(parts) => matches!(parts.as_slice(), [StrPart::Lit(_)]),
             ExprKind::Ident(name) => {
                 if !matches!(&**name, "_" | "int" | "float" | "number" | "string" | "bytes" | "bool") {
@@ -2110,6 +2159,7 @@ impl<'a> Ev<'a> {
             ExprKind::AttrOnly => Val::Top,
             ExprKind::Unsupported(what) => perr(DiagnosticKind::Unsupported, format!("not supported: {what}"), sp),
             ExprKind::Paren(x) => self.eval(x, env)?,
+            ExprKind::Lit(l) => Val::Str(l.clone()),
             ExprKind::Str(parts) if matches!(parts.as_slice(), [StrPart::Lit(_)]) => match parts.as_slice() {
                 [StrPart::Lit(l)] => Val::Str(l.clone()),
                 _ => Val::Top,

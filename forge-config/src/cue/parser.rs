@@ -668,6 +668,9 @@ impl<'a> Parser<'a> {
                 }
             }
         }
+        if let [StrPart::Lit(s)] = out.as_slice() {
+            return Ok(Expr { kind: ExprKind::Lit(s.clone()), span });
+        }
         Ok(Expr { kind: ExprKind::Str(out), span })
     }
 
@@ -705,13 +708,13 @@ impl<'a> Parser<'a> {
                 Ok(mk(ExprKind::Bytes(b)))
             }
             Tok::Lit(s) => {
-                let kind = ExprKind::Str(vec![StrPart::Lit(s.clone())]);
+                let kind = ExprKind::Lit(s.clone());
                 self.pos += 1;
                 Ok(mk(kind))
             }
             Tok::Str(parts) => {
                 if let [LexPart::Lit(s)] = parts.as_slice() {
-                    let kind = ExprKind::Str(vec![StrPart::Lit(s.clone())]);
+                    let kind = ExprKind::Lit(s.clone());
                     self.pos += 1;
                     return Ok(mk(kind));
                 }
