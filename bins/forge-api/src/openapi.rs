@@ -152,6 +152,25 @@ pub struct CreateReleaseBody {
     pub expected_number: Option<u64>,
 }
 
+/// Body of `PUT /v1/releases/{owner}/{name}/{project}/{release_id}/publishing`: the release's
+/// artifacts with the new publisher results. Names, types, digests, tracking refs, primary URIs
+/// and successful publisher results must stay as recorded.
+#[derive(Serialize, ToSchema)]
+pub struct UpdatePublishingBody {
+    #[schema(value_type = Vec<Object>)]
+    pub artifacts: Vec<serde_json::Value>,
+    /// `complete` once every publisher has succeeded, else `partial`.
+    pub status: ReleaseStatusDoc,
+}
+
+/// Publication state of a release.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReleaseStatusDoc {
+    Complete,
+    Partial,
+}
+
 /// A release.
 #[derive(Serialize, ToSchema)]
 pub struct ReleaseDoc {
@@ -284,6 +303,7 @@ impl Modify for BearerAuth {
         crate::routes::releases::create_release,
         crate::routes::releases::get_release,
         crate::routes::releases::list_releases,
+        crate::routes::releases::update_publishing,
         crate::routes::deployments::create_deployment,
         crate::routes::deployments::list_deployments,
         crate::routes::deployments::create_approval,

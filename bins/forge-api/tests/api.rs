@@ -196,6 +196,13 @@ async fn permission_table_every_role_and_route() {
             Action::CreateRelease,
         ),
         (
+            "update publishing",
+            Method::PUT,
+            "/v1/releases/acme/shop/web/1/publishing".into(),
+            Some(json!({"artifacts": [], "status": "complete"})),
+            Action::CreateRelease,
+        ),
+        (
             "deploy dev",
             Method::POST,
             "/v1/deployments".into(),
@@ -579,6 +586,7 @@ async fn operational_endpoints() {
         "/v1/releases",
         "/v1/releases/{owner}/{name}/{project}",
         "/v1/releases/{owner}/{name}/{project}/{release_id}",
+        "/v1/releases/{owner}/{name}/{project}/{release_id}/publishing",
         "/v1/deployments",
         "/v1/deployments/{env}/{owner}/{name}/{project}",
         "/v1/approvals",
@@ -676,5 +684,83 @@ async fn events_reach_the_sink() {
     );
     let completed = h.events.0.lock().unwrap()[3].data.clone();
     assert_eq!(completed["status"], "failed");
+    h.db.cleanup().await;
+}
+
+/// The artifacts of a partial release: one container whose second publisher failed, or
+/// (`fixed`) succeeded on a retry.
+fn publishing_artifacts(fixed: bool) -> Value {
+    let second = if fixed {
+        json!({"publisher": "mirror", "success": true, "uri": "mirror.example/acme/app@sha256:cd"})
+    } else {
+        json!({"publisher": "mirror", "success": false, "error": "mirror unreachable"})
+    };
+    json!([{
+        "name": "app", "type": "container", "digest": format!("sha256:{}", "cd".repeat(32)),
+        "tracking_ref": "registry.example:5000/acme/shop/web/app:tracking",
+        "primary_uri": "registry.example:5000/acme/shop/app@sha256:cd",
+        "publishers": [
+            {"publisher": "primary", "success": true, "uri": "registry.example:5000/acme/shop/app@sha256:cd"},
+            second,
+        ],
+    }])
+}
+
+#[tokio::test]
+async fn release_publishing_retry_over_http() {
+    let h = harness().await;
+    let op = h.operator();
+    call(&h.app, Method::POST, "/v1/repositories", Some(&op), Some(json!({"repository": "acme/shop"}))).await;
+    let mut body = release_body(SHA1, json!({"type": "branch_push", "branch": "main", "actor": "ci"}));
+    body["artifacts"] = publishing_artifacts(false);
+    body["status"] = json!("partial");
+    let (s, _, created) = call(&h.app, Method::POST, "/v1/releases", Some(&op), Some(body)).await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    assert_eq!(created["status"], "partial");
+    let events_before = h.events.0.lock().unwrap().len();
+    let uri = "/v1/releases/acme/shop/web/1/publishing";
+    let fixed = json!({"artifacts": publishing_artifacts(true), "status": "complete"});
+
+    // Viewers (roles that may read releases but not create them) may not record a retry.
+    for role in ["developer", "approver"] {
+        let viewer = h.token("vera", &[role]);
+        let (s, _, resp) = call(&h.app, Method::PUT, uri, Some(&viewer), Some(fixed.clone())).await;
+        assert_eq!((s, resp["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("permission_denied")), "{role}");
+    }
+    // Malformed bodies are 422 naming the field.
+    let (s, _, resp) =
+        call(&h.app, Method::PUT, uri, Some(&op), Some(json!({"artifacts": [], "status": "done"}))).await;
+    assert_eq!((s, resp["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_error")));
+    assert_eq!(resp["error"]["details"]["fields"][0]["field"], "status", "{resp}");
+    let (s, _, resp) = call(&h.app, Method::PUT, uri, Some(&op), None).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{resp}");
+    // Unknown releases and projects are 404.
+    let (s, _, resp) =
+        call(&h.app, Method::PUT, "/v1/releases/acme/shop/web/7/publishing", Some(&op), Some(fixed.clone())).await;
+    assert_eq!((s, resp["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    let (s, _, _) =
+        call(&h.app, Method::PUT, "/v1/releases/acme/shop/api/1/publishing", Some(&op), Some(fixed.clone())).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // A status that disagrees with the results is a conflict, and changes nothing.
+    let lying = json!({"artifacts": publishing_artifacts(false), "status": "complete"});
+    let (s, _, resp) = call(&h.app, Method::PUT, uri, Some(&op), Some(lying)).await;
+    assert_eq!((s, resp["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("conflict")), "{resp}");
+
+    // The retry's results, addressed by alias: 200 with the release as GET shows it.
+    let (s, _, updated) =
+        call(&h.app, Method::PUT, "/v1/releases/acme/shop/web/main-1/publishing", Some(&op), Some(fixed.clone())).await;
+    assert_eq!(s, StatusCode::OK, "{updated}");
+    assert_eq!(updated["status"], "complete");
+    assert_eq!(updated["id"], created["id"]);
+    assert_eq!(updated["artifacts"], publishing_artifacts(true));
+    let (s, _, fetched) = call(&h.app, Method::GET, "/v1/releases/acme/shop/web/1", Some(&op), None).await;
+    assert_eq!((s, &fetched), (StatusCode::OK, &updated));
+
+    // The release is complete now: a second update is a conflict.
+    let (s, _, resp) = call(&h.app, Method::PUT, uri, Some(&op), Some(fixed)).await;
+    assert_eq!((s, resp["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("conflict")), "{resp}");
+    assert!(resp["error"]["message"].as_str().unwrap().contains("only a partial release"), "{resp}");
+    // No event type exists for a publishing update; none is emitted.
+    assert_eq!(h.events.0.lock().unwrap().len(), events_before);
     h.db.cleanup().await;
 }

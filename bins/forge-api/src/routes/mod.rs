@@ -25,6 +25,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/releases", post(releases::create_release))
         .route("/releases/{owner}/{name}/{project}", get(releases::list_releases))
         .route("/releases/{owner}/{name}/{project}/{release_id}", get(releases::get_release))
+        .route("/releases/{owner}/{name}/{project}/{release_id}/publishing", put(releases::update_publishing))
         .route("/deployments", post(deployments::create_deployment))
         .route("/deployments/{env}/{owner}/{name}/{project}", get(deployments::list_deployments))
         .route("/approvals", post(deployments::create_approval))

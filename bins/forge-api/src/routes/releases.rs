@@ -7,17 +7,18 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use forge_core::ProjectName;
 use forge_core::auth::Action;
-use forge_core::model::CreateRelease;
+use forge_core::model::{CreateRelease, ReleaseArtifact};
 use forge_core::ports::EventType;
+use forge_core::{ProjectName, ReleaseStatus};
+use serde::Deserialize;
 
 use super::emit;
 use crate::AppState;
 use crate::auth::require;
 use crate::error::{ApiError, FieldError};
 use crate::extract::{Caller, parse_body, parse_field, repository};
-use crate::openapi::{CreateReleaseBody, ErrorBody, ReleaseDoc, ReleasePageDoc};
+use crate::openapi::{CreateReleaseBody, ErrorBody, ReleaseDoc, ReleasePageDoc, UpdatePublishingBody};
 
 /// Largest page size.
 const MAX_LIMIT: u32 = 100;
@@ -59,6 +60,39 @@ pub(crate) async fn get_release(
     let repo = repository(&owner, &name)?;
     let project: ProjectName = parse_field("project", &project)?;
     Ok(Json(state.store.get_release(&repo, &project, &release_id).await?))
+}
+
+/// Body of `PUT /v1/releases/{owner}/{name}/{project}/{release_id}/publishing`.
+#[derive(Debug, Deserialize)]
+struct UpdatePublishing {
+    artifacts: Vec<ReleaseArtifact>,
+    status: ReleaseStatus,
+}
+
+/// Records the outcome of a publisher retry on a `partial` release (SPEC §4.3): only failed
+/// publisher results may change, and the status must match them (409 otherwise, or when the
+/// release is not `partial`).
+#[utoipa::path(put, path = "/v1/releases/{owner}/{name}/{project}/{release_id}/publishing", tag = "releases",
+    request_body = UpdatePublishingBody,
+    params(("owner" = String, Path, pattern = r"^[A-Za-z0-9._-]{1,100}$"), ("name" = String, Path, pattern = r"^[A-Za-z0-9._-]{1,100}$"), ("project" = String, Path, pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
+        ("release_id" = String, Path, description = "Alias, release number or commit-SHA prefix (≥ 7 hex)")),
+    responses((status = 200, description = "The updated release", body = ReleaseDoc), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 500, body = ErrorBody)))]
+pub(crate) async fn update_publishing(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((owner, name, project, release_id)): Path<(String, String, String, String)>,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    require(&caller, Action::CreateRelease)?;
+    let repo = repository(&owner, &name)?;
+    let project: ProjectName = parse_field("project", &project)?;
+    let req: UpdatePublishing = parse_body(&body)?;
+    let release = state.store.get_release(&repo, &project, &release_id).await?;
+    let updated =
+        state.store.update_release_publishing(release.id, &req.artifacts, req.status, &caller.subject).await?;
+    Ok(Json(updated))
 }
 
 /// Lists the releases of a project, newest first.

@@ -1,0 +1,284 @@
+//! [`ApiReleaseRecords`] against the real forge-api router, served in-process on 127.0.0.1:0
+//! with SQLite: creation (idempotent, number conflicts), resolution by alias/number/SHA prefix,
+//! the newest number, publishing updates, validation, authentication and authorization errors,
+//! and that the token never leaks into `Debug` output or error messages.
+#![cfg(feature = "api")]
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use forge_api::auth::DevIdentity;
+use forge_api::config::RateLimits;
+use forge_api::deploy::{GitopsDeployer, NoGitopsRemote};
+use forge_api::events::LogSink;
+use forge_api::metrics::Metrics;
+use forge_api::ratelimit::RateLimiter;
+use forge_api::store::{SqlStore, StoreOptions};
+use forge_api::{AppState, app};
+use forge_core::auth::Role;
+use forge_core::model::{
+    AliasKind, CreateRelease, RegisterRepository, ReleaseAlias, ReleaseArtifact, ReleaseTrigger, TriggerType,
+};
+use forge_core::ports::{Identity, Principal, ReleaseRecords, SecretValue, Store};
+use forge_core::{CommitSha, Error, ErrorClass, ProjectName, ReleaseStatus, Repository};
+use forge_exec::api_client::ApiReleaseRecords;
+use serde_json::json;
+
+/// The worker's token (a service account).
+const WORKER_TOKEN: &str = "worker-token-s3cr3t-4c1d";
+/// A read-only token (developer role: reads, deploys to dev, creates no releases).
+const READER_TOKEN: &str = "reader-token-s3cr3t-77e2";
+/// The dev token of the server (operator).
+const DEV_TOKEN: &str = "dev-token-s3cr3t-90b1";
+
+/// Tokens → principals: the worker and the reader, then the dev token.
+struct Tokens(DevIdentity);
+
+#[async_trait::async_trait]
+impl Identity for Tokens {
+    async fn authenticate(&self, token: &str) -> forge_core::Result<Principal> {
+        let principal = |subject: &str, role| Principal { subject: subject.into(), roles: BTreeSet::from([role]) };
+        match token {
+            WORKER_TOKEN => Ok(principal("forge-worker", Role::ServiceAccount)),
+            READER_TOKEN => Ok(principal("reader", Role::Developer)),
+            other => self.0.authenticate(other).await,
+        }
+    }
+}
+
+struct Server {
+    url: String,
+    store: Arc<dyn Store>,
+    _dir: tempfile::TempDir,
+}
+
+async fn server() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("forge.db").display());
+    let store: Arc<dyn Store> = Arc::new(SqlStore::open(&StoreOptions::new(db)).await.unwrap());
+    store.register_repository(&RegisterRepository { repository: repo(), clone_url: None }, "test").await.unwrap();
+    let state = AppState {
+        store: store.clone(),
+        identity: Arc::new(Tokens(DevIdentity::new(DEV_TOKEN).unwrap())),
+        events: Arc::new(LogSink),
+        deployer: Arc::new(GitopsDeployer::new(store.clone(), Arc::new(NoGitopsRemote), BTreeMap::new())),
+        limits: Arc::new(RateLimiter::new(RateLimits::default())),
+        metrics: Arc::new(Metrics::new().unwrap()),
+        workflows: None,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = app(state);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    Server { url: format!("http://{addr}"), store, _dir: dir }
+}
+
+fn client(s: &Server, token: &str) -> ApiReleaseRecords {
+    ApiReleaseRecords::new(&s.url, Some(SecretValue::from_string(token.to_owned()))).unwrap()
+}
+
+fn repo() -> Repository {
+    "acme/shop".parse().unwrap()
+}
+
+fn project() -> ProjectName {
+    "web".parse().unwrap()
+}
+
+fn sha(n: u64) -> CommitSha {
+    format!("{n:040x}").parse().unwrap()
+}
+
+fn release_req(commit: CommitSha, expected_number: Option<u64>) -> CreateRelease {
+    CreateRelease {
+        repository: repo(),
+        project: project(),
+        commit_sha: commit,
+        trigger: ReleaseTrigger {
+            kind: TriggerType::BranchPush,
+            branch: Some("main".into()),
+            tag: None,
+            actor: "ci".into(),
+        },
+        oci_ref: format!("registry.example:5000/acme/shop/web:{commit}"),
+        oci_digest: format!("sha256:{}", "ab".repeat(32)),
+        aliases: Vec::new(),
+        artifacts: Vec::new(),
+        status: ReleaseStatus::Complete,
+        run_id: None,
+        expected_number,
+    }
+}
+
+/// One container artifact whose second publisher failed, or (`fixed`) succeeded on a retry.
+fn artifacts(fixed: bool) -> Vec<ReleaseArtifact> {
+    let second = if fixed {
+        json!({"publisher": "mirror", "success": true, "uri": "mirror.example/acme/app@sha256:cd"})
+    } else {
+        json!({"publisher": "mirror", "success": false, "error": "mirror unreachable"})
+    };
+    serde_json::from_value(json!([{
+        "name": "app", "type": "container", "digest": format!("sha256:{}", "cd".repeat(32)),
+        "tracking_ref": "registry.example:5000/acme/shop/web/app:tracking",
+        "primary_uri": "registry.example:5000/acme/shop/app@sha256:cd",
+        "publishers": [
+            {"publisher": "primary", "success": true, "uri": "registry.example:5000/acme/shop/app@sha256:cd"},
+            second,
+        ],
+    }]))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn create_is_idempotent_and_numbers_are_checked() {
+    let s = server().await;
+    let api = client(&s, WORKER_TOKEN);
+    assert_eq!(api.latest_release_number(&repo(), &project()).await.unwrap(), None);
+
+    let first = api.create_release(&release_req(sha(1), Some(1)), "ignored").await.unwrap();
+    assert!(first.created);
+    assert_eq!(first.value.release_number, 1);
+    // The API records the token's subject, not the actor argument.
+    let again = api.create_release(&release_req(sha(1), Some(1)), "ignored").await.unwrap();
+    assert!(!again.created, "the same triplet returns the existing release");
+    assert_eq!(again.value.id, first.value.id);
+
+    // The number baked into an image must be the project's next one: a conflict, with the
+    // API's message (release creation rebuilds its image on it).
+    match api.create_release(&release_req(sha(2), Some(1)), "ci").await {
+        Err(Error::Conflict { message, .. }) => assert!(message.contains("the next one is 2"), "{message}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(api.latest_release_number(&repo(), &project()).await.unwrap(), Some(1));
+    let second = api.create_release(&release_req(sha(2), Some(2)), "ci").await.unwrap();
+    assert!(second.created);
+    assert_eq!(second.value.release_number, 2);
+    assert_eq!(api.latest_release_number(&repo(), &project()).await.unwrap(), Some(2));
+    // Another project has none.
+    assert_eq!(api.latest_release_number(&repo(), &"api".parse().unwrap()).await.unwrap(), None);
+    // What the API recorded is what the store holds.
+    assert_eq!(s.store.get_release(&repo(), &project(), "2").await.unwrap(), second.value);
+}
+
+#[tokio::test]
+async fn get_by_alias_number_and_sha_prefix() {
+    let s = server().await;
+    let api = client(&s, WORKER_TOKEN);
+    let mut req = release_req(sha(0xabc_def1), None);
+    req.aliases = vec![ReleaseAlias { kind: AliasKind::Custom, alias: "stable.v1_rc-2".into() }];
+    let created = api.create_release(&req, "ci").await.unwrap().value;
+    for id in ["1", "main-1", "stable.v1_rc-2", &created.commit_sha.to_string()[..12], &created.commit_sha.to_string()]
+    {
+        let got = api.get_release(&repo(), &project(), id).await.unwrap();
+        assert_eq!(got, created, "resolving {id}");
+    }
+    for id in ["2", "main-2", "feature/x", "a b?c#d", "..", "."] {
+        match api.get_release(&repo(), &project(), id).await {
+            Err(e @ Error::NotFound { .. }) => assert_eq!(e.class(), ErrorClass::Persistent),
+            other => panic!("{id}: expected not found, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn update_publishing_completes_a_partial_release() {
+    let s = server().await;
+    let api = client(&s, WORKER_TOKEN);
+    let mut req = release_req(sha(7), None);
+    req.artifacts = artifacts(false);
+    req.status = ReleaseStatus::Partial;
+    let created = api.create_release(&req, "ci").await.unwrap().value;
+    assert_eq!(created.status, ReleaseStatus::Partial);
+
+    // A client that has not seen the release cannot address it, and says what to do.
+    let fresh = client(&s, WORKER_TOKEN);
+    match fresh.update_release_publishing(created.id, &artifacts(true), ReleaseStatus::Complete, "ci").await {
+        Err(Error::Validation { field, message, .. }) => {
+            assert_eq!(field, "release_id");
+            assert!(message.contains(&created.id.to_string()) && message.contains("get_release"), "{message}");
+        }
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+    // A status that disagrees with the results is a conflict and changes nothing.
+    match api.update_release_publishing(created.id, &artifacts(false), ReleaseStatus::Complete, "ci").await {
+        Err(Error::Conflict { message, .. }) => assert!(message.contains("does not match"), "{message}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+
+    // Once read (as release retry does), the fresh client can record the retry.
+    let read = fresh.get_release(&repo(), &project(), "main-1").await.unwrap();
+    assert_eq!(read.id, created.id);
+    let updated =
+        fresh.update_release_publishing(created.id, &artifacts(true), ReleaseStatus::Complete, "ci").await.unwrap();
+    assert_eq!(updated.id, created.id);
+    assert_eq!(updated.status, ReleaseStatus::Complete);
+    assert_eq!(updated.artifacts, artifacts(true));
+    assert_eq!(s.store.get_release(&repo(), &project(), "1").await.unwrap(), updated);
+
+    // A complete release cannot be updated again.
+    match api.update_release_publishing(created.id, &artifacts(true), ReleaseStatus::Complete, "ci").await {
+        Err(Error::Conflict { message, .. }) => assert!(message.contains("only a partial release"), "{message}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn api_errors_map_to_core_errors() {
+    let s = server().await;
+    // 422 names the field.
+    let mut req = release_req(sha(3), None);
+    req.aliases = vec![ReleaseAlias { kind: AliasKind::Custom, alias: "12".into() }];
+    match client(&s, WORKER_TOKEN).create_release(&req, "ci").await {
+        Err(Error::Validation { field, message, .. }) => {
+            assert_eq!(field, "aliases[0].alias");
+            assert!(message.contains("must not be a number"), "{message}");
+        }
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+    // 403: a role that may read but not create releases.
+    let reader = client(&s, READER_TOKEN);
+    assert_eq!(reader.latest_release_number(&repo(), &project()).await.unwrap(), None);
+    match reader.create_release(&release_req(sha(3), None), "ci").await {
+        Err(e @ Error::PermissionDenied { .. }) => assert_eq!(e.class(), ErrorClass::Persistent),
+        other => panic!("expected permission denied, got {other:?}"),
+    }
+    // The dev token (operator) works too.
+    assert!(client(&s, DEV_TOKEN).create_release(&release_req(sha(3), None), "ci").await.unwrap().created);
+    // No token at all: 401.
+    let anonymous = ApiReleaseRecords::new(&s.url, None).unwrap();
+    assert!(matches!(anonymous.get_release(&repo(), &project(), "1").await, Err(Error::Unauthorized { .. })));
+}
+
+#[tokio::test]
+async fn wrong_token_is_an_auth_error_and_the_token_never_leaks() {
+    let s = server().await;
+    let wrong = "wrong-token-TOPSECRET-5f3a";
+    let api = client(&s, wrong);
+    let err = api.get_release(&repo(), &project(), "1").await.unwrap_err();
+    assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
+    assert_eq!(err.class(), ErrorClass::Persistent);
+    for text in [err.to_string(), format!("{err:?}"), format!("{api:?}")] {
+        assert!(!text.contains(wrong), "token leaked: {text}");
+    }
+    assert!(format!("{api:?}").contains("redacted"), "{api:?}");
+    let good = client(&s, WORKER_TOKEN);
+    assert!(!format!("{good:?}").contains(WORKER_TOKEN));
+
+    // An unreachable API is transient (retried), and its error carries no token either.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dead_url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let dead = ApiReleaseRecords::new(&dead_url, Some(SecretValue::from_string(wrong.to_owned()))).unwrap();
+    let err = dead.create_release(&release_req(sha(4), None), "ci").await.unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Transient, "{err:?}");
+    let mut chain = format!("{err} {err:?}");
+    let mut src = std::error::Error::source(&err);
+    while let Some(e) = src {
+        chain.push_str(&format!(" {e} {e:?}"));
+        src = e.source();
+    }
+    assert!(!chain.contains(wrong), "token leaked: {chain}");
+}
