@@ -262,7 +262,10 @@ async fn task_and_discovery_jobs_on_a_real_repository() -> TestResult {
     let d = result(&blobs, &disc).await.ok_or("discovery result")?;
     assert_eq!(d.status, JobStatus::Completed);
     assert_eq!(d.result["groups"][0]["phases"][0]["name"], "build");
-    assert!(discovery.cached(&disc.payload.repository, &disc.payload.commit_sha, &Default::default()).is_some(), "cached by (repo, commit)");
+    assert!(
+        discovery.cached(&disc.payload.repository, &disc.payload.commit_sha, &Default::default()).is_some(),
+        "cached by (repo, commit)"
+    );
     let t = result(&blobs, &job).await.ok_or("task result")?;
     assert_eq!(t.status, JobStatus::Completed, "{t:?}");
     let log_key = t.result["phases"][0]["tasks"][0]["steps"][1]["log_key"].as_str().ok_or("log key")?.to_owned();
