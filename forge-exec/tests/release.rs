@@ -179,6 +179,15 @@ deployment: resources: [{
     write(&root.join("tools/img.sh"), &img.replace("src=$1 out=$2", "src=. out=$1"));
 }
 
+/// Discovery of the fixture on `main`.
+fn discover_main(root: &Path) -> forge_config::discovery::Discovery {
+    let d = forge_config::discovery::Discoverer::new(Arc::new(forge_secrets::ProviderRegistry::with_defaults()))
+        .discover(root, &forge_config::trigger::GitContext { branch: Some("main".into()), tag: None, git_ref: None })
+        .unwrap();
+    assert!(d.errors.is_empty(), "{:?}", d.errors);
+    d
+}
+
 struct Setup {
     env: ReleaseEnv,
     discovery: forge_config::discovery::Discovery,
@@ -197,10 +206,7 @@ async fn setup(registry: &str) -> Setup {
     std::fs::write(&token, "gh-secret-token").unwrap();
     repo_fixture(&root, registry, &gh_base, &ns, token.to_str().unwrap());
     let secrets = Arc::new(forge_secrets::ProviderRegistry::with_defaults());
-    let discovery = forge_config::discovery::Discoverer::new(secrets.clone())
-        .discover(&root, &forge_config::trigger::GitContext { branch: Some("main".into()), tag: None, git_ref: None })
-        .unwrap();
-    assert!(discovery.errors.is_empty(), "{:?}", discovery.errors);
+    let discovery = discover_main(&root);
     let store: Arc<dyn Store> = Arc::new(
         forge_api::store::SqlStore::open(&forge_api::store::StoreOptions::new(format!(
             "sqlite://{}",
@@ -309,13 +315,7 @@ async fn a_failing_producer_records_nothing_and_cleans_staging() {
     let project = s.env.repo_root.join("svc/.forge/project.cue");
     let text = std::fs::read_to_string(&project).unwrap().replace("cp /bin/true", "exit 7; cp /bin/true");
     std::fs::write(&project, text).unwrap();
-    let discovery =
-        forge_config::discovery::Discoverer::new(Arc::new(forge_secrets::ProviderRegistry::with_defaults()))
-            .discover(
-                &s.env.repo_root,
-                &forge_config::trigger::GitContext { branch: Some("main".into()), tag: None, git_ref: None },
-            )
-            .unwrap();
+    let discovery = discover_main(&s.env.repo_root);
     let e = release_project(&s.env, &discovery, "svc").await.unwrap_err();
     assert!(e.to_string().contains("artifact `cli`") && e.to_string().contains("exit"), "{e}");
     let page = s.store.list_releases(&s.env.repository, &"svc".parse().unwrap(), 10, 0).await.unwrap();
@@ -398,13 +398,7 @@ async fn retry_refuses_another_commit_and_a_changed_artifact() {
     let project = s.env.repo_root.join("svc/.forge/project.cue");
     let text = std::fs::read_to_string(&project).unwrap().replace("cp /bin/true", "cp /bin/false");
     std::fs::write(&project, text).unwrap();
-    let discovery =
-        forge_config::discovery::Discoverer::new(Arc::new(forge_secrets::ProviderRegistry::with_defaults()))
-            .discover(
-                &s.env.repo_root,
-                &forge_config::trigger::GitContext { branch: Some("main".into()), tag: None, git_ref: None },
-            )
-            .unwrap();
+    let discovery = discover_main(&s.env.repo_root);
     s.discovery = discovery;
     let e = retry_release(&s.env, &s.discovery, "svc", "1").await.unwrap_err().to_string();
     assert!(e.contains("not reproducible"), "{e}");
