@@ -749,6 +749,7 @@ impl<'a> Parser<'a> {
                 }
                 self.leave();
                 let end = self.expect_p("}")?;
+                decls.shrink_to_fit();
                 Ok(Expr { kind: ExprKind::Struct(decls), span: sp.to(end) })
             }
             Tok::P("[") => {
@@ -785,6 +786,7 @@ impl<'a> Parser<'a> {
                 }
                 self.leave();
                 let end = self.expect_p("]")?;
+                elems.shrink_to_fit();
                 Ok(Expr { kind: ExprKind::List(elems), span: sp.to(end) })
             }
             Tok::Attr(a) => Err(SynErr {
