@@ -55,12 +55,16 @@ pub(crate) enum LexPart {
 #[derive(Debug, Clone)]
 pub(crate) enum Tok {
     Ident(Rc<str>),
-    Int(i128),
-    Float(i128, i32),
-    Str(Vec<LexPart>),
+    /// An integer that fits `i64` (the common case; keeps tokens 8-byte aligned).
+    Int(i64),
+    /// A larger integer.
+    BigInt(Box<i128>),
+    /// Mantissa and exponent.
+    Float(Box<(i128, i32)>),
+    Str(Box<[LexPart]>),
     /// A string literal without escapes or interpolation (the common case; no part list).
     Lit(Rc<str>),
-    Bytes(Vec<u8>),
+    Bytes(Box<[u8]>),
     Bottom,
     Attr(Box<Attribute>),
     P(&'static str),
@@ -72,7 +76,23 @@ pub(crate) enum Tok {
 #[derive(Debug, Clone)]
 pub(crate) struct Token {
     pub tok: Tok,
-    pub span: Span,
+    /// Byte range in the file (the file id is the lexer's).
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Token {
+    /// The token's span in `file`.
+    pub fn span(&self, file: FileId) -> Span {
+        Span { file, start: self.start, end: self.end }
+    }
+}
+
+fn int_tok(v: i128) -> Tok {
+    match i64::try_from(v) {
+        Ok(x) => Tok::Int(x),
+        Err(_) => Tok::BigInt(Box::new(v)),
+    }
 }
 
 /// The punctuation token starting `rest`, longest match first.
@@ -167,6 +187,7 @@ impl<'a> Lexer<'a> {
                 t.tok,
                 Tok::Ident(_)
                     | Tok::Int(_)
+                    | Tok::BigInt(_)
                     | Tok::Float(..)
                     | Tok::Str(_)
                     | Tok::Lit(_)
@@ -191,7 +212,7 @@ impl<'a> Lexer<'a> {
             });
         }
         let span = self.span(a, b);
-        self.out.push(Token { tok, span });
+        self.out.push(Token { tok, start: span.start, end: span.end });
         Ok(())
     }
 
@@ -310,7 +331,7 @@ impl<'a> Lexer<'a> {
             if self.pos < self.end && is_ident_char(self.bytes[self.pos]) {
                 return self.err(start, self.pos + 1, "invalid number literal");
             }
-            return Ok(Tok::Int(v));
+            return Ok(int_tok(v));
         }
         if self.peek(0) == b'0' && self.peek(1).is_ascii_digit() {
             return self.err(start, start + 2, "illegal octal number: use the 0o prefix");
@@ -410,12 +431,12 @@ impl<'a> Lexer<'a> {
             if self.pos < self.end && is_ident_char(self.bytes[self.pos]) {
                 return self.err(start, self.pos + 1, "invalid number literal");
             }
-            return Ok(Tok::Int(v));
+            return Ok(int_tok(v));
         }
         if self.pos < self.end && is_ident_char(self.bytes[self.pos]) && self.bytes[self.pos] != b'_' {
             return self.err(start, self.pos + 1, "invalid number literal");
         }
-        if is_float { Ok(Tok::Float(mant, exp)) } else { Ok(Tok::Int(mant)) }
+        if is_float { Ok(Tok::Float(Box::new((mant, exp)))) } else { Ok(int_tok(mant)) }
     }
 
     fn unsupported(&self, start: usize, msg: &str) -> SynErr {
@@ -643,9 +664,9 @@ impl<'a> Lexer<'a> {
                     }
                 }
             }
-            Ok(Tok::Bytes(out))
+            Ok(Tok::Bytes(out.into_boxed_slice()))
         } else {
-            Ok(Tok::Str(parts))
+            Ok(Tok::Str(parts.into_boxed_slice()))
         }
     }
 

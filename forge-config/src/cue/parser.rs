@@ -63,10 +63,14 @@ impl<'a> Parser<'a> {
         self.toks.get(self.pos + n).map(|t| &t.tok).unwrap_or(&Tok::Eof)
     }
     fn span(&self) -> Span {
-        self.toks.get(self.pos).or_else(|| self.toks.last()).map(|t| t.span).unwrap_or(Span::new(self.file, 0, 0))
+        self.toks
+            .get(self.pos)
+            .or_else(|| self.toks.last())
+            .map(|t| t.span(self.file))
+            .unwrap_or(Span::new(self.file, 0, 0))
     }
     fn prev_span(&self) -> Span {
-        self.toks.get(self.pos.wrapping_sub(1)).map(|t| t.span).unwrap_or_else(|| self.span())
+        self.toks.get(self.pos.wrapping_sub(1)).map(|t| t.span(self.file)).unwrap_or_else(|| self.span())
     }
     fn bump(&mut self) -> Tok {
         let t = self.tok().clone();
@@ -126,7 +130,7 @@ impl<'a> Parser<'a> {
     fn describe(&self) -> String {
         match self.tok() {
             Tok::Ident(s) => format!("'{s}'"),
-            Tok::Int(_) | Tok::Float(..) => "number".into(),
+            Tok::Int(_) | Tok::BigInt(_) | Tok::Float(..) => "number".into(),
             Tok::Str(_) | Tok::Lit(_) => "string".into(),
             Tok::Bytes(_) => "bytes".into(),
             Tok::Bottom => "'_|_'".into(),
@@ -230,7 +234,7 @@ impl<'a> Parser<'a> {
         };
         let path = match self.bump() {
             Tok::Lit(s) => s.to_string(),
-            Tok::Str(parts) => match parts.as_slice() {
+            Tok::Str(parts) => match &parts[..] {
                 [LexPart::Lit(s)] => s.to_string(),
                 _ => return self.err("invalid import path"),
             },
@@ -326,7 +330,7 @@ impl<'a> Parser<'a> {
                 self.pos += 1;
                 LabelKind::Name(s)
             }
-            Tok::Str(parts) => match parts.as_slice() {
+            Tok::Str(parts) => match &parts[..] {
                 [LexPart::Lit(s)] => {
                     let s = s.clone();
                     self.pos += 1;
@@ -583,7 +587,7 @@ impl<'a> Parser<'a> {
                     }
                     Tok::Ident(s) => s,
                     Tok::Lit(s) => s,
-                    Tok::Str(parts) => match parts.as_slice() {
+                    Tok::Str(parts) => match &parts[..] {
                         [LexPart::Lit(s)] => s.clone(),
                         _ => return self.err("invalid selector"),
                     },
@@ -689,12 +693,17 @@ impl<'a> Parser<'a> {
                 Ok(mk(kind))
             }
             Tok::Int(i) => {
-                let i = *i;
+                let i = i128::from(*i);
                 self.pos += 1;
                 Ok(mk(ExprKind::Int(i)))
             }
-            Tok::Float(m, e) => {
-                let (m, e) = (*m, *e);
+            Tok::BigInt(i) => {
+                let i = **i;
+                self.pos += 1;
+                Ok(mk(ExprKind::Int(i)))
+            }
+            Tok::Float(f) => {
+                let (m, e) = **f;
                 self.pos += 1;
                 Ok(mk(ExprKind::Float(m, e)))
             }
@@ -703,7 +712,7 @@ impl<'a> Parser<'a> {
                 Ok(mk(ExprKind::Bottom))
             }
             Tok::Bytes(b) => {
-                let b = b.clone();
+                let b = b.to_vec();
                 self.pos += 1;
                 Ok(mk(ExprKind::Bytes(b)))
             }
@@ -713,7 +722,7 @@ impl<'a> Parser<'a> {
                 Ok(mk(kind))
             }
             Tok::Str(parts) => {
-                if let [LexPart::Lit(s)] = parts.as_slice() {
+                if let [LexPart::Lit(s)] = &parts[..] {
                     let kind = ExprKind::Lit(s.clone());
                     self.pos += 1;
                     return Ok(mk(kind));
