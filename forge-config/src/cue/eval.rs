@@ -10,8 +10,9 @@
 //! * **Node arena.** Nodes live in fixed-size chunks ([`Nodes`]) indexed by [`NodeId`], so
 //!   creating a node never moves the existing ones (no transient doubling of the arena).
 //!   A node keeps its hot state inline; rarely used state (lists, disjunctions, patterns,
-//!   comprehensions, attributes) is boxed in [`Cold`] and allocated on first use. The first
-//!   conjunct of a node is allocated exactly (most nodes have one).
+//!   comprehensions, attributes) is boxed in [`Cold`] and allocated on first use. Short
+//!   per-node lists (conjuncts, copied nodes, closedness groups) are [`Few`]: zero or one
+//!   element inline, a vector only from the second.
 //! * **Arcs.** A node's fields are an insertion-ordered vector scanned linearly; from
 //!   [`ARC_INDEX_MIN`] fields on, a hash index is added (no quadratic lookups in large structs).
 //! * **Values** are 32 bytes: big payloads (decimals, strings, bounds) are behind `Rc`.
@@ -306,6 +307,63 @@ impl Arcs {
     }
 }
 
+/// A short list: most nodes have zero or one conjunct, copied node, closedness group or
+/// field-order record, kept inline (no allocation).
+#[derive(Clone, Default)]
+enum Few<T> {
+    #[default]
+    None,
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> Few<T> {
+    fn len(&self) -> usize {
+        match self {
+            Few::None => 0,
+            Few::One(_) => 1,
+            Few::Many(v) => v.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn get(&self, i: usize) -> Option<&T> {
+        match self {
+            Few::None => None,
+            Few::One(c) => (i == 0).then_some(c),
+            Few::Many(v) => v.get(i),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &T> {
+        (0..self.len()).filter_map(|i| self.get(i))
+    }
+
+    fn push(&mut self, c: T) {
+        match std::mem::take(self) {
+            Few::None => *self = Few::One(c),
+            Few::One(first) => *self = Few::Many(vec![first, c]),
+            Few::Many(mut v) => {
+                v.push(c);
+                *self = Few::Many(v);
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        *self = Few::None;
+    }
+}
+
+impl<T: PartialEq> Few<T> {
+    fn contains(&self, x: &T) -> bool {
+        self.iter().any(|y| y == x)
+    }
+}
+
 /// Rarely used per-node state, boxed so that the common node stays small.
 #[derive(Default)]
 struct Cold<'a> {
@@ -348,19 +406,19 @@ impl SeqSrc<'_> {
 struct Node<'a> {
     parent: Option<NodeId>,
     label: Option<Rc<str>>,
-    conjs: Vec<Conj<'a>>,
+    conjs: Few<Conj<'a>>,
     arcs: Arcs,
     acc: Val,
     value: Val,
     decl_span: Option<Span>,
     acc_span: Option<Span>,
     redirect: Option<NodeId>,
-    groups: Vec<GroupId>,
-    copied: Vec<NodeId>,
+    groups: Few<GroupId>,
+    copied: Few<NodeId>,
     err_sub: Option<Option<Rc<EvalErr>>>,
     x: Option<Box<Cold<'a>>>,
     /// Label order of every struct literal with more than one field.
-    seqs: Vec<SeqSrc<'a>>,
+    seqs: Few<SeqSrc<'a>>,
     n_regular: u32,
     n_optional: u32,
     n_required: u32,
@@ -382,7 +440,7 @@ impl<'a> Node<'a> {
             parent,
             label,
             is_index,
-            conjs: Vec::new(),
+            conjs: Few::None,
             state: St::New,
             arcs: Arcs::default(),
             decl_span: None,
@@ -392,8 +450,8 @@ impl<'a> Node<'a> {
             acc: Val::Top,
             acc_span: None,
             struct_seen: false,
-            groups: Vec::new(),
-            copied: Vec::new(),
+            groups: Few::None,
+            copied: Few::None,
             value: Val::Top,
             redirect: None,
             err_sub: None,
@@ -402,16 +460,13 @@ impl<'a> Node<'a> {
             built: false,
             n_lits: 0,
             x: None,
-            seqs: Vec::new(),
+            seqs: Few::None,
             has_lists: false,
         }
     }
 
     /// Adds a conjunct; most nodes have exactly one, so the first allocation is exact.
     fn add_conj(&mut self, c: Conj<'a>) {
-        if self.conjs.capacity() == 0 {
-            self.conjs.reserve_exact(1);
-        }
         self.conjs.push(c);
     }
 
@@ -885,7 +940,7 @@ impl<'a> Ev<'a> {
         let count = arcs.len();
         let mut indeg = vec![0usize; count];
         let mut succ: Vec<Vec<usize>> = vec![Vec::new(); count];
-        for src in &seqs {
+        for src in seqs.iter() {
             let seq = src.labels();
             for w in seq.windows(2) {
                 let (Some(a), Some(b)) = (arcs.get_index_of(&w[0]), arcs.get_index_of(&w[1])) else {
@@ -1349,9 +1404,6 @@ impl<'a> Ev<'a> {
         if nseq > 1 {
             let src = if has_dynamic { SeqSrc::Labels(seq) } else { SeqSrc::Decls(decls) };
             let node = &mut self.nodes[n];
-            if node.seqs.capacity() == 0 {
-                node.seqs.reserve_exact(1);
-            }
             node.seqs.push(src);
         }
         Ok(new_groups)
@@ -1578,7 +1630,7 @@ impl<'a> Ev<'a> {
     }
 
     fn check_closed(&mut self, n: NodeId) -> R<Option<Val>> {
-        let groups = self.nodes[n].groups.clone();
+        let groups: Vec<GroupId> = self.nodes[n].groups.iter().copied().collect();
         if groups.is_empty() {
             return Ok(None);
         }
@@ -1775,7 +1827,7 @@ impl<'a> Ev<'a> {
         {
             return Ok(None);
         }
-        for c in &node.conjs {
+        for c in node.conjs.iter() {
             let ok = match &c.kind {
                 CK::Expr(e, env) => self.simple_expr(e, *env, true),
                 CK::Val(v, _) => scalar_like(v) || matches!(v, Val::Disj(l) if l.iter().all(|(x, _)| scalar_like(x))),
