@@ -1,4 +1,5 @@
-//! Recording releases through the Forge REST API (SPEC §9): [`ApiReleaseRecords`].
+//! Recording releases ([`ApiReleaseRecords`]) and reporting run progress ([`ApiRunReporter`])
+//! through the Forge REST API (SPEC §9).
 //!
 //! A worker in the distributed mode has no database: it records releases through the API with
 //! a bearer token (the dispatcher token, a service account). The routes:
@@ -17,6 +18,9 @@
 //! (same artifacts and digests), so a number shadowed by another release's alias is refused
 //! (409), never applied to the wrong release; the returned release's id is checked as well.
 //!
+//! [`ApiRunReporter`] is the dispatcher's [`RunReporter`]: `GET /v1/runs/{id}`,
+//! `PUT /v1/runs/{id}/plan`, `PUT /v1/tasks/{id}/status` and `PUT /v1/steps/{id}/status`.
+//!
 //! The `actor` arguments are not sent: the API records the token's subject as the actor.
 //! API errors (`{"error":{"code","message","details"}}`) become [`forge_core::Error`]s: 404 →
 //! `NotFound`, 409 → `Conflict` with the API's message (release creation retries on it), 401 →
@@ -28,7 +32,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use forge_core::model::{CreateRelease, Release, ReleaseArtifact, ReleasePage};
+use forge_core::model::{CreateRelease, PipelineRun, Release, ReleaseArtifact, ReleasePage, RunPlan, StatusUpdate};
 use forge_core::ports::{Created, ReleaseRecords, SecretValue};
 use forge_core::{Error, ErrorClass, ProjectName, ReleaseStatus, Repository, classify_http_status};
 use reqwest::{Method, StatusCode, Url};
@@ -36,6 +40,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use uuid::Uuid;
+
+use crate::dispatch::RunReporter;
 
 const COMPONENT: &str = "api-client";
 
@@ -47,20 +53,80 @@ struct Located {
     number: u64,
 }
 
-/// [`ReleaseRecords`] over the Forge REST API, for processes without a database.
-pub struct ApiReleaseRecords {
+/// The HTTP side shared by the API clients: base URL, bearer token, error mapping.
+struct ApiHttp {
     http: reqwest::Client,
     base: Url,
     token: Option<SecretValue>,
+}
+
+/// [`ReleaseRecords`] over the Forge REST API, for processes without a database.
+pub struct ApiReleaseRecords {
+    api: ApiHttp,
     seen: Mutex<HashMap<Uuid, Located>>,
 }
 
 impl std::fmt::Debug for ApiReleaseRecords {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ApiReleaseRecords")
-            .field("base", &self.base.as_str())
-            .field("token", &self.token)
+            .field("base", &self.api.base.as_str())
+            .field("token", &self.api.token)
             .finish_non_exhaustive()
+    }
+}
+
+/// [`RunReporter`] over the Forge REST API: what a dispatcher records about its run.
+pub struct ApiRunReporter {
+    api: ApiHttp,
+}
+
+impl std::fmt::Debug for ApiRunReporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiRunReporter")
+            .field("base", &self.api.base.as_str())
+            .field("token", &self.api.token)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApiRunReporter {
+    /// A reporter for the API at `base_url` (`http://forge-api:8080`, optionally with a path
+    /// prefix), sending `token` as a bearer token when given (a role that may update statuses,
+    /// e.g. service-account).
+    pub fn new(base_url: &str, token: Option<SecretValue>) -> Result<Self, Error> {
+        Ok(Self { api: ApiHttp::new(base_url, token)? })
+    }
+}
+
+#[async_trait]
+impl RunReporter for ApiRunReporter {
+    async fn get_run(&self, run_id: Uuid) -> Result<PipelineRun, Error> {
+        let url = self.api.url(&["v1", "runs", &run_id.to_string()])?;
+        let (_, run) = self.api.send(Method::GET, url, None, &format!("reading run {run_id}")).await?;
+        Ok(run)
+    }
+
+    async fn plan_run(&self, run_id: Uuid, plan: &RunPlan) -> Result<PipelineRun, Error> {
+        let url = self.api.url(&["v1", "runs", &run_id.to_string(), "plan"])?;
+        let what = format!("recording the plan of run {run_id}");
+        let (_, run) = self.api.send(Method::PUT, url, Some(json_body(plan)?), &what).await?;
+        Ok(run)
+    }
+
+    async fn update_task(&self, task_id: Uuid, update: &StatusUpdate) -> Result<(), Error> {
+        let url = self.api.url(&["v1", "tasks", &task_id.to_string(), "status"])?;
+        let what = format!("setting task {task_id} {}", update.status);
+        let (_, _): (_, serde::de::IgnoredAny) =
+            self.api.send(Method::PUT, url, Some(json_body(update)?), &what).await?;
+        Ok(())
+    }
+
+    async fn update_step(&self, step_id: Uuid, update: &StatusUpdate) -> Result<(), Error> {
+        let url = self.api.url(&["v1", "steps", &step_id.to_string(), "status"])?;
+        let what = format!("setting step {step_id} {}", update.status);
+        let (_, _): (_, serde::de::IgnoredAny) =
+            self.api.send(Method::PUT, url, Some(json_body(update)?), &what).await?;
+        Ok(())
     }
 }
 
@@ -74,6 +140,34 @@ impl ApiReleaseRecords {
     /// A client for the API at `base_url` (`https://forge.example.com`, optionally with a path
     /// prefix), sending `token` as a bearer token when given.
     pub fn new(base_url: &str, token: Option<SecretValue>) -> Result<Self, Error> {
+        Ok(Self { api: ApiHttp::new(base_url, token)?, seen: Mutex::new(HashMap::new()) })
+    }
+
+    fn release_url(&self, repo: &Repository, project: &ProjectName, rest: &[&str]) -> Result<Url, Error> {
+        let mut segments = vec!["v1", "releases", repo.owner(), repo.name(), project.as_str()];
+        segments.extend_from_slice(rest);
+        self.api.url(&segments)
+    }
+
+    fn remember(&self, release: &Release) {
+        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.insert(
+            release.id,
+            Located {
+                repository: release.repository.clone(),
+                project: release.project.clone(),
+                number: release.release_number,
+            },
+        );
+    }
+
+    fn located(&self, id: Uuid) -> Option<Located> {
+        self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&id).cloned()
+    }
+}
+
+impl ApiHttp {
+    fn new(base_url: &str, token: Option<SecretValue>) -> Result<Self, Error> {
         let invalid = |message: String| Error::Validation { component: COMPONENT, field: "api_url".into(), message };
         let base = Url::parse(base_url.trim()).map_err(|e| {
             invalid(format!("`{base_url}` is not a URL ({e}); pass the API base, e.g. `http://forge-api:8080`"))
@@ -91,7 +185,7 @@ impl ApiReleaseRecords {
             .user_agent("forge-worker")
             .build()
             .map_err(|e| Error::other(COMPONENT, "building the HTTP client", e))?;
-        Ok(Self { http, base, token, seen: Mutex::new(HashMap::new()) })
+        Ok(Self { http, base, token })
     }
 
     /// The URL of `segments` under the base (each segment percent-encoded).
@@ -102,12 +196,6 @@ impl ApiReleaseRecords {
             .pop_if_empty()
             .extend(segments);
         Ok(url)
-    }
-
-    fn release_url(&self, repo: &Repository, project: &ProjectName, rest: &[&str]) -> Result<Url, Error> {
-        let mut segments = vec!["v1", "releases", repo.owner(), repo.name(), project.as_str()];
-        segments.extend_from_slice(rest);
-        self.url(&segments)
     }
 
     /// Sends a request; returns the status and the decoded body of a 2xx answer, or the mapped
@@ -141,22 +229,6 @@ impl ApiReleaseRecords {
         }
         Err(api_error(status.as_u16(), &bytes, what))
     }
-
-    fn remember(&self, release: &Release) {
-        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        seen.insert(
-            release.id,
-            Located {
-                repository: release.repository.clone(),
-                project: release.project.clone(),
-                number: release.release_number,
-            },
-        );
-    }
-
-    fn located(&self, id: Uuid) -> Option<Located> {
-        self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&id).cloned()
-    }
 }
 
 /// Maps a non-2xx answer to the core error (SPEC §9 codes, §10 classes).
@@ -179,7 +251,7 @@ fn api_error(status: u16, body: &[u8], what: &str) -> Error {
         },
         403 => Error::PermissionDenied {
             component: COMPONENT,
-            message: format!("{message} (the token needs a role that may create releases, e.g. service-account)"),
+            message: format!("{message} (the token needs a role that may do this, e.g. service-account)"),
         },
         404 => Error::NotFound { component: COMPONENT, what: format!("{what} ({api_message})") },
         409 => Error::Conflict { component: COMPONENT, message: api_message },
@@ -218,7 +290,7 @@ impl ReleaseRecords for ApiReleaseRecords {
             return Err(Error::NotFound { component: COMPONENT, what });
         }
         let url = self.release_url(repo, project, &[id])?;
-        let (_, release): (_, Release) = self.send(Method::GET, url, None, &what).await?;
+        let (_, release): (_, Release) = self.api.send(Method::GET, url, None, &what).await?;
         self.remember(&release);
         Ok(release)
     }
@@ -227,7 +299,7 @@ impl ReleaseRecords for ApiReleaseRecords {
         let mut url = self.release_url(repo, project, &[])?;
         url.query_pairs_mut().append_pair("limit", "1");
         let what = format!("the newest release of {repo}/{project}");
-        let (_, page): (_, ReleasePage) = self.send(Method::GET, url, None, &what).await?;
+        let (_, page): (_, ReleasePage) = self.api.send(Method::GET, url, None, &what).await?;
         let newest = page.releases.first();
         if let Some(r) = newest {
             self.remember(r);
@@ -236,9 +308,9 @@ impl ReleaseRecords for ApiReleaseRecords {
     }
 
     async fn create_release(&self, req: &CreateRelease, _actor: &str) -> Result<Created<Release>, Error> {
-        let url = self.url(&["v1", "releases"])?;
+        let url = self.api.url(&["v1", "releases"])?;
         let what = format!("recording the release of {}/{} at {}", req.repository, req.project, req.commit_sha);
-        let (status, release): (_, Release) = self.send(Method::POST, url, Some(json_body(req)?), &what).await?;
+        let (status, release): (_, Release) = self.api.send(Method::POST, url, Some(json_body(req)?), &what).await?;
         self.remember(&release);
         Ok(Created { value: release, created: status == StatusCode::CREATED })
     }
@@ -262,7 +334,7 @@ impl ReleaseRecords for ApiReleaseRecords {
         let url = self.release_url(&at.repository, &at.project, &[&number, "publishing"])?;
         let what = format!("recording the publisher retry of release {number} of {}/{}", at.repository, at.project);
         let body = json_body(&PublishingBody { artifacts, status })?;
-        let (_, release): (_, Release) = self.send(Method::PUT, url, Some(body), &what).await?;
+        let (_, release): (_, Release) = self.api.send(Method::PUT, url, Some(body), &what).await?;
         if release.id != release_id {
             return Err(Error::Conflict {
                 component: COMPONENT,

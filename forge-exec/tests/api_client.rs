@@ -1,7 +1,9 @@
 //! [`ApiReleaseRecords`] against the real forge-api router, served in-process on 127.0.0.1:0
 //! with SQLite: creation (idempotent, number conflicts), resolution by alias/number/SHA prefix,
 //! the newest number, publishing updates, validation, authentication and authorization errors,
-//! and that the token never leaks into `Debug` output or error messages.
+//! and that the token never leaks into `Debug` output or error messages; [`ApiRunReporter`]
+//! with the dispatcher's reporting (plan after discovery, step and task statuses after task
+//! jobs, idempotent on redelivery).
 #![cfg(feature = "api")]
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -22,7 +24,9 @@ use forge_core::model::{
 };
 use forge_core::ports::{Identity, Principal, ReleaseRecords, SecretValue, Store};
 use forge_core::{CommitSha, Error, ErrorClass, ProjectName, ReleaseStatus, Repository};
-use forge_exec::api_client::ApiReleaseRecords;
+use forge_exec::api_client::{ApiReleaseRecords, ApiRunReporter};
+use forge_exec::dispatch::{DispatchRequest, RunReporter, report, report_discovery, report_task};
+use forge_exec::worker::JobResult;
 use serde_json::json;
 
 /// The worker's token (a service account).
@@ -281,4 +285,157 @@ async fn wrong_token_is_an_auth_error_and_the_token_never_leaks() {
         src = e.source();
     }
     assert!(!chain.contains(wrong), "token leaked: {chain}");
+}
+
+fn reporter(s: &Server, token: &str) -> ApiRunReporter {
+    ApiRunReporter::new(&s.url, Some(SecretValue::from_string(token.to_owned()))).unwrap()
+}
+
+fn job_result(run_id: uuid::Uuid, kind: &str, status: &str, result: serde_json::Value) -> JobResult {
+    serde_json::from_value(json!({
+        "job_id": uuid::Uuid::new_v4(), "run_id": run_id, "type": kind, "status": status, "result": result,
+        "receive_count": 1, "finished_at": "2026-01-01T00:00:00Z",
+    }))
+    .unwrap()
+}
+
+/// A SPEC §2.5 discovery document: build (api, web) and test (web) in group 1 and 2.
+fn discovery_document() -> serde_json::Value {
+    let step = |name: &str, priority: i64| json!({"name": name, "action": "earthly", "target": format!("+{name}"), "priority": priority});
+    json!({
+        "repository": {"forgeVersion": "0.1", "phases": {}, "publishers": {}},
+        "projects": [
+            {"name": "api", "path": "services/api", "phases": {"build": [step("image", 0)], "test": []},
+             "releaseTriggered": false, "deploymentTriggered": false},
+            {"name": "web", "path": "services/web", "phases": {"build": [step("image", 10), step("lint", 0)],
+             "test": [{"name": "unit", "action": "script", "run": "true", "priority": 0}]},
+             "releaseTriggered": false, "deploymentTriggered": false},
+        ],
+        "phaseGroups": [{"group": 2, "phases": ["test"]}, {"group": 1, "phases": ["build"]}],
+        "releaseEnabled": false, "releaseProjects": [], "errors": [],
+    })
+}
+
+fn step_status(run: &forge_core::model::PipelineRun, phase: &str, project: &str, step: &str) -> (String, Option<i32>) {
+    let s = run
+        .phases
+        .iter()
+        .filter(|p| p.name == phase)
+        .flat_map(|p| &p.tasks)
+        .filter(|t| t.project.as_str() == project)
+        .flat_map(|t| &t.steps)
+        .find(|s| s.name == step)
+        .unwrap();
+    (s.status.to_string(), s.exit_code)
+}
+
+#[tokio::test]
+async fn run_reporter_records_the_plan_and_the_statuses_idempotently() {
+    let s = server().await;
+    let created = s
+        .store
+        .create_run(
+            &forge_core::model::CreateRun {
+                repository: repo(),
+                commit_sha: sha(9),
+                branch: None,
+                tag: None,
+                rerun: false,
+            },
+            "api",
+        )
+        .await
+        .unwrap()
+        .value;
+    let run_id = created.id;
+    let r = reporter(&s, WORKER_TOKEN);
+
+    // Discovery: the plan, in group order, the run running; a second report changes nothing.
+    let discovery = job_result(run_id, "discovery", "completed", discovery_document());
+    report_discovery(&r, run_id, &discovery).await.unwrap();
+    let planned = r.get_run(run_id).await.unwrap();
+    assert_eq!(planned.status.to_string(), "running");
+    let names: Vec<(&str, u32, usize)> =
+        planned.phases.iter().map(|p| (p.name.as_str(), p.group, p.tasks.len())).collect();
+    assert_eq!(names, [("build", 1, 2), ("test", 2, 1)]);
+    let web_build = &planned.phases[0].tasks[1];
+    assert_eq!((web_build.project.as_str(), web_build.project_path.as_str()), ("web", "services/web"));
+    assert_eq!(
+        web_build.steps.iter().map(|s| (s.name.as_str(), s.priority)).collect::<Vec<_>>(),
+        [("image", 10), ("lint", 0)]
+    );
+    report_discovery(&r, run_id, &discovery).await.unwrap();
+    assert_eq!(r.get_run(run_id).await.unwrap(), planned, "a retried discovery dispatcher re-plans nothing");
+
+    // Task web/build: image succeeded, lint failed (exit 2).
+    let web = json!({"status": "failed", "phases": [{"name": "build", "group": 1, "status": "failed", "tasks": [
+        {"project": "web", "status": "failed", "steps": [
+            {"name": "image", "status": "success", "exit_code": 0, "log_key": "logs/image.log"},
+            {"name": "lint", "status": "failed", "exit_code": 2, "error": "exit status 2"}]}]}]});
+    let task = job_result(run_id, "task", "failed", web);
+    report_task(&r, run_id, "build", "web", &task).await.unwrap();
+    let run = r.get_run(run_id).await.unwrap();
+    assert_eq!(step_status(&run, "build", "web", "image"), ("success".into(), Some(0)));
+    assert_eq!(step_status(&run, "build", "web", "lint"), ("failed".into(), Some(2)));
+    assert_eq!(run.phases[0].tasks[1].status.to_string(), "failed");
+    assert_eq!(run.status.to_string(), "failed");
+    // Redelivered: the same report again is a no-op.
+    report_task(&r, run_id, "build", "web", &task).await.unwrap();
+    assert_eq!(r.get_run(run_id).await.unwrap(), run);
+
+    // Task api/build failed without a report (no checkout): the task fails with the job's error.
+    let mut broken = job_result(run_id, "task", "failed", serde_json::Value::Null);
+    broken.error = Some("cloning failed".into());
+    report_task(&r, run_id, "build", "api", &broken).await.unwrap();
+    let run = r.get_run(run_id).await.unwrap();
+    assert_eq!(run.phases[0].tasks[0].status.to_string(), "failed");
+    report_task(&r, run_id, "build", "api", &broken).await.unwrap();
+
+    // Task web/test skipped by fail-fast: pending → skipped directly.
+    let skipped = json!({"status": "failed", "phases": [{"name": "test", "group": 2, "status": "skipped", "tasks": [
+        {"project": "web", "status": "skipped", "steps": [{"name": "unit", "status": "skipped"}]}]}]});
+    report_task(&r, run_id, "test", "web", &job_result(run_id, "task", "completed", skipped)).await.unwrap();
+    let run = r.get_run(run_id).await.unwrap();
+    assert_eq!(step_status(&run, "test", "web", "unit"), ("skipped".into(), None));
+
+    // Unknown task: an error for the caller; `report` only logs it.
+    let err = report_task(&r, run_id, "deploy", "web", &task).await.unwrap_err();
+    assert!(err.to_string().contains("deploy/web"), "{err}");
+    let req = DispatchRequest {
+        run_id,
+        repository: repo(),
+        commit_sha: sha(9),
+        kind: forge_core::model::JobType::Task,
+        project: Some(project()),
+        phase: Some("deploy".into()),
+        branch: None,
+        tag: None,
+    };
+    report(&r, &req, &task).await;
+
+    // A reader may not report; the error is a permission error without the token.
+    let reader = reporter(&s, READER_TOKEN);
+    let run2 = s
+        .store
+        .create_run(
+            &forge_core::model::CreateRun {
+                repository: repo(),
+                commit_sha: sha(10),
+                branch: None,
+                tag: None,
+                rerun: false,
+            },
+            "api",
+        )
+        .await
+        .unwrap()
+        .value;
+    let err = report_discovery(&reader, run2.id, &job_result(run2.id, "discovery", "completed", discovery_document()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, forge_exec::Error::Port(Error::PermissionDenied { .. })), "{err:?}");
+    assert!(!format!("{err} {err:?} {reader:?}").contains(READER_TOKEN));
+    // A failed discovery records nothing.
+    report_discovery(&r, run2.id, &job_result(run2.id, "discovery", "failed", discovery_document())).await.unwrap();
+    assert!(r.get_run(run2.id).await.unwrap().phases.is_empty());
 }

@@ -9,7 +9,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use forge_core::model::{Job, JobType};
 use forge_exec::blob::LocalBlobStore;
-use forge_exec::dispatch::{DispatchRequest, discovery_outputs, dispatch, job_id_for, write_outputs};
+use forge_exec::dispatch::{
+    DispatchRequest, discovery_outputs, dispatch, job_id_for, plan_from_document, write_outputs,
+};
 use forge_exec::handler::{JobHandler, JobOutput};
 use forge_exec::queue::{EmbeddedQueue, QueueSettings};
 use forge_exec::worker::{Worker, WorkerConfig};
@@ -107,4 +109,40 @@ fn job_ids_are_deterministic_and_distinct() {
     assert_ne!(job_id_for(&a), job_id_for(&b));
     let (g, n, r) = discovery_outputs(&json!({}));
     assert_eq!((g, n, r), (json!([]), 0, json!([])));
+}
+
+#[test]
+fn plans_come_from_discovery_documents_and_plan_files() {
+    // SPEC §2.5: groups ascending, phases as listed, one task per project with steps.
+    let doc = json!({
+        "phaseGroups": [{"group": 2, "phases": ["test"]}, {"group": 1, "phases": ["build", "check"]}],
+        "projects": [
+            {"name": "api", "path": "services/api", "phases": {"build": [{"name": "image", "action": "earthly",
+             "target": "+image", "priority": 5}], "check": []}},
+            {"name": "web", "path": "web", "phases": {"test": [{"name": "unit", "action": "script", "run": "make"}]}},
+        ],
+    });
+    let plan = plan_from_document(&doc).unwrap();
+    let shape: Vec<String> = plan
+        .groups
+        .iter()
+        .flat_map(|g| g.phases.iter().map(move |p| (g.group, p)))
+        .map(|(g, p)| {
+            format!("{g}:{}:{}", p.name, p.tasks.iter().map(|t| t.project.as_str()).collect::<Vec<_>>().join(","))
+        })
+        .collect();
+    assert_eq!(shape, ["1:build:api", "2:test:web"]);
+    let image = &plan.groups[0].phases[0].tasks[0].steps[0];
+    assert_eq!((image.name.as_str(), image.priority, image.target.as_deref()), ("image", 5, Some("+image")));
+    assert_eq!(plan.groups[1].phases[0].tasks[0].steps[0].run.as_deref(), Some("make"));
+    // A plan-file discoverer's document is the plan itself.
+    assert_eq!(plan_from_document(&serde_json::to_value(&plan).unwrap()).unwrap(), plan);
+    // Anything else is an error, as are steps without names or with unknown actions.
+    assert!(plan_from_document(&json!({"projects": []})).is_err());
+    let mut bad = doc.clone();
+    bad["projects"][0]["phases"]["build"][0]["action"] = json!("docker");
+    assert!(plan_from_document(&bad).unwrap_err().to_string().contains("image"));
+    let mut bad = doc;
+    bad["projects"][1]["name"] = json!("Not Valid");
+    assert!(plan_from_document(&bad).is_err());
 }

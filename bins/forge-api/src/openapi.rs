@@ -73,6 +73,17 @@ pub struct RunDoc {
     pub phases: Vec<serde_json::Value>,
 }
 
+/// Body of `PUT /v1/runs/{id}/plan`: the planned phases (`id`, `name`, `group`, `status`,
+/// `tasks`) → tasks (`id`, `project`, `project_path`, `status`, `steps`) → steps (`id`,
+/// `name`, `action`, `priority`, `status`), in execution order. The server assigns new ids and
+/// records every status as `pending`; phase names, projects within a phase and step names
+/// within a task must be unique.
+#[derive(Serialize, ToSchema)]
+pub struct RunPlanBody {
+    #[schema(value_type = Vec<Object>)]
+    pub phases: Vec<serde_json::Value>,
+}
+
 /// Execution status of a task or step.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -297,6 +308,7 @@ impl Modify for BearerAuth {
         crate::routes::runs::create_run,
         crate::routes::runs::get_run,
         crate::routes::runs::cancel_run,
+        crate::routes::runs::plan_run,
         crate::routes::runs::update_task,
         crate::routes::runs::update_step,
         crate::routes::runs::jobs,

@@ -174,6 +174,7 @@ async fn permission_table_every_role_and_route() {
             Some(json!({"repository": "acme/shop", "commit_sha": SHA2})),
             Action::CreateRun,
         ),
+        ("plan run", Method::PUT, format!("/v1/runs/{run_id}/plan"), Some(json!({"phases": []})), Action::UpdateStatus),
         (
             "task status",
             Method::PUT,
@@ -580,6 +581,7 @@ async fn operational_endpoints() {
     for p in [
         "/v1/runs",
         "/v1/runs/{id}",
+        "/v1/runs/{id}/plan",
         "/v1/tasks/{id}/status",
         "/v1/steps/{id}/status",
         "/v1/jobs/{run_id}",
@@ -762,5 +764,120 @@ async fn release_publishing_retry_over_http() {
     assert!(resp["error"]["message"].as_str().unwrap().contains("only a partial release"), "{resp}");
     // No event type exists for a publishing update; none is emitted.
     assert_eq!(h.events.0.lock().unwrap().len(), events_before);
+    h.db.cleanup().await;
+}
+
+/// A planned run body: build (web: image, lint) then test (web: unit), with client-side ids
+/// and statuses the server replaces.
+fn plan_body() -> Value {
+    let step = |name: &str, priority: i64| {
+        json!({"id": uuid::Uuid::new_v4(), "name": name, "action": "script", "priority": priority, "status": "success",
+               "exit_code": 3})
+    };
+    json!({"phases": [
+        {"id": uuid::Uuid::new_v4(), "name": "build", "group": 1, "status": "running",
+         "tasks": [{"id": uuid::Uuid::new_v4(), "project": "web", "project_path": "services/web", "status": "pending",
+                    "steps": [step("image", 10), step("lint", 0)]}]},
+        {"id": uuid::Uuid::new_v4(), "name": "test", "group": 2, "status": "pending",
+         "tasks": [{"id": uuid::Uuid::new_v4(), "project": "web", "project_path": "services/web", "status": "pending",
+                    "steps": [step("unit", 0)]}]}
+    ]})
+}
+
+#[tokio::test]
+async fn run_plan_over_http() {
+    let h = harness().await;
+    let op = h.operator();
+    call(&h.app, Method::POST, "/v1/repositories", Some(&op), Some(json!({"repository": "acme/shop"}))).await;
+    let create = |sha: &str| json!({"repository": "acme/shop", "commit_sha": sha});
+    let (_, _, run) = call(&h.app, Method::POST, "/v1/runs", Some(&op), Some(create(SHA1))).await;
+    let id = run["id"].as_str().unwrap().to_owned();
+    let uri = format!("/v1/runs/{id}/plan");
+    let body = plan_body();
+
+    // Validation first: malformed ids, bodies and duplicate names are 422; unknown runs 404.
+    let (s, _, e) = call(&h.app, Method::PUT, "/v1/runs/nope/plan", Some(&op), Some(body.clone())).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_error")));
+    let (s, _, e) = call(&h.app, Method::PUT, &uri, Some(&op), None).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let mut dup = body.clone();
+    dup["phases"][0]["tasks"][0]["steps"][1]["name"] = json!("image");
+    let (s, _, e) = call(&h.app, Method::PUT, &uri, Some(&op), Some(dup)).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert_eq!(e["error"]["details"]["fields"][0]["field"], "phases[0].tasks[0].steps[1].name", "{e}");
+    let mut dup = body.clone();
+    dup["phases"][1]["name"] = json!("build");
+    let (s, _, e) = call(&h.app, Method::PUT, &uri, Some(&op), Some(dup)).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let mut bad = body.clone();
+    bad["phases"][0]["tasks"][0]["project"] = json!("Not A Project!");
+    let (s, _, e) = call(&h.app, Method::PUT, &uri, Some(&op), Some(bad)).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let unknown = format!("/v1/runs/{}/plan", uuid::Uuid::new_v4());
+    let (s, _, e) = call(&h.app, Method::PUT, &unknown, Some(&op), Some(body.clone())).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    // Reading is not enough.
+    let dev = h.token("dora", &["developer"]);
+    let (s, _, _) = call(&h.app, Method::PUT, &uri, Some(&dev), Some(body.clone())).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // The plan: server ids, everything pending, the run running.
+    let (s, _, planned) = call(&h.app, Method::PUT, &uri, Some(&op), Some(body.clone())).await;
+    assert_eq!(s, StatusCode::OK, "{planned}");
+    assert_eq!(planned["status"], "running");
+    assert!(planned["started_at"].is_string(), "{planned}");
+    assert_eq!(planned["actor"], run["actor"], "the run keeps its creator");
+    let phases = planned["phases"].as_array().unwrap();
+    assert_eq!(phases.iter().map(|p| p["name"].as_str().unwrap()).collect::<Vec<_>>(), ["build", "test"]);
+    assert_ne!(phases[0]["id"], body["phases"][0]["id"], "ids are assigned by the server");
+    let steps: Vec<&Value> = phases.iter().flat_map(|p| p["tasks"][0]["steps"].as_array().unwrap()).collect();
+    assert_eq!(steps.iter().map(|s| s["name"].as_str().unwrap()).collect::<Vec<_>>(), ["image", "lint", "unit"]);
+    for s in &steps {
+        assert_eq!(s["status"], "pending", "{s}");
+        assert!(s.get("exit_code").is_none(), "{s}");
+    }
+    assert_eq!(phases[0]["tasks"][0]["project_path"], "services/web");
+
+    // Idempotent: a second plan (even a different one) returns the recorded run unchanged.
+    let mut other = plan_body();
+    other["phases"].as_array_mut().unwrap().pop();
+    let (s, _, again) = call(&h.app, Method::PUT, &uri, Some(&op), Some(other)).await;
+    assert_eq!((s, &again), (StatusCode::OK, &planned));
+
+    // The statuses of the planned steps drive the run to success.
+    for step in &steps {
+        let su = format!("/v1/steps/{}/status", step["id"].as_str().unwrap());
+        let (s, _, r) = call(&h.app, Method::PUT, &su, Some(&op), Some(json!({"status": "running"}))).await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+        let (s, _, r) =
+            call(&h.app, Method::PUT, &su, Some(&op), Some(json!({"status": "success", "exit_code": 0}))).await;
+        assert_eq!(s, StatusCode::OK, "{r}");
+    }
+    let (_, _, done) = call(&h.app, Method::GET, &format!("/v1/runs/{id}"), Some(&op), None).await;
+    assert_eq!(done["status"], "success", "{done}");
+    // Still idempotent once finished: the plan is there.
+    let (s, _, _) = call(&h.app, Method::PUT, &uri, Some(&op), Some(body.clone())).await;
+    assert_eq!(s, StatusCode::OK);
+
+    // A cancelled run without a plan cannot be planned.
+    let (_, _, cancelled) = call(&h.app, Method::POST, "/v1/runs", Some(&op), Some(create(SHA2))).await;
+    let cid = cancelled["id"].as_str().unwrap();
+    let (s, _, _) = call(&h.app, Method::DELETE, &format!("/v1/runs/{cid}"), Some(&op), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _, e) = call(&h.app, Method::PUT, &format!("/v1/runs/{cid}/plan"), Some(&op), Some(body.clone())).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("conflict")), "{e}");
+
+    // An empty plan: nothing to run, the run succeeds (and completes once).
+    let sha3 = "3333333333333333333333333333333333333333";
+    let (_, _, empty) = call(&h.app, Method::POST, "/v1/runs", Some(&op), Some(create(sha3))).await;
+    let eid = empty["id"].as_str().unwrap();
+    let before = h.events.0.lock().unwrap().len();
+    let (s, _, r) =
+        call(&h.app, Method::PUT, &format!("/v1/runs/{eid}/plan"), Some(&op), Some(json!({"phases": []}))).await;
+    assert_eq!((s, r["status"].as_str()), (StatusCode::OK, Some("success")), "{r}");
+    assert!(r["finished_at"].is_string(), "{r}");
+    let events = h.events.0.lock().unwrap()[before..].to_vec();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].kind, forge_core::ports::EventType::RunCompleted);
     h.db.cleanup().await;
 }

@@ -224,7 +224,9 @@ enum DiscovererKind {
 
 #[derive(Debug, clap::Args)]
 struct DispatcherArgs {
-    /// The API base URL (reserved for status reporting; results travel through the blob store).
+    /// The API base URL: the run's plan (after discovery) and its task and step statuses are
+    /// reported there, with the token from FORGE_API_TOKEN. Reporting failures are logged and
+    /// never fail the step; results travel through the blob store.
     #[arg(long, env = "FORGE_API_URL")]
     api_url: Option<String>,
     /// Run id.
@@ -266,7 +268,9 @@ struct DispatcherArgs {
 }
 
 async fn dispatcher(args: DispatcherArgs) -> anyhow::Result<bool> {
-    use forge_exec::dispatch::{DispatchRequest, dispatch, write_outputs};
+    use forge_core::ports::SecretValue;
+    use forge_exec::api_client::ApiRunReporter;
+    use forge_exec::dispatch::{DispatchRequest, dispatch, report, write_outputs};
     let kind = match args.kind {
         DispatchType::Discovery => JobType::Discovery,
         DispatchType::Task => JobType::Task,
@@ -284,8 +288,19 @@ async fn dispatcher(args: DispatcherArgs) -> anyhow::Result<bool> {
     };
     let queue = SqsQueue::new(SqsClient::from_env().await, args.queue_url.clone());
     let blobs = LocalBlobStore::new(&args.blob_dir)?;
+    // A bad API URL must not fail the step either: reporting is best-effort.
+    let reporter = args.api_url.as_deref().filter(|u| !u.trim().is_empty()).and_then(|url| {
+        let token = std::env::var("FORGE_API_TOKEN").ok().filter(|t| !t.is_empty()).map(SecretValue::from_string);
+        if token.is_none() {
+            tracing::warn!("--api-url without FORGE_API_TOKEN: reports will be refused unless the API allows it");
+        }
+        ApiRunReporter::new(url, token).inspect_err(|e| tracing::warn!(error = %e, "not reporting to the API")).ok()
+    });
     let result = dispatch(&queue, &blobs, &req, args.timeout, Duration::from_secs(1)).await?;
     let ok = write_outputs(&args.output_dir, kind, &result)?;
+    if let Some(reporter) = &reporter {
+        report(reporter, &req, &result).await;
+    }
     tracing::info!(job_id = %result.job_id, status = %result.status, "job finished");
     Ok(ok)
 }

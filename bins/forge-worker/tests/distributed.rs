@@ -140,11 +140,17 @@ impl Dispatch {
             .env("FORGE_WORKER_QUEUE_URL", &self.queue_url)
             .env("FORGE_WORKER_BLOB_DIR", &self.blobs)
             .env("FORGE_DISPATCHER_TIMEOUT", "240s")
+            .env("FORGE_API_TOKEN", TOKEN)
             .output()
             .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
         let result = std::fs::read_to_string(out_dir.join("result.json"))
             .map(|t| serde_json::from_str(&t).unwrap())
-            .unwrap_or_else(|_| panic!("no result.json: {}", String::from_utf8_lossy(&out.stderr)));
+            .unwrap_or_else(|_| panic!("no result.json: {stderr}"));
+        // Reporting to the API is best-effort for Argo, but must work here.
+        assert!(!stderr.contains("reporting the job to the API failed"), "{stderr}");
+        assert!(!stderr.contains("not reporting to the API"), "{stderr}");
+        assert!(!stderr.contains(TOKEN), "the token leaked into the dispatcher's log");
         (out.status.success(), result)
     }
 }
@@ -346,6 +352,16 @@ fn a_run_goes_through_the_api_workers_sqs_registry_gitops_and_the_plugin() {
         serde_json::from_str(&std::fs::read_to_string(out.join("releases.json")).unwrap()).unwrap();
     assert_eq!(groups.len(), 3, "{groups:?}");
     assert_eq!(releases, ["api", "web"], "release triggers matched the run's branch");
+    // The discovery dispatcher recorded the plan; the run is running.
+    let (code, planned) = api.call(reqwest::Method::GET, &format!("/v1/runs/{run_id}"), None);
+    assert_eq!(code, 200, "{planned}");
+    assert_eq!(planned["status"], "running", "{planned}");
+    assert_eq!(planned["phases"].as_array().unwrap().len(), 4, "{planned}");
+    // A retried discovery dispatcher re-attaches to its result and does not re-plan the run.
+    let (ok, _) = d.run(&dispatcher_command(&wf, "dispatch-discovery", &[], &out), &out);
+    assert!(ok);
+    let (_, again) = api.call(reqwest::Method::GET, &format!("/v1/runs/{run_id}"), None);
+    assert_eq!(again["phases"], planned["phases"], "the plan was recorded once");
 
     for (g, tasks) in groups.iter().enumerate() {
         let handles: Vec<_> = tasks
@@ -370,6 +386,39 @@ fn a_run_goes_through_the_api_workers_sqs_registry_gitops_and_the_plugin() {
             assert_eq!(result["status"], "completed", "{result}");
         }
     }
+
+    // The task dispatchers reported every step and task: the run succeeded.
+    let (code, recorded) = api.call(reqwest::Method::GET, &format!("/v1/runs/{run_id}"), None);
+    assert_eq!(code, 200, "{recorded}");
+    let check = |run: &Value| {
+        assert_eq!(run["status"], "success", "{run}");
+        let phases = run["phases"].as_array().unwrap();
+        assert_eq!(phases.len(), 4, "{run}");
+        let mut steps = 0;
+        for phase in phases {
+            assert_eq!(phase["status"], "success", "{phase}");
+            for task in phase["tasks"].as_array().unwrap() {
+                assert_eq!(task["status"], "success", "{task}");
+                for step in task["steps"].as_array().unwrap() {
+                    assert_eq!((&step["status"], &step["exit_code"]), (&json!("success"), &json!(0)), "{step}");
+                    steps += 1;
+                }
+            }
+        }
+        assert!(steps > 0, "{run}");
+    };
+    check(&recorded);
+    // A redelivered task dispatcher reports the same statuses again: nothing changes.
+    let first = &groups[0][0];
+    let (phase, project) = (first["phase"].as_str().unwrap(), first["project"].as_str().unwrap());
+    let out = root.join(format!("out/retry-{phase}-{project}"));
+    let args =
+        dispatcher_command(&wf, "dispatch", &[("job-type", "task"), ("project", project), ("phase", phase)], &out);
+    let (ok, _) = d.run(&args, &out);
+    assert!(ok);
+    let (_, again) = api.call(reqwest::Method::GET, &format!("/v1/runs/{run_id}"), None);
+    check(&again);
+    assert_eq!(again["phases"], recorded["phases"], "a redelivered report changed nothing");
 
     let mut released = BTreeMap::new();
     for project in &releases {

@@ -158,3 +158,11 @@ pub struct CreateRun {
     #[serde(default)]
     pub rerun: bool,
 }
+
+/// Body of `PUT /runs/{id}/plan`: the planned phases → tasks → steps of a run, recorded once
+/// discovery is done. The server assigns the ids and resets every status to `pending`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunPlan {
+    /// Phases, in execution order (group, then name).
+    pub phases: Vec<PhaseExecution>,
+}

@@ -233,6 +233,26 @@ pub fn discover(
 /// The run entity of a plan, every execution `pending`, as the store records it.
 pub fn planned_run(id: Uuid, ctx: &RunContext, plan: &PipelinePlan, actor: &str) -> PipelineRun {
     let now = Utc::now();
+    let phases = planned_phases(plan);
+    PipelineRun {
+        id,
+        repository: ctx.repository.clone(),
+        commit_sha: ctx.commit,
+        branch: ctx.branch.clone(),
+        tag: ctx.tag.clone(),
+        attempt: 1,
+        status: RunStatus::Pending,
+        actor: actor.to_owned(),
+        created_at: now,
+        started_at: None,
+        finished_at: None,
+        phases,
+    }
+}
+
+/// The phases → tasks → steps of a plan, every execution `pending` with a fresh id: the body
+/// of `PUT /v1/runs/{id}/plan` and the phases of [`planned_run`].
+pub fn planned_phases(plan: &PipelinePlan) -> Vec<PhaseExecution> {
     let mut phases = Vec::new();
     for g in &plan.groups {
         for p in &g.phases {
@@ -274,20 +294,7 @@ pub fn planned_run(id: Uuid, ctx: &RunContext, plan: &PipelinePlan, actor: &str)
             });
         }
     }
-    PipelineRun {
-        id,
-        repository: ctx.repository.clone(),
-        commit_sha: ctx.commit,
-        branch: ctx.branch.clone(),
-        tag: ctx.tag.clone(),
-        attempt: 1,
-        status: RunStatus::Pending,
-        actor: actor.to_owned(),
-        created_at: now,
-        started_at: None,
-        finished_at: None,
-        phases,
-    }
+    phases
 }
 
 fn fallback_project() -> forge_core::ProjectName {

@@ -19,6 +19,7 @@ pub(crate) fn router(state: AppState) -> Router {
     let v1 = Router::new()
         .route("/runs", post(runs::create_run))
         .route("/runs/{id}", get(runs::get_run).delete(runs::cancel_run))
+        .route("/runs/{id}/plan", put(runs::plan_run))
         .route("/tasks/{id}/status", put(runs::update_task))
         .route("/steps/{id}/status", put(runs::update_step))
         .route("/jobs/{run_id}", get(runs::jobs))

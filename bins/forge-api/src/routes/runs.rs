@@ -6,8 +6,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use forge_core::auth::Action;
-use forge_core::model::{CreateRun, StatusUpdate};
+use forge_core::model::{CreateRun, PhaseExecution, RunPlan, StatusUpdate};
 use forge_core::ports::EventType;
+use forge_core::{ExecStatus, RunStatus, StatusMachine};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -16,7 +17,7 @@ use crate::AppState;
 use crate::auth::require;
 use crate::error::ApiError;
 use crate::extract::{Caller, parse_body, parse_field};
-use crate::openapi::{CreateRunBody, ErrorBody, JobsDoc, RunDoc, StatusChangeDoc, StatusUpdateBody};
+use crate::openapi::{CreateRunBody, ErrorBody, JobsDoc, RunDoc, RunPlanBody, StatusChangeDoc, StatusUpdateBody};
 
 /// Creates a run (201), or returns the existing run of (repository, commit) (200) unless `rerun`.
 #[utoipa::path(post, path = "/v1/runs", tag = "runs", request_body = CreateRunBody,
@@ -84,6 +85,115 @@ pub(crate) async fn cancel_run(
     }
     emit(&state, EventType::RunCompleted, &json!({ "id": run.id, "status": run.status })).await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Records the planned phases → tasks → steps of a run once discovery is done, and marks the
+/// run `running` (`success` when the plan is empty: nothing to do). Idempotent: a run that
+/// already has phases is returned unchanged (200), so a retried dispatcher never duplicates
+/// the plan. 409 when the run has no plan and is terminal (cancelled).
+#[utoipa::path(put, path = "/v1/runs/{id}/plan", tag = "runs", request_body = RunPlanBody,
+    params(("id" = String, Path, pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "Run id (UUID)")),
+    responses((status = 200, description = "The planned run (or the existing plan)", body = RunDoc), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 500, body = ErrorBody)))]
+pub(crate) async fn plan_run(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    require(&caller, Action::UpdateStatus)?;
+    let id: Uuid = parse_field("id", &id)?;
+    let plan: RunPlan = parse_body(&body)?;
+    check_plan(&plan.phases)?;
+    let run = state.store.get_run(id).await?;
+    if !run.phases.is_empty() {
+        return Ok(Json(run));
+    }
+    if run.status.is_terminal() {
+        return Err(ApiError::Conflict(format!(
+            "run {id} is {} and has no plan; a finished run cannot be planned (start a new run with `rerun`)",
+            run.status
+        )));
+    }
+    let now = chrono::Utc::now();
+    let mut planned = run;
+    planned.phases = plan.phases.into_iter().map(fresh_phase).collect();
+    planned.started_at = planned.started_at.or(Some(now));
+    let completed = planned.phases.is_empty();
+    planned.status = if completed { RunStatus::Success } else { RunStatus::Running };
+    planned.finished_at = completed.then_some(now);
+    // The audit record names the caller (the stored run keeps its creator).
+    planned.actor = caller.subject.clone();
+    state.store.save_run(&planned).await?;
+    if completed {
+        emit(&state, EventType::RunCompleted, &json!({ "id": planned.id, "status": planned.status })).await;
+    }
+    Ok(Json(state.store.get_run(id).await?))
+}
+
+/// Names must be present and unique where the dispatchers look them up: phases by name, tasks
+/// by project within a phase, steps by name within a task.
+fn check_plan(phases: &[PhaseExecution]) -> Result<(), ApiError> {
+    let mut phase_names = std::collections::HashSet::new();
+    for (pi, phase) in phases.iter().enumerate() {
+        if phase.name.trim().is_empty() {
+            return Err(ApiError::field(format!("phases[{pi}].name"), "a phase needs a name"));
+        }
+        if !phase_names.insert(phase.name.as_str()) {
+            return Err(ApiError::field(
+                format!("phases[{pi}].name"),
+                format!("phase `{}` appears twice; list each phase once", phase.name),
+            ));
+        }
+        let mut projects = std::collections::HashSet::new();
+        for (ti, task) in phase.tasks.iter().enumerate() {
+            if !projects.insert(task.project.as_str()) {
+                return Err(ApiError::field(
+                    format!("phases[{pi}].tasks[{ti}].project"),
+                    format!("project `{}` appears twice in phase `{}`; one task per project", task.project, phase.name),
+                ));
+            }
+            let mut steps = std::collections::HashSet::new();
+            for (si, step) in task.steps.iter().enumerate() {
+                let field = format!("phases[{pi}].tasks[{ti}].steps[{si}].name");
+                if step.name.trim().is_empty() {
+                    return Err(ApiError::field(field, "a step needs a name"));
+                }
+                if !steps.insert(step.name.as_str()) {
+                    return Err(ApiError::field(
+                        field,
+                        format!("step `{}` appears twice in task `{}/{}`", step.name, phase.name, task.project),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A planned phase as the server records it: new ids, everything `pending`, no results.
+fn fresh_phase(mut phase: PhaseExecution) -> PhaseExecution {
+    phase.id = Uuid::new_v4();
+    phase.status = ExecStatus::Pending;
+    phase.started_at = None;
+    phase.finished_at = None;
+    for task in &mut phase.tasks {
+        task.id = Uuid::new_v4();
+        task.status = ExecStatus::Pending;
+        task.started_at = None;
+        task.finished_at = None;
+        for step in &mut task.steps {
+            step.id = Uuid::new_v4();
+            step.status = ExecStatus::Pending;
+            step.exit_code = None;
+            step.log_key = None;
+            step.error = None;
+            step.started_at = None;
+            step.finished_at = None;
+        }
+    }
+    phase
 }
 
 async fn update(
