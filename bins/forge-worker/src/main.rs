@@ -130,7 +130,7 @@ struct RunArgs {
 /// --release-registry are both set: releases are built here and recorded through the API.
 #[derive(Debug, clap::Args)]
 struct ReleaseSettings {
-    /// Forge API base URL (e.g. http://forge-api.forge.svc:8080) the releases are recorded at.
+    /// Forge API base URL (e.g. `http://forge-api.forge.svc:8080`) the releases are recorded at.
     #[arg(long, env = "FORGE_API_URL")]
     api_url: Option<String>,
     /// Bearer token for the API (a service-account token; never logged).
