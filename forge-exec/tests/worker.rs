@@ -66,14 +66,15 @@ async fn wait_until<F: Fn() -> bool>(f: F, within: Duration) -> bool {
     f()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn heartbeat_keeps_long_jobs_invisible_and_results_are_idempotent() -> TestResult {
     let dir = tempfile::tempdir()?;
     let blobs = Arc::new(LocalBlobStore::new(dir.path())?);
-    let vt = Duration::from_millis(300);
+    // A heartbeat every 333 ms keeps a 1 s visibility; the margin absorbs a loaded machine.
+    let vt = Duration::from_millis(1000);
     let queue = Arc::new(EmbeddedQueue::new(QueueSettings::TASKS.with_visibility(vt)));
-    // Each job runs 4× the visibility timeout: without heartbeats it would be redelivered.
-    let handler = Arc::new(Sleepy { delay: vt * 4, runs: AtomicUsize::new(0) });
+    // Each job runs 3× the visibility timeout: without heartbeats it would be redelivered.
+    let handler = Arc::new(Sleepy { delay: vt * 3, runs: AtomicUsize::new(0) });
     let worker = Worker::builder(queue.clone(), blobs.clone())
         .handler(JobType::Task, handler.clone())
         .config(config(vt))
