@@ -70,6 +70,7 @@ async fn server() -> Server {
         limits: Arc::new(RateLimiter::new(RateLimits::default())),
         metrics: Arc::new(Metrics::new().unwrap()),
         workflows: None,
+        statuses: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

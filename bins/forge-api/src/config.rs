@@ -41,6 +41,21 @@ pub struct Config {
     /// Argo Workflows: when set, every new run is submitted as a Workflow (SPEC §3.6).
     #[serde(default)]
     pub workflows: Option<WorkflowsConfig>,
+    /// GitHub commit statuses (SPEC §3.7): when set, each run's commit gets `ci/catalyst-forge`
+    /// updates; the token comes from `FORGE_API_GITHUB_TOKEN` only.
+    #[serde(default)]
+    pub github: Option<GithubConfig>,
+}
+
+/// Where commit statuses are reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GithubConfig {
+    /// REST API base (`https://api.github.com`, or an Enterprise `https://host/api/v3`).
+    pub api_url: String,
+    /// Link from each status to the run (e.g. a dashboard URL); optional.
+    #[serde(default)]
+    pub target_url: Option<String>,
 }
 
 /// Where and how runs are submitted to Argo Workflows.

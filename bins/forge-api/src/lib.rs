@@ -25,6 +25,7 @@
 //! ```
 
 pub mod auth;
+pub mod commit_status;
 pub mod config;
 pub mod deploy;
 pub mod error;
@@ -62,6 +63,8 @@ pub struct AppState {
     /// The workflow engine new runs are submitted to (Argo Workflows in production); `None`
     /// when workers are driven some other way (tests, `forge run`).
     pub workflows: Option<Arc<dyn forge_core::ports::WorkflowEngine>>,
+    /// Commit statuses along each run's lifecycle (SPEC §3.7); `None`: not reported.
+    pub statuses: Option<commit_status::RunStatusNotifier>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -23,7 +23,9 @@ use forge_core::ports::{Identity, Store};
 /// `oidc: {issuer, audience, jwks_url?, roles_claim? (default realm_access.roles),
 /// leeway_secs? (default 30)}`, `environments: {<env>: {allowed_triggers, allowed_branches,
 /// auto_deploy, requires_approval}}`, `rate_limits: {runs_per_minute (100),
-/// deployments_per_minute (10)}` and `gitops: {url, branch}`.
+/// deployments_per_minute (10)}`, `gitops: {url, branch}`, `workflows: {api_server?, image,
+/// api_url}` and `github: {api_url, target_url?}` (commit statuses; token from
+/// `FORGE_API_GITHUB_TOKEN`).
 #[derive(Debug, Parser)]
 #[command(name = "forge-api", version, about, long_about)]
 struct Cli {
@@ -130,6 +132,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => None,
     };
     let store_dyn: Arc<dyn Store> = store.clone();
+    let statuses = match &cfg.github {
+        Some(g) => {
+            let token = std::env::var("FORGE_API_GITHUB_TOKEN").context(
+                "`github` is configured: set FORGE_API_GITHUB_TOKEN to a token that may write commit statuses",
+            )?;
+            let reporter = forge_exec::github::GithubStatusReporter::new(
+                &g.api_url,
+                forge_core::ports::SecretValue::from_string(token),
+                g.target_url.clone(),
+            )?;
+            tracing::info!(api = %g.api_url, "reporting commit statuses");
+            Some(forge_api::commit_status::RunStatusNotifier::spawn(Arc::new(reporter), store_dyn.clone()))
+        }
+        None => None,
+    };
     let state = AppState {
         store: store_dyn.clone(),
         identity: Arc::new(AuthChain::new(dev, oidc)),
@@ -138,6 +155,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         limits: Arc::new(RateLimiter::new(cfg.rate_limits)),
         metrics: Arc::new(Metrics::new()?),
         workflows,
+        statuses,
     };
     // Expired job records are purged hourly (SPEC §3.3: 7 days).
     let purge = store.clone();

@@ -55,6 +55,16 @@ impl Harness {
 }
 
 async fn harness_with(db: TestDb, policies: &[(&str, EnvironmentPolicy)], limits: RateLimits) -> Harness {
+    harness_full(db, policies, limits, None).await
+}
+
+/// A harness whose commit statuses go to the GitHub REST API at `github`.
+async fn harness_full(
+    db: TestDb,
+    policies: &[(&str, EnvironmentPolicy)],
+    limits: RateLimits,
+    github: Option<&str>,
+) -> Harness {
     let jwks = jwks_server(&["rsa1", "ec1"]).await;
     let oidc =
         JwtIdentity::new(OidcConfig::new(jwks.issuer.clone(), AUDIENCE)).unwrap().with_refetch_interval(Duration::ZERO);
@@ -67,10 +77,19 @@ async fn harness_with(db: TestDb, policies: &[(&str, EnvironmentPolicy)], limits
         store: store.clone(),
         identity,
         events: events.clone(),
-        deployer: Arc::new(GitopsDeployer::new(store, gitops.clone(), common::policies(policies))),
+        deployer: Arc::new(GitopsDeployer::new(store.clone(), gitops.clone(), common::policies(policies))),
         limits: Arc::new(RateLimiter::new(limits)),
         metrics: Arc::new(Metrics::new().unwrap()),
         workflows: None,
+        statuses: github.map(|base| {
+            let reporter = forge_exec::github::GithubStatusReporter::new(
+                base,
+                forge_core::ports::SecretValue::from_string("gh-status-token".into()),
+                None,
+            )
+            .unwrap();
+            forge_api::commit_status::RunStatusNotifier::spawn(Arc::new(reporter), store.clone())
+        }),
     };
     Harness { events, app: app(state), jwks, gitops, db }
 }
@@ -880,4 +899,122 @@ async fn run_plan_over_http() {
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0].kind, forge_core::ports::EventType::RunCompleted);
     h.db.cleanup().await;
+}
+
+/// A GitHub stand-in for `POST /repos/{owner}/{repo}/statuses/{sha}` (as GitHub documents it):
+/// records `(sha, state, context, description)`; the first `fail_first` calls answer 502.
+#[derive(Default)]
+struct FakeStatuses {
+    seen: std::sync::Mutex<Vec<(String, String, String, String)>>,
+    fail_first: std::sync::atomic::AtomicUsize,
+}
+
+async fn fake_github(fake: Arc<FakeStatuses>) -> String {
+    use axum::extract::{Path as AxPath, State as AxState};
+    async fn status(
+        AxState(f): AxState<Arc<FakeStatuses>>,
+        AxPath((_o, _r, sha)): AxPath<(String, String, String)>,
+        headers: HeaderMap,
+        axum::Json(b): axum::Json<Value>,
+    ) -> (StatusCode, axum::Json<Value>) {
+        assert_eq!(headers.get("authorization").unwrap(), "Bearer gh-status-token");
+        if f.fail_first.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            f.fail_first.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            return (StatusCode::BAD_GATEWAY, axum::Json(json!({"message": "upstream trouble"})));
+        }
+        let text = |k: &str| b[k].as_str().unwrap_or_default().to_owned();
+        f.seen.lock().unwrap().push((sha, text("state"), text("context"), text("description")));
+        (StatusCode::CREATED, axum::Json(json!({"id": 1})))
+    }
+    let app = Router::new().route("/repos/{o}/{r}/statuses/{sha}", axum::routing::post(status)).with_state(fake);
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    base
+}
+
+#[tokio::test]
+async fn commit_statuses_follow_the_run_and_github_failures_fail_nothing() {
+    let fake = Arc::new(FakeStatuses::default());
+    let base = fake_github(fake.clone()).await;
+    let h = harness_full(sqlite().await, &[], RateLimits::default(), Some(&base)).await;
+    let op = h.operator();
+    call(&h.app, Method::POST, "/v1/repositories", Some(&op), Some(json!({"repository": "acme/shop"}))).await;
+    let (s, _, run) =
+        call(&h.app, Method::POST, "/v1/runs", Some(&op), Some(json!({"repository": "acme/shop", "commit_sha": SHA1})))
+            .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let id = run["id"].as_str().unwrap().to_owned();
+    let (s, _, planned) = call(&h.app, Method::PUT, &format!("/v1/runs/{id}/plan"), Some(&op), Some(plan_body())).await;
+    assert_eq!(s, StatusCode::OK, "{planned}");
+    let steps: Vec<String> = planned["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["tasks"][0]["steps"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()))
+        .collect();
+    for step in &steps {
+        let su = format!("/v1/steps/{step}/status");
+        let (s, _, _) = call(&h.app, Method::PUT, &su, Some(&op), Some(json!({"status": "running"}))).await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, _, _) =
+            call(&h.app, Method::PUT, &su, Some(&op), Some(json!({"status": "success", "exit_code": 0}))).await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    let expected = [
+        ("pending", "Pipeline created"),
+        ("pending", "Discovered 1 projects, 2 phases"),
+        ("pending", "Running phase 1 of 2 (50% complete)"),
+    ];
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let seen = fake.seen.lock().unwrap().clone();
+        if seen.last().is_some_and(|s| s.1 == "success") {
+            let got: Vec<(&str, &str)> = seen.iter().map(|s| (s.1.as_str(), s.3.as_str())).collect();
+            // In order: created, discovered, phase 1 done (when its last step finished), then
+            // success — phase 2's only step finishing is the run finishing.
+            assert_eq!(got.len(), 4, "{got:?}");
+            assert_eq!(&got[..3], &expected[..], "{got:?}");
+            assert!(got.last().unwrap().1.starts_with("Pipeline succeeded in "), "{got:?}");
+            assert!(seen.iter().all(|s| s.0 == SHA1 && s.2 == "ci/catalyst-forge"), "{seen:?}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no final status: {seen:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // GitHub failing: the API answers as usual, the failure is only logged.
+    fake.fail_first.store(100, std::sync::atomic::Ordering::SeqCst);
+    let (s, _, run2) =
+        call(&h.app, Method::POST, "/v1/runs", Some(&op), Some(json!({"repository": "acme/shop", "commit_sha": SHA2})))
+            .await;
+    assert_eq!(s, StatusCode::CREATED, "{run2}");
+    let (s, _, _) =
+        call(&h.app, Method::DELETE, &format!("/v1/runs/{}", run2["id"].as_str().unwrap()), Some(&op), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    // Both updates of that run (created, cancelled) were attempted and refused …
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while fake.fail_first.load(std::sync::atomic::Ordering::SeqCst) > 98 {
+        assert!(std::time::Instant::now() < deadline, "the updates were not attempted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // … and once GitHub is back, later updates arrive (a cancelled run reports `error`).
+    fake.fail_first.store(0, std::sync::atomic::Ordering::SeqCst);
+    let sha3 = "3333333333333333333333333333333333333333";
+    let (_, _, run3) =
+        call(&h.app, Method::POST, "/v1/runs", Some(&op), Some(json!({"repository": "acme/shop", "commit_sha": sha3})))
+            .await;
+    call(&h.app, Method::DELETE, &format!("/v1/runs/{}", run3["id"].as_str().unwrap()), Some(&op), None).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let seen = fake.seen.lock().unwrap().clone();
+        let for3: Vec<_> = seen.iter().filter(|s| s.0 == sha3).map(|s| (s.1.clone(), s.3.clone())).collect();
+        if for3.len() == 2 {
+            assert_eq!(for3[1], ("error".to_owned(), "Pipeline cancelled".to_owned()), "{for3:?}");
+            assert!(seen.iter().all(|s| s.0 != SHA2), "nothing for the run reported while GitHub failed: {seen:?}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "statuses of the third run: {seen:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

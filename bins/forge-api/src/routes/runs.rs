@@ -46,6 +46,9 @@ pub(crate) async fn create_run(
             }
         }
         emit(&state, EventType::RunCreated, &created.value).await;
+        if let Some(n) = &state.statuses {
+            n.created(&created.value);
+        }
     }
     let status = if created.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(created.value)))
@@ -84,6 +87,9 @@ pub(crate) async fn cancel_run(
         tracing::warn!(run = %run.id, error = %e, "stopping the pipeline failed; the run is cancelled");
     }
     emit(&state, EventType::RunCompleted, &json!({ "id": run.id, "status": run.status })).await;
+    if let Some(n) = &state.statuses {
+        n.finished(&run);
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -129,7 +135,11 @@ pub(crate) async fn plan_run(
     if completed {
         emit(&state, EventType::RunCompleted, &json!({ "id": planned.id, "status": planned.status })).await;
     }
-    Ok(Json(state.store.get_run(id).await?))
+    let saved = state.store.get_run(id).await?;
+    if let Some(n) = &state.statuses {
+        n.planned(&saved);
+    }
+    Ok(Json(saved))
 }
 
 /// Names must be present and unique where the dispatchers look them up: phases by name, tasks
@@ -213,6 +223,9 @@ async fn update(
     };
     if change.run_completed {
         emit(&state, EventType::RunCompleted, &json!({ "id": change.run_id, "status": change.run_status })).await;
+    }
+    if let Some(n) = &state.statuses {
+        n.progressed(change.run_id, id, change.run_completed);
     }
     Ok(Json(json!({ "run_id": change.run_id, "run_status": change.run_status, "run_completed": change.run_completed })))
 }
