@@ -155,5 +155,18 @@ mod tests {
         assert!(cfg.environments["prod"].requires_approval);
         assert_eq!(cfg.oidc.map(|o| o.roles_claim), Some("realm_access.roles".to_owned()));
         assert!(serde_yaml::from_str::<Config>("bogus: 1").is_err(), "unknown keys are refused");
+        // The commented-out sections of the example (`# ` lines; prose is `## `) parse once
+        // uncommented.
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let tail: String = text
+            .lines()
+            .skip_while(|l| !l.starts_with("# workflows:"))
+            .filter_map(|l| l.strip_prefix("# "))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let extra = serde_yaml::from_str::<Config>(&tail).map_err(|e| format!("{e}: {tail}"));
+        let Ok(extra) = extra else { panic!("{extra:?}") };
+        assert_eq!(extra.github.map(|g| g.api_url), Some("https://api.github.com".to_owned()));
+        assert_eq!(extra.workflows.map(|w| w.image), Some("forge-worker:0.1.0".to_owned()));
     }
 }
