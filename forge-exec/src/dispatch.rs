@@ -184,6 +184,29 @@ pub trait RunReporter: Send + Sync {
 }
 
 /// The discovery document of a discovery job's result (the result itself, or its `document`).
+/// The configuration errors of a discovery document (`errors[].path: message`), one line.
+fn discovery_errors(document: &Value) -> Option<String> {
+    let errors = document.get("errors")?.as_array()?;
+    let lines: Vec<String> = errors
+        .iter()
+        .map(|e| {
+            let message = e.get("message").and_then(Value::as_str);
+            match (e.get("file").and_then(Value::as_str), e.get("line"), e.get("column"), message) {
+                (Some(f), Some(l), Some(c), Some(m)) => format!("{f}:{l}:{c}: {m}"),
+                (_, _, _, Some(m)) => m.to_owned(),
+                _ => e.to_string(),
+            }
+        })
+        .collect();
+    let mut text = lines.join("; ");
+    if text.len() > 2000 {
+        let cut = (0..=2000).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+        text.truncate(cut);
+        text.push('…');
+    }
+    (!text.is_empty()).then_some(text)
+}
+
 fn discovery_document(result: &JobResult) -> &Value {
     result.result.get("document").unwrap_or(&result.result)
 }
@@ -261,12 +284,19 @@ fn step_from_document(s: &Value, project: &str, phase: &str) -> Result<StepPlan>
 /// discovery records nothing.
 pub async fn report_discovery(reporter: &dyn RunReporter, run_id: Uuid, result: &JobResult) -> Result<()> {
     if result.status != JobStatus::Completed {
-        tracing::warn!(run = %run_id, job_id = %result.job_id, "discovery failed; the run's plan is not recorded");
+        let message = result
+            .error
+            .clone()
+            .or_else(|| discovery_errors(discovery_document(result)))
+            .unwrap_or_else(|| "discovery failed".to_owned());
+        tracing::warn!(run = %run_id, job_id = %result.job_id, %message, "discovery failed; recording the run as failed");
+        let run = reporter.plan_run(run_id, &RunPlan { phases: Vec::new(), failure: Some(message) }).await?;
+        tracing::info!(run = %run_id, status = %run.status, "run recorded");
         return Ok(());
     }
     let plan = plan_from_document(discovery_document(result))?;
     let phases = crate::local::planned_phases(&plan);
-    let run = reporter.plan_run(run_id, &RunPlan { phases }).await?;
+    let run = reporter.plan_run(run_id, &RunPlan { phases, failure: None }).await?;
     tracing::info!(run = %run_id, status = %run.status, phases = run.phases.len(), "run plan recorded");
     Ok(())
 }

@@ -436,7 +436,17 @@ async fn run_reporter_records_the_plan_and_the_statuses_idempotently() {
         .unwrap_err();
     assert!(matches!(err, forge_exec::Error::Port(Error::PermissionDenied { .. })), "{err:?}");
     assert!(!format!("{err} {err:?} {reader:?}").contains(READER_TOKEN));
-    // A failed discovery records nothing.
-    report_discovery(&r, run2.id, &job_result(run2.id, "discovery", "failed", discovery_document())).await.unwrap();
-    assert!(r.get_run(run2.id).await.unwrap().phases.is_empty());
+    // A failed discovery fails the run, naming the configuration error with its position;
+    // reported twice (a retried dispatcher), it changes nothing more.
+    let mut doc = discovery_document();
+    doc["errors"] = json!([{"path": "services/web", "file": "services/web/.forge/project.cue", "line": 3,
+                            "column": 7, "message": "name: expected a DNS label, found \"Web\""}]);
+    let failed = job_result(run2.id, "discovery", "failed", doc);
+    report_discovery(&r, run2.id, &failed).await.unwrap();
+    let run = r.get_run(run2.id).await.unwrap();
+    assert!(run.phases.is_empty());
+    assert_eq!(run.status, forge_core::RunStatus::Failed);
+    assert!(run.finished_at.is_some());
+    report_discovery(&r, run2.id, &failed).await.unwrap();
+    assert_eq!(r.get_run(run2.id).await.unwrap(), run);
 }

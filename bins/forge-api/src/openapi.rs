@@ -82,6 +82,8 @@ pub struct RunDoc {
 pub struct RunPlanBody {
     #[schema(value_type = Vec<Object>)]
     pub phases: Vec<serde_json::Value>,
+    /// Discovery failed with this message: the run is recorded `failed` (`phases` must be empty).
+    pub failure: Option<String>,
 }
 
 /// Execution status of a task or step.

@@ -878,6 +878,25 @@ async fn run_plan_over_http() {
     let (s, _, _) = call(&h.app, Method::PUT, &uri, Some(&op), Some(body.clone())).await;
     assert_eq!(s, StatusCode::OK);
 
+    // Discovery failed: the run is recorded failed (phases must be empty), idempotently.
+    let sha4 = "4444444444444444444444444444444444444444";
+    let (_, _, bad) = call(&h.app, Method::POST, "/v1/runs", Some(&op), Some(create(sha4))).await;
+    let bad_uri = format!("/v1/runs/{}/plan", bad["id"].as_str().unwrap());
+    let mut both = body.clone();
+    both["failure"] = json!("repo.cue:3:1: nope");
+    let (s, _, e) = call(&h.app, Method::PUT, &bad_uri, Some(&op), Some(both)).await;
+    assert_eq!(
+        (s, e["error"]["details"]["fields"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("failure")),
+        "{e}"
+    );
+    let failure = json!({"phases": [], "failure": "repo.cue:3:1: nope"});
+    let (s, _, failed) = call(&h.app, Method::PUT, &bad_uri, Some(&op), Some(failure.clone())).await;
+    assert_eq!((s, failed["status"].as_str()), (StatusCode::OK, Some("failed")), "{failed}");
+    assert!(failed["finished_at"].is_string(), "{failed}");
+    let (s, _, again) = call(&h.app, Method::PUT, &bad_uri, Some(&op), Some(failure)).await;
+    assert_eq!((s, &again), (StatusCode::OK, &failed));
+
     // A cancelled run without a plan cannot be planned.
     let (_, _, cancelled) = call(&h.app, Method::POST, "/v1/runs", Some(&op), Some(create(SHA2))).await;
     let cid = cancelled["id"].as_str().unwrap();

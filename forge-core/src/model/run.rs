@@ -165,4 +165,7 @@ pub struct CreateRun {
 pub struct RunPlan {
     /// Phases, in execution order (group, then name).
     pub phases: Vec<PhaseExecution>,
+    /// Discovery failed with this message: the run is recorded `failed` (no phases allowed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
 }

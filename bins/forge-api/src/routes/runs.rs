@@ -96,7 +96,8 @@ pub(crate) async fn cancel_run(
 /// Records the planned phases → tasks → steps of a run once discovery is done, and marks the
 /// run `running` (`success` when the plan is empty: nothing to do). Idempotent: a run that
 /// already has phases is returned unchanged (200), so a retried dispatcher never duplicates
-/// the plan. 409 when the run has no plan and is terminal (cancelled).
+/// the plan. 409 when the run has no plan and is terminal (cancelled). With `failure` (and no
+/// phases) discovery failed: the run is recorded `failed` (idempotent too).
 #[utoipa::path(put, path = "/v1/runs/{id}/plan", tag = "runs", request_body = RunPlanBody,
     params(("id" = String, Path, pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "Run id (UUID)")),
     responses((status = 200, description = "The planned run (or the existing plan)", body = RunDoc), (status = 401, body = ErrorBody),
@@ -112,9 +113,31 @@ pub(crate) async fn plan_run(
     let id: Uuid = parse_field("id", &id)?;
     let plan: RunPlan = parse_body(&body)?;
     check_plan(&plan.phases)?;
+    if plan.failure.is_some() && !plan.phases.is_empty() {
+        return Err(ApiError::field("failure", "a failed discovery has no phases: send `phases: []` with `failure`"));
+    }
     let run = state.store.get_run(id).await?;
-    if !run.phases.is_empty() {
+    if !run.phases.is_empty() || (plan.failure.is_some() && run.status == RunStatus::Failed) {
         return Ok(Json(run));
+    }
+    if let Some(failure) = &plan.failure
+        && !run.status.is_terminal()
+    {
+        // Discovery failed: the run fails with nothing planned.
+        let now = chrono::Utc::now();
+        let mut failed = run;
+        failed.status = RunStatus::Failed;
+        failed.started_at = failed.started_at.or(Some(now));
+        failed.finished_at = Some(now);
+        failed.actor = caller.subject.clone();
+        state.store.save_run(&failed).await?;
+        tracing::warn!(run = %id, %failure, "discovery failed; run recorded as failed");
+        emit(&state, EventType::RunCompleted, &json!({ "id": id, "status": failed.status, "error": failure })).await;
+        let saved = state.store.get_run(id).await?;
+        if let Some(n) = &state.statuses {
+            n.finished(&saved);
+        }
+        return Ok(Json(saved));
     }
     if run.status.is_terminal() {
         return Err(ApiError::Conflict(format!(
