@@ -330,24 +330,17 @@ fn step_status(run: &forge_core::model::PipelineRun, phase: &str, project: &str,
     (s.status.to_string(), s.exit_code)
 }
 
+/// A run of commit `sha(n)` created directly in the store.
+async fn new_run(s: &Server, n: u64) -> forge_core::model::PipelineRun {
+    let req =
+        forge_core::model::CreateRun { repository: repo(), commit_sha: sha(n), branch: None, tag: None, rerun: false };
+    s.store.create_run(&req, "api").await.unwrap().value
+}
+
 #[tokio::test]
 async fn run_reporter_records_the_plan_and_the_statuses_idempotently() {
     let s = server().await;
-    let created = s
-        .store
-        .create_run(
-            &forge_core::model::CreateRun {
-                repository: repo(),
-                commit_sha: sha(9),
-                branch: None,
-                tag: None,
-                rerun: false,
-            },
-            "api",
-        )
-        .await
-        .unwrap()
-        .value;
+    let created = new_run(&s, 9).await;
     let run_id = created.id;
     let r = reporter(&s, WORKER_TOKEN);
 
@@ -416,21 +409,7 @@ async fn run_reporter_records_the_plan_and_the_statuses_idempotently() {
 
     // A reader may not report; the error is a permission error without the token.
     let reader = reporter(&s, READER_TOKEN);
-    let run2 = s
-        .store
-        .create_run(
-            &forge_core::model::CreateRun {
-                repository: repo(),
-                commit_sha: sha(10),
-                branch: None,
-                tag: None,
-                rerun: false,
-            },
-            "api",
-        )
-        .await
-        .unwrap()
-        .value;
+    let run2 = new_run(&s, 10).await;
     let err = report_discovery(&reader, run2.id, &job_result(run2.id, "discovery", "completed", discovery_document()))
         .await
         .unwrap_err();
