@@ -8,7 +8,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -152,28 +152,9 @@ async fn push_through_git_daemon() -> TestResult {
             .stderr(Stdio::null())
             .spawn()?,
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "git daemon did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_for_port(port, "git daemon");
     let url = format!("git://127.0.0.1:{port}/gitops.git");
-    let a = GitopsRepo::open_remote(&url, dir.path().join("a")).await?.with_retry(RetryPolicy::fast());
-    let b = GitopsRepo::open_remote(&url, dir.path().join("b")).await?.with_retry(RetryPolicy::fast());
-    let (qa, qb) = (
-        request("environments/dev/acme/shop/web/release.yaml", 1, "alice")?,
-        request("environments/dev/acme/shop/api/release.yaml", 2, "bob")?,
-    );
-    let (ra, rb) = tokio::join!(a.deploy(&qa), b.deploy(&qb));
-    ra?;
-    rb?;
-    a.deploy(&request("environments/dev/acme/shop/web/release.yaml", 3, "alice")?).await?;
-    let web = "environments/dev/acme/shop/web/release.yaml".parse()?;
-    let rolled = b.rollback(&web, "carol", common::time("2026-11-28T14:00:00Z")).await?;
-    assert_eq!(rolled.pointer.aliases.numeric, Some(1));
-    let served = base.join("gitops.git");
-    assert_eq!(git(&served, &["rev-list", "--count", "main"])?.trim(), "4");
-    assert_eq!(git(&served, &["rev-list", "--merges", "--count", "main"])?.trim(), "0");
+    let b = common::two_writers_deploy_and_roll_back(&url, dir.path(), &base.join("gitops.git")).await?;
     assert_eq!(b.deployed(None).await?.len(), 2);
     drop(daemon);
     Ok(())

@@ -3,13 +3,10 @@
 
 mod common;
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use common::{TestResult, bare, git, request};
-use forge_core::retry::RetryPolicy;
-use forge_gitops::GitopsRepo;
+use common::{TestResult, bare, git};
 
 struct Server(Child);
 
@@ -66,27 +63,9 @@ async fn deploy_over_smart_http() -> TestResult {
             .stderr(Stdio::null())
             .spawn()?,
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "HTTP server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_for_port(port, "HTTP server");
     let url = format!("http://127.0.0.1:{port}/cgi-bin/git/gitops.git");
-    let a = GitopsRepo::open_remote(&url, dir.path().join("a")).await?.with_retry(RetryPolicy::fast());
-    let b = GitopsRepo::open_remote(&url, dir.path().join("b")).await?.with_retry(RetryPolicy::fast());
-    let (qa, qb) = (
-        request("environments/dev/acme/shop/web/release.yaml", 1, "alice")?,
-        request("environments/dev/acme/shop/api/release.yaml", 2, "bob")?,
-    );
-    let (ra, rb) = tokio::join!(a.deploy(&qa), b.deploy(&qb));
-    ra?;
-    rb?;
-    a.deploy(&request("environments/dev/acme/shop/web/release.yaml", 3, "alice")?).await?;
-    let web = "environments/dev/acme/shop/web/release.yaml".parse()?;
-    let rolled = b.rollback(&web, "carol", common::time("2026-11-28T14:00:00Z")).await?;
-    assert_eq!(rolled.pointer.aliases.numeric, Some(1));
-    assert_eq!(git(&repo, &["rev-list", "--count", "main"])?.trim(), "4");
-    assert_eq!(git(&repo, &["rev-list", "--merges", "--count", "main"])?.trim(), "0");
+    common::two_writers_deploy_and_roll_back(&url, dir.path(), &repo).await?;
     drop(server);
     Ok(())
 }

@@ -1,12 +1,14 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code, missing_docs)]
 
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use forge_core::retry::RetryPolicy;
-use forge_gitops::{DeployRequest, PointerAliases};
+use forge_gitops::{DeployRequest, GitopsRepo, PointerAliases};
 
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -53,4 +55,39 @@ pub fn request(path: &str, n: u64, by: &str) -> Result<DeployRequest, Box<dyn st
 
 pub fn fast() -> RetryPolicy {
     RetryPolicy::fast()
+}
+
+/// Waits until something listens on `127.0.0.1:port` (at most 10 s).
+pub fn wait_for_port(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{what} did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Two writers with their own clones of the remote `url` (under `dir`): concurrent deploys of
+/// two projects, a third deploy and a rollback — four commits on `served`'s `main`, no merges.
+/// Returns the second writer for further checks.
+pub async fn two_writers_deploy_and_roll_back(
+    url: &str,
+    dir: &Path,
+    served: &Path,
+) -> Result<GitopsRepo, Box<dyn std::error::Error>> {
+    let a = GitopsRepo::open_remote(url, dir.join("a")).await?.with_retry(RetryPolicy::fast());
+    let b = GitopsRepo::open_remote(url, dir.join("b")).await?.with_retry(RetryPolicy::fast());
+    let (qa, qb) = (
+        request("environments/dev/acme/shop/web/release.yaml", 1, "alice")?,
+        request("environments/dev/acme/shop/api/release.yaml", 2, "bob")?,
+    );
+    let (ra, rb) = tokio::join!(a.deploy(&qa), b.deploy(&qb));
+    ra?;
+    rb?;
+    a.deploy(&request("environments/dev/acme/shop/web/release.yaml", 3, "alice")?).await?;
+    let web = "environments/dev/acme/shop/web/release.yaml".parse()?;
+    let rolled = b.rollback(&web, "carol", time("2026-11-28T14:00:00Z")).await?;
+    assert_eq!(rolled.pointer.aliases.numeric, Some(1));
+    assert_eq!(git(served, &["rev-list", "--count", "main"])?.trim(), "4");
+    assert_eq!(git(served, &["rev-list", "--merges", "--count", "main"])?.trim(), "0");
+    Ok(b)
 }
