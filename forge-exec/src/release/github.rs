@@ -56,8 +56,8 @@ impl Publisher for GithubPublisher {
 
     async fn publish(&self, req: &PublishRequest<'_>) -> Result<PublishResponse, ReleaseError> {
         let p = req.publisher;
-        let owner = req.field("owner").ok_or_else(|| perr(p, "no `owner` configured"))?.to_owned();
-        let repo = req.field("repo").ok_or_else(|| perr(p, "no `repo` configured"))?.to_owned();
+        let owner = req.required("owner")?.to_owned();
+        let repo = req.required("repo")?.to_owned();
         let api = req.field("api").unwrap_or(PUBLIC_API).trim_end_matches('/').to_owned();
         let sha = &req.git.commit_sha;
         let tag = req

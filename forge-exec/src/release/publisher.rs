@@ -69,6 +69,11 @@ impl PublishRequest<'_> {
             .and_then(Value::as_str)
             .or_else(|| self.repo_config.fields.get(name).and_then(Value::as_str))
     }
+
+    /// A string field that must be set (see [`PublishRequest::field`]).
+    pub fn required(&self, name: &str) -> Result<&str, ReleaseError> {
+        self.field(name).ok_or_else(|| perr(self.publisher, format!("no `{name}` configured")))
+    }
 }
 
 /// A publish result.
@@ -186,7 +191,7 @@ impl Publisher for DockerPublisher {
                 ),
             ));
         }
-        let registry = req.field("registry").ok_or_else(|| perr(p, "no `registry` configured"))?.to_owned();
+        let registry = req.required("registry")?.to_owned();
         let namespace = req.field("namespace").unwrap_or_default().to_owned();
         let name = req.field("repository").unwrap_or(&req.produced.name).to_owned();
         let repository =
@@ -249,7 +254,7 @@ impl Publisher for CuePublisher {
     }
     async fn publish(&self, req: &PublishRequest<'_>) -> Result<PublishResponse, ReleaseError> {
         let p = req.publisher;
-        let registry = req.field("registry").ok_or_else(|| perr(p, "no `registry` configured"))?.to_owned();
+        let registry = req.required("registry")?.to_owned();
         let module = req.field("module").unwrap_or(&req.produced.name).to_owned().to_ascii_lowercase();
         let tag = req
             .git

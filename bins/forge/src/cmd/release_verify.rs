@@ -9,50 +9,56 @@
 //! one fails; access problems are errors.
 
 use anyhow::Context as _;
-use forge_core::ports::SecretValue;
+use forge_core::ports::{ImageStore, SecretValue};
 use forge_oci::{
     ImageLocation, LayoutStore, RegistryAuth, RegistryConfig, RegistryStore, VerifyReport, layout_targets,
     verify_release,
 };
 
+/// A release to verify: repository, reference, and how errors name it.
+type Target = (String, String, String);
+
+/// Opens the store behind `target` and lists the releases to verify in it: every release
+/// image of a layout (or the one named), or the one registry reference.
+fn open_target(target: &str) -> anyhow::Result<(Box<dyn ImageStore>, Vec<Target>)> {
+    let location = ImageLocation::parse(target).with_context(|| format!("cannot read target `{target}`"))?;
+    match location {
+        ImageLocation::Layout { path, reference } => {
+            let store = LayoutStore::open(&path).with_context(|| format!("opening OCI layout {}", path.display()))?;
+            let targets = layout_targets(&store, reference.as_deref())?;
+            if targets.is_empty() {
+                anyhow::bail!("no release image in {}; pass DIR:<ref.name> to pick one", path.display());
+            }
+            let targets = targets.into_iter().map(|(repo, reference)| (repo, reference.clone(), reference)).collect();
+            Ok((Box::new(store), targets))
+        }
+        ImageLocation::Registry { registry, repository, reference } => {
+            let auth = match (std::env::var("FORGE_REGISTRY_USERNAME"), std::env::var("FORGE_REGISTRY_PASSWORD")) {
+                (Ok(username), Ok(password)) => {
+                    RegistryAuth::Basic { username, password: SecretValue::from_string(password) }
+                }
+                _ => RegistryAuth::Anonymous,
+            };
+            let store = RegistryStore::new(registry.clone(), RegistryConfig { auth, ..RegistryConfig::default() })?;
+            let label = format!("{registry}/{repository}:{reference}");
+            Ok((Box::new(store), vec![(repository, reference, label)]))
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")
+}
+
 /// Runs the command; returns the process exit code.
 pub fn run(target: &str, output_json: bool) -> anyhow::Result<i32> {
-    let location = ImageLocation::parse(target).with_context(|| format!("cannot read target `{target}`"))?;
-    let rt =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
-    let reports: Vec<VerifyReport> = rt.block_on(async {
-        match location {
-            ImageLocation::Layout { path, reference } => {
-                let store =
-                    LayoutStore::open(&path).with_context(|| format!("opening OCI layout {}", path.display()))?;
-                let targets = layout_targets(&store, reference.as_deref())?;
-                if targets.is_empty() {
-                    anyhow::bail!("no release image in {}; pass DIR:<ref.name> to pick one", path.display());
-                }
-                let mut out = Vec::new();
-                for (repo, reference) in targets {
-                    out.push(
-                        verify_release(&store, &repo, &reference)
-                            .await
-                            .with_context(|| format!("verifying {reference}"))?,
-                    );
-                }
-                Ok(out)
-            }
-            ImageLocation::Registry { registry, repository, reference } => {
-                let auth = match (std::env::var("FORGE_REGISTRY_USERNAME"), std::env::var("FORGE_REGISTRY_PASSWORD")) {
-                    (Ok(username), Ok(password)) => {
-                        RegistryAuth::Basic { username, password: SecretValue::from_string(password) }
-                    }
-                    _ => RegistryAuth::Anonymous,
-                };
-                let store = RegistryStore::new(registry.clone(), RegistryConfig { auth, ..RegistryConfig::default() })?;
-                let report = verify_release(&store, &repository, &reference)
-                    .await
-                    .with_context(|| format!("verifying {registry}/{repository}:{reference}"))?;
-                Ok(vec![report])
-            }
+    let (store, targets) = open_target(target)?;
+    let reports: Vec<VerifyReport> = runtime()?.block_on(async {
+        let mut out = Vec::new();
+        for (repo, reference, label) in targets {
+            out.push(verify_release(&*store, &repo, &reference).await.with_context(|| format!("verifying {label}"))?);
         }
+        anyhow::Ok(out)
     })?;
     let ok = reports.iter().all(|r| r.ok);
     if output_json {
@@ -84,55 +90,31 @@ pub fn run_with_keys(target: &str, keys: &[std::path::PathBuf], output_json: boo
 
     anyhow::ensure!(!keys.is_empty(), "--key needs at least one PEM public key file");
     let public_keys = load_public_keys(keys)?;
-    let location = ImageLocation::parse(target).with_context(|| format!("cannot read target `{target}`"))?;
-    let rt =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
+    let (store, targets) = open_target(target)?;
     async fn check(
         store: &dyn forge_core::ports::ImageStore,
         repo: &str,
         reference: &str,
+        label: &str,
         keys: &[forge_oci::sign::VerifyingKey],
     ) -> anyhow::Result<(VerifyReport, Option<SignatureReport>)> {
-        let report = verify_release(store, repo, reference).await.with_context(|| format!("verifying {reference}"))?;
+        let report = verify_release(store, repo, reference).await.with_context(|| format!("verifying {label}"))?;
         let signature = match report.manifest_digest.as_deref().map(str::parse::<Digest>) {
             Some(Ok(digest)) => Some(
                 verify_signature(store, repo, &digest, keys)
                     .await
-                    .with_context(|| format!("verifying the signature of {reference}"))?,
+                    .with_context(|| format!("verifying the signature of {label}"))?,
             ),
             _ => None,
         };
         Ok((report, signature))
     }
-    let results: Vec<(VerifyReport, Option<SignatureReport>)> = rt.block_on(async {
-        match location {
-            ImageLocation::Layout { path, reference } => {
-                let store =
-                    LayoutStore::open(&path).with_context(|| format!("opening OCI layout {}", path.display()))?;
-                let targets = layout_targets(&store, reference.as_deref())?;
-                if targets.is_empty() {
-                    anyhow::bail!("no release image in {}; pass DIR:<ref.name> to pick one", path.display());
-                }
-                let mut out = Vec::new();
-                for (repo, reference) in targets {
-                    out.push(check(&store, &repo, &reference, &public_keys).await?);
-                }
-                Ok(out)
-            }
-            ImageLocation::Registry { registry, repository, reference } => {
-                let auth = match (std::env::var("FORGE_REGISTRY_USERNAME"), std::env::var("FORGE_REGISTRY_PASSWORD")) {
-                    (Ok(username), Ok(password)) => {
-                        RegistryAuth::Basic { username, password: SecretValue::from_string(password) }
-                    }
-                    _ => RegistryAuth::Anonymous,
-                };
-                let store = RegistryStore::new(registry.clone(), RegistryConfig { auth, ..RegistryConfig::default() })?;
-                let result = check(&store, &repository, &reference, &public_keys)
-                    .await
-                    .with_context(|| format!("verifying {registry}/{repository}:{reference}"))?;
-                Ok(vec![result])
-            }
+    let results: Vec<(VerifyReport, Option<SignatureReport>)> = runtime()?.block_on(async {
+        let mut out = Vec::new();
+        for (repo, reference, label) in targets {
+            out.push(check(&*store, &repo, &reference, &label, &public_keys).await?);
         }
+        anyhow::Ok(out)
     })?;
     let ok = results.iter().all(|(r, s)| r.ok && s.as_ref().is_some_and(|s| s.ok));
     if output_json {
