@@ -19,7 +19,7 @@ mod common;
 
 use std::time::Instant;
 
-use forge_config::cue::{EvalOptions, SourceFile, evaluate_files};
+use forge_config::cue::{EvalOptions, SourceFile, export_json};
 
 fn status_kib(field: &str) -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -31,6 +31,17 @@ fn status_kib(field: &str) -> Option<u64> {
 /// depend on what else the machine runs.
 fn cpu_ns() -> Option<u64> {
     std::fs::read_to_string("/proc/self/schedstat").ok()?.split_whitespace().next()?.parse().ok()
+}
+
+/// `cue export` of the files; the corpus must evaluate (an error path would measure nothing).
+fn exported(files: &[SourceFile], opts: &EvalOptions) -> usize {
+    match export_json(files, opts) {
+        Ok(json) => json.len(),
+        Err(e) => {
+            eprintln!("benchmark corpus does not export: {e}");
+            std::process::exit(1);
+        }
+    }
 }
 
 fn reset_peak() -> bool {
@@ -62,12 +73,10 @@ fn main() {
             }
         } else if which == "projects" {
             for f in &files {
-                let v = evaluate_files(std::slice::from_ref(f), &opts);
-                out_len += v.and_then(|v| v.to_json_string()).map(|s| s.len()).unwrap_or(0);
+                out_len += exported(std::slice::from_ref(f), &opts);
             }
         } else {
-            let v = evaluate_files(&files, &opts);
-            out_len += v.and_then(|v| v.to_json_string()).map(|s| s.len()).unwrap_or(0);
+            out_len += exported(&files, &opts);
         }
     }
     let secs = t.elapsed().as_secs_f64();

@@ -40,8 +40,10 @@ deployment: resources: [{{
         template: spec: containers: [{{name: "app", image: "registry.example/svc-{i}:v1", ports: [{{containerPort: 8080}}]}}]
     }}
 }}]
+#OnBranch: {{branch: string}}
+#OnTag: {{tag: true}}
 release: {{
-    on: [...({{branch: string}} | {{tag: true}})]
+    on: [...(#OnBranch | #OnTag)]
     on: [{{branch: "^main$"}}, {{tag: true}}]
     enabled: bool | *true
 }}
