@@ -6,6 +6,7 @@
 //! cargo run --release -p forge-config --example cue_mem -- projects 20
 //! cargo run --release -p forge-config --example cue_mem -- parse 20    # parse only
 //! cargo run --release -p forge-config --example cue_mem -- parse-projects 20
+//! cargo run --release -p forge-config --example cue_mem -- dump DIR  # write the corpus as .cue files
 //! ```
 //!
 //! Peak memory is measured without a custom allocator (the workspace forbids `unsafe`):
@@ -51,6 +52,19 @@ fn reset_peak() -> bool {
 fn main() {
     let mut args = std::env::args().skip(1);
     let which = args.next().unwrap_or_else(|| "big".into());
+    if which == "dump" {
+        let dir = std::path::PathBuf::from(args.next().unwrap_or_else(|| "cue-corpus".into()));
+        let mut files: Vec<(String, String)> = (0..100).map(|i| (format!("p{i}.cue"), common::project(i))).collect();
+        files.push(("big.cue".into(), common::big_file()));
+        for (name, text) in files {
+            if let Err(e) = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(dir.join(&name), text)) {
+                eprintln!("cannot write {}: {e}", dir.join(&name).display());
+                std::process::exit(1);
+            }
+        }
+        println!("wrote the corpus (p0.cue .. p99.cue, big.cue) to {}", dir.display());
+        return;
+    }
     let runs: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(1);
     let files: Vec<SourceFile> = if which == "projects" || which == "parse-projects" {
         (0..100).map(|i| SourceFile::new(format!("p{i}.cue"), common::project(i))).collect()
