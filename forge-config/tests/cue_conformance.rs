@@ -114,3 +114,56 @@ fn conformance_corpus() {
     eprintln!("conformance: {pass}/{total} pass; known failures: {known_hit:?}");
     assert!(unexpected.is_empty(), "{} unexpected results:\n{}", unexpected.len(), unexpected.join("\n"));
 }
+
+/// `export_json` writes JSON straight from the evaluator; it must agree with the public
+/// route (`evaluate_files` + `Value::to_json_string`) on every case of the corpus: the same
+/// text, or the same errors (kind, message, path) — only the direct route adds the location
+/// of an incomplete value.
+#[test]
+fn direct_export_agrees_with_the_value_tree() {
+    use forge_config::cue::evaluate_files;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance");
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("conformance dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir() || p.extension().is_some_and(|e| e == "cue"))
+        .collect();
+    entries.sort();
+    let handle = std::thread::Builder::new()
+        .stack_size(64 * 1024 * 1024)
+        .spawn(move || {
+            let (mut ok, mut err) = (0, 0);
+            for p in entries {
+                let srcs: Vec<SourceFile> = case_files(&p)
+                    .iter()
+                    .map(|f| {
+                        let name = f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+                        SourceFile::new(name, std::fs::read_to_string(f).expect("case file"))
+                    })
+                    .collect();
+                for opts in [EvalOptions::strict(), EvalOptions::config()] {
+                    let direct = export_json(&srcs, &opts);
+                    let tree = evaluate_files(&srcs, &opts).and_then(|v| v.to_json_string());
+                    match (direct, tree) {
+                        (Ok(a), Ok(b)) => {
+                            assert_eq!(a, b, "{}: different JSON", p.display());
+                            ok += 1;
+                        }
+                        (Err(a), Err(b)) => {
+                            let key = |d: &forge_config::cue::Diagnostics| {
+                                d.0.iter().map(|x| (x.kind, x.message.clone(), x.path.clone())).collect::<Vec<_>>()
+                            };
+                            assert_eq!(key(&a), key(&b), "{}: different errors", p.display());
+                            err += 1;
+                        }
+                        (a, b) => panic!("{}: direct export {a:?}, value tree {b:?}", p.display()),
+                    }
+                }
+            }
+            (ok, err)
+        })
+        .expect("thread");
+    let (ok, err) = handle.join().expect("no panic");
+    // Both outcomes are exercised (the corpus has accepted and rejected cases).
+    assert!(ok > 200 && err > 100, "ok {ok}, err {err}");
+}

@@ -4,14 +4,19 @@ use super::diag::{Diagnostic, DiagnosticKind, Diagnostics};
 use super::value::{Value, ValueKind};
 
 fn incomplete(path: &str, v: &Value, what: &str) -> Diagnostics {
+    Diagnostics::one(incomplete_diag(path, v.span, what))
+}
+
+/// The export error for a non-concrete value at `path`.
+pub(crate) fn incomplete_diag(path: &str, span: Option<super::Span>, what: &str) -> Diagnostic {
     let mut d = Diagnostic::new(
         DiagnosticKind::Incomplete,
         format!("{}: incomplete value {what}", if path.is_empty() { "value" } else { path }),
     )
     .with_path(path)
     .with_hint("give the field a concrete value (or a default with `*`) before exporting");
-    d.span = v.span;
-    Diagnostics::one(d)
+    d.span = span;
+    d
 }
 
 fn join(path: &str, seg: &str) -> String {
@@ -69,7 +74,7 @@ pub(crate) fn to_cue_json(v: &Value) -> Result<String, Diagnostics> {
 }
 
 /// Appends `seg` to the error path `path` (`a.b`, `a[0]`); returns the length to truncate back to.
-fn push_seg(path: &mut String, seg: &str) -> usize {
+pub(crate) fn push_seg(path: &mut String, seg: &str) -> usize {
     let l = path.len();
     if !path.is_empty() {
         path.push('.');
@@ -78,7 +83,7 @@ fn push_seg(path: &mut String, seg: &str) -> usize {
     l
 }
 
-fn push_index(path: &mut String, i: usize) -> usize {
+pub(crate) fn push_index(path: &mut String, i: usize) -> usize {
     use std::fmt::Write;
     let l = path.len();
     let _ = write!(path, "[{i}]");
@@ -116,7 +121,7 @@ pub(crate) fn write_str(s: &str, out: &mut String) {
     out.push('"');
 }
 
-fn indent(n: usize, out: &mut String) {
+pub(crate) fn write_indent(n: usize, out: &mut String) {
     for _ in 0..n {
         out.push_str("    ");
     }
@@ -143,7 +148,7 @@ fn write_json(v: &Value, path: &mut String, depth: usize, out: &mut String) -> R
             }
             out.push_str("[\n");
             for (i, e) in l.iter().enumerate() {
-                indent(depth + 1, out);
+                write_indent(depth + 1, out);
                 let pl = push_index(path, i);
                 write_json(e, path, depth + 1, out)?;
                 path.truncate(pl);
@@ -152,7 +157,7 @@ fn write_json(v: &Value, path: &mut String, depth: usize, out: &mut String) -> R
                 }
                 out.push('\n');
             }
-            indent(depth, out);
+            write_indent(depth, out);
             out.push(']');
         }
         ValueKind::Struct(s) => {
@@ -163,7 +168,7 @@ fn write_json(v: &Value, path: &mut String, depth: usize, out: &mut String) -> R
             }
             out.push_str("{\n");
             for (i, f) in fields.iter().enumerate() {
-                indent(depth + 1, out);
+                write_indent(depth + 1, out);
                 write_str(&f.name, out);
                 out.push_str(": ");
                 let pl = push_seg(path, &f.name);
@@ -174,7 +179,7 @@ fn write_json(v: &Value, path: &mut String, depth: usize, out: &mut String) -> R
                 }
                 out.push('\n');
             }
-            indent(depth, out);
+            write_indent(depth, out);
             out.push('}');
         }
         ValueKind::NonConcrete(t) => return Err(incomplete(path, v, t)),

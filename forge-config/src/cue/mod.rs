@@ -105,6 +105,12 @@ impl Diagnostic {
 /// and returns the evaluated tree. Non-concrete fields are kept (see [`Value::is_concrete`]);
 /// conflicts, closedness violations, cycles and limits are errors.
 pub fn evaluate_files(files: &[SourceFile], opts: &EvalOptions) -> Result<Value, Diagnostics> {
+    let asts = parse_all(files, opts)?;
+    eval::evaluate(files, &asts, opts)
+}
+
+/// Parses every file (with its index as file id); all syntax errors are reported together.
+fn parse_all(files: &[SourceFile], opts: &EvalOptions) -> Result<Vec<ast::File>, Diagnostics> {
     let mut asts = Vec::with_capacity(files.len());
     let mut errs = Vec::new();
     for (i, f) in files.iter().enumerate() {
@@ -124,7 +130,7 @@ pub fn evaluate_files(files: &[SourceFile], opts: &EvalOptions) -> Result<Value,
     if !errs.is_empty() {
         return Err(Diagnostics(errs));
     }
-    eval::evaluate(files, &asts, opts)
+    Ok(asts)
 }
 
 fn syntax_hint(msg: &str) -> Option<&'static str> {
@@ -140,8 +146,13 @@ fn syntax_hint(msg: &str) -> Option<&'static str> {
 }
 
 /// Evaluates the files and renders JSON exactly as `cue export --out=json` does.
+///
+/// Same result as [`evaluate_files`] followed by [`Value::to_json_string`], written straight
+/// from the evaluator (no [`Value`] tree is built), and an incomplete value's error carries
+/// its file, line and column.
 pub fn export_json(files: &[SourceFile], opts: &EvalOptions) -> Result<String, Diagnostics> {
-    evaluate_files(files, opts)?.to_json_string()
+    let asts = parse_all(files, opts)?;
+    eval::export_json(files, &asts, opts)
 }
 
 /// `forge cue export FILE...`: reads the files, evaluates them together in strict CUE mode
