@@ -3029,13 +3029,14 @@ impl Ev<'_> {
             }
             Val::List(m) => {
                 let m = self.finalize_follow(m)?;
-                let arcs: Vec<NodeId> = self.nodes[m].arcs.values().copied().collect();
+                // `m` is final: exporting its elements never adds arcs to it.
+                let len = self.nodes[m].arcs.len();
                 if writing {
-                    w.out.push_str(if arcs.is_empty() { "[]" } else { "[\n" });
+                    w.out.push_str(if len == 0 { "[]" } else { "[\n" });
                 }
                 let inner = indent.map(|d| d + 1);
-                let len = arcs.len();
-                for (i, c) in arcs.into_iter().enumerate() {
+                for i in 0..len {
+                    let Some(&(_, c)) = self.nodes[m].arcs.entries.get(i) else { break };
                     if w.writing(inner) {
                         write_indent(depth_of(inner), &mut w.out);
                     }
@@ -3056,19 +3057,23 @@ impl Ev<'_> {
             }
             Val::Struct(m) => {
                 let m = self.finalize_follow(m)?;
-                let arcs: Vec<(Rc<str>, NodeId)> = self.nodes[m].arcs.iter().map(|(k, v)| (k.clone(), *v)).collect();
                 let regular = |ev: &Self, label: &str, c: NodeId| {
                     let node = &ev.nodes[c];
                     let optional = node.n_regular == 0 && node.n_optional > 0 && node.n_required == 0;
                     !optional && !label.starts_with('#') && !label.starts_with('_')
                 };
-                let n_regular = arcs.iter().filter(|(l, c)| regular(self, l, *c)).count();
+                // `m` is final: exporting its fields never adds arcs to it.
+                let len = self.nodes[m].arcs.len();
+                let n_regular = self.nodes[m].arcs.iter().filter(|(l, c)| regular(self, l, **c)).count();
                 if writing {
                     w.out.push_str(if n_regular == 0 { "{}" } else { "{\n" });
                 }
                 let inner = indent.map(|d| d + 1);
                 let mut written = 0;
-                for (label, c) in arcs {
+                for i in 0..len {
+                    let Some((label, c)) = self.nodes[m].arcs.entries.get(i).map(|(l, c)| (l.clone(), *c)) else {
+                        break;
+                    };
                     let l = push_seg(&mut w.path, &label);
                     let node = &self.nodes[c];
                     let optional = node.n_regular == 0 && node.n_optional > 0 && node.n_required == 0;
