@@ -5,8 +5,10 @@
 //! evaluator's field labels and its string values reuse without copying; the evaluator keeps
 //! its nodes in a chunked arena with small inline field maps (hashed only for large structs),
 //! boxes rarely used per-node state, and resolves disjunctions of literal scalars without
-//! cloning nodes. `cargo run --release -p forge-config --example cue_mem` measures throughput
-//! and peak memory (as a multiple of the input size) on the benchmark corpus.
+//! cloning nodes. [`export_json`] writes JSON straight from the evaluator's final nodes (no
+//! public [`Value`] tree). `cargo run --release -p forge-config --example cue_mem` measures
+//! throughput and peak memory (as a multiple of the input size) on the benchmark corpus, and
+//! `scripts/cue-bench-oracle.sh` times official CUE on the same files.
 //!
 //! ```
 //! use forge_config::cue::{evaluate_files, EvalOptions, SourceFile};
