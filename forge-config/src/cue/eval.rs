@@ -397,19 +397,19 @@ enum SeqSrc<'a> {
 }
 
 impl SeqSrc<'_> {
-    fn labels(&self) -> Vec<Rc<str>> {
+    /// Calls `f` with each label in declaration order (without collecting them).
+    fn for_each_label(&self, mut f: impl FnMut(&str)) {
         match self {
-            SeqSrc::Decls(decls) => decls
-                .iter()
-                .filter_map(|d| match d {
-                    Decl::Field(fd) => match &fd.label.kind {
-                        LabelKind::Name(s) => Some(s.clone()),
-                        _ => None,
-                    },
-                    _ => None,
-                })
-                .collect(),
-            SeqSrc::Labels(l) => l.clone(),
+            SeqSrc::Decls(decls) => {
+                for d in decls.iter() {
+                    if let Decl::Field(fd) = d
+                        && let LabelKind::Name(s) = &fd.label.kind
+                    {
+                        f(s);
+                    }
+                }
+            }
+            SeqSrc::Labels(l) => l.iter().for_each(|s| f(s)),
         }
     }
 }
@@ -1001,19 +1001,44 @@ impl<'a> Ev<'a> {
         let seqs = std::mem::take(&mut self.nodes[n].seqs);
         let arcs = std::mem::take(&mut self.nodes[n].arcs);
         let count = arcs.len();
-        let mut indeg = vec![0usize; count];
-        let mut succ: Vec<Vec<usize>> = vec![Vec::new(); count];
+        // Edges "a before b" between consecutive labels of each literal, as (a, b) pairs of
+        // arc indices; sorted and deduplicated into a compact adjacency (no per-arc vectors).
+        let mut edges: Vec<(usize, usize)> = Vec::new();
         for src in seqs.iter() {
-            let seq = src.labels();
-            for w in seq.windows(2) {
-                let (Some(a), Some(b)) = (arcs.get_index_of(&w[0]), arcs.get_index_of(&w[1])) else {
-                    continue;
-                };
-                if a != b && !succ[a].contains(&b) {
-                    succ[a].push(b);
-                    indeg[b] += 1;
+            let mut prev: Option<usize> = None;
+            src.for_each_label(|label| {
+                let cur = arcs.get_index_of(label);
+                if let (Some(a), Some(b)) = (prev, cur)
+                    && a != b
+                {
+                    edges.push((a, b));
                 }
-            }
+                prev = cur;
+            });
+        }
+        // No constraints: the order below would be the insertion order; keep the arcs as they are.
+        if edges.is_empty() {
+            self.nodes[n].arcs = arcs;
+            self.nodes[n].seqs = seqs;
+            return;
+        }
+        // The first occurrence of each edge keeps its position among the successors of `a`.
+        let mut seen = std::collections::HashSet::with_capacity_and_hasher(edges.len(), FxBuild::default());
+        edges.retain(|e| seen.insert(*e));
+        let mut indeg = vec![0usize; count];
+        let mut start = vec![0usize; count + 1];
+        for &(a, b) in &edges {
+            start[a + 1] += 1;
+            indeg[b] += 1;
+        }
+        for i in 0..count {
+            start[i + 1] += start[i];
+        }
+        let mut fill = start.clone();
+        let mut succ = vec![0usize; edges.len()];
+        for &(a, b) in &edges {
+            succ[fill[a]] = b;
+            fill[a] += 1;
         }
         // Kahn's algorithm with a FIFO queue seeded in insertion order (matches CUE's output order)
         let mut done = vec![false; count];
@@ -1039,20 +1064,24 @@ impl<'a> Ev<'a> {
             }
             done[i] = true;
             order.push(i);
-            for &j in &succ[i] {
+            for &j in &succ[start[i]..start[i + 1]] {
                 indeg[j] = indeg[j].saturating_sub(1);
                 if indeg[j] == 0 && !done[j] {
                     ready.push_back(j);
                 }
             }
         }
-        let entries = arcs.entries;
-        let mut out = Arcs::with_capacity(count);
-        for i in order {
-            let (k, v) = entries[i].clone();
-            out.insert(k, v);
+        if order.iter().enumerate().all(|(k, &i)| k == i) {
+            self.nodes[n].arcs = arcs;
+        } else {
+            let entries = arcs.entries;
+            let mut out = Arcs::with_capacity(count);
+            for i in order {
+                let (k, v) = entries[i].clone();
+                out.insert(k, v);
+            }
+            self.nodes[n].arcs = out;
         }
-        self.nodes[n].arcs = out;
         self.nodes[n].seqs = seqs;
     }
 
