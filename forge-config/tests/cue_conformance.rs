@@ -26,6 +26,17 @@ fn case_files(path: &Path) -> Vec<PathBuf> {
     }
 }
 
+/// The cases of the corpus (`NAME.cue` files and `NAME/` directories), sorted.
+fn corpus_entries(dir: &Path) -> Vec<PathBuf> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("conformance dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir() || p.extension().is_some_and(|e| e == "cue"))
+        .collect();
+    entries.sort();
+    entries
+}
+
 fn expectation(dir: &Path, name: &str) -> Option<Expect> {
     for kind in ["modern", "expected"] {
         let j = dir.join(format!("{name}.{kind}.json"));
@@ -65,12 +76,7 @@ fn conformance_corpus() {
         .filter(|l| !l.is_empty())
         .collect();
     let filter = std::env::var("CUE_CASE").ok();
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("conformance dir")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir() || p.extension().is_some_and(|e| e == "cue"))
-        .collect();
-    entries.sort();
+    let entries = corpus_entries(&dir);
     let (mut pass, mut total) = (0, 0);
     let mut unexpected = Vec::new();
     let mut known_hit = Vec::new();
@@ -123,12 +129,7 @@ fn conformance_corpus() {
 fn direct_export_agrees_with_the_value_tree() {
     use forge_config::cue::evaluate_files;
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance");
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("conformance dir")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir() || p.extension().is_some_and(|e| e == "cue"))
-        .collect();
-    entries.sort();
+    let entries = corpus_entries(&dir);
     let handle = std::thread::Builder::new()
         .stack_size(64 * 1024 * 1024)
         .spawn(move || {

@@ -2881,6 +2881,13 @@ impl<'a> Ev<'a> {
         errs: &mut Vec<Diagnostic>,
         depth: usize,
     ) -> R<Value> {
+        let (v, span) = self.final_value(n, depth)?;
+        self.val_to_public(v, span, path, errs, depth)
+    }
+
+    /// The final value of `n` (its default, if any) and its span, for the walks that turn
+    /// the tree into output; `depth` guards against values nested beyond the limit.
+    fn final_value(&mut self, n: NodeId, depth: usize) -> R<(Val, Option<Span>)> {
         if depth > self.opts.max_depth * 2 {
             return Err(Fatal(EvalErr {
                 path: None,
@@ -2893,7 +2900,7 @@ impl<'a> Ev<'a> {
         let span = self.nodes[n].decl_span;
         let v = self.nodes[n].value.clone();
         let v = self.default_of(v)?;
-        self.val_to_public(v, span, path, errs, depth)
+        Ok((v, span))
     }
 
     pub(crate) fn val_to_public(
@@ -3014,18 +3021,7 @@ impl Ev<'_> {
     /// a value that is exported, `None` for one only checked for errors (definitions,
     /// hidden and optional fields, and their subtrees).
     fn export_node(&mut self, n: NodeId, w: &mut JsonOut, depth: usize, indent: Option<usize>) -> R<()> {
-        if depth > self.opts.max_depth * 2 {
-            return Err(Fatal(EvalErr {
-                path: None,
-                kind: DiagnosticKind::Limit,
-                msg: "value nested too deeply".into(),
-                span: self.nodes[n].decl_span,
-            }));
-        }
-        self.finalize(n)?;
-        let span = self.nodes[n].decl_span;
-        let v = self.nodes[n].value.clone();
-        let v = self.default_of(v)?;
+        let (v, span) = self.final_value(n, depth)?;
         self.export_val(v, span, w, depth, indent)
     }
 
