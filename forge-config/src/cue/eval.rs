@@ -570,6 +570,21 @@ pub(crate) struct Ev<'a> {
     steps: u64,
     pub regex_cache: HashMap<String, Rc<regex::Regex>>,
     imports_used: Vec<Vec<bool>>,
+    /// Reused buffers of [`Ev::sort_arcs`].
+    order_scratch: OrderScratch,
+}
+
+/// Working buffers of the field-order sort, kept between calls to avoid allocating per struct.
+#[derive(Default)]
+struct OrderScratch {
+    edges: Vec<(usize, usize)>,
+    indeg: Vec<usize>,
+    start: Vec<usize>,
+    fill: Vec<usize>,
+    succ: Vec<usize>,
+    done: Vec<bool>,
+    order: Vec<usize>,
+    ready: std::collections::VecDeque<usize>,
 }
 
 enum Target<'a> {
@@ -682,6 +697,7 @@ fn evaluate_root<'a>(
         steps: 0,
         regex_cache: HashMap::new(),
         imports_used: Vec::new(),
+        order_scratch: OrderScratch::default(),
     };
     let root = ev.new_node(None, None, false).map_err(|f| fatal_diag(f, files))?;
     // package scope: union of all top-level names
@@ -1001,9 +1017,11 @@ impl<'a> Ev<'a> {
         let seqs = std::mem::take(&mut self.nodes[n].seqs);
         let arcs = std::mem::take(&mut self.nodes[n].arcs);
         let count = arcs.len();
+        // Buffers reused across calls (a struct with two or more literals sorts its fields).
+        let mut sc = std::mem::take(&mut self.order_scratch);
+        sc.edges.clear();
         // Edges "a before b" between consecutive labels of each literal, as (a, b) pairs of
-        // arc indices; sorted and deduplicated into a compact adjacency (no per-arc vectors).
-        let mut edges: Vec<(usize, usize)> = Vec::new();
+        // arc indices, kept in first-occurrence order into a compact adjacency.
         for src in seqs.iter() {
             let mut prev: Option<usize> = None;
             src.for_each_label(|label| {
@@ -1011,39 +1029,58 @@ impl<'a> Ev<'a> {
                 if let (Some(a), Some(b)) = (prev, cur)
                     && a != b
                 {
-                    edges.push((a, b));
+                    sc.edges.push((a, b));
                 }
                 prev = cur;
             });
         }
         // No constraints: the order below would be the insertion order; keep the arcs as they are.
-        if edges.is_empty() {
+        if sc.edges.is_empty() {
             self.nodes[n].arcs = arcs;
             self.nodes[n].seqs = seqs;
+            self.order_scratch = sc;
             return;
         }
         // The first occurrence of each edge keeps its position among the successors of `a`.
-        let mut seen = std::collections::HashSet::with_capacity_and_hasher(edges.len(), FxBuild::default());
-        edges.retain(|e| seen.insert(*e));
-        let mut indeg = vec![0usize; count];
-        let mut start = vec![0usize; count + 1];
-        for &(a, b) in &edges {
+        if sc.edges.len() <= 32 {
+            let mut k = 0;
+            for i in 0..sc.edges.len() {
+                let e = sc.edges[i];
+                if !sc.edges[..k].contains(&e) {
+                    sc.edges[k] = e;
+                    k += 1;
+                }
+            }
+            sc.edges.truncate(k);
+        } else {
+            let mut seen = std::collections::HashSet::with_capacity_and_hasher(sc.edges.len(), FxBuild::default());
+            sc.edges.retain(|e| seen.insert(*e));
+        }
+        let OrderScratch { edges, indeg, start, fill, succ, done, order, ready } = &mut sc;
+        for v in [&mut *indeg, &mut *start, &mut *fill] {
+            v.clear();
+            v.resize(count + 1, 0);
+        }
+        for &(a, b) in edges.iter() {
             start[a + 1] += 1;
             indeg[b] += 1;
         }
         for i in 0..count {
             start[i + 1] += start[i];
         }
-        let mut fill = start.clone();
-        let mut succ = vec![0usize; edges.len()];
-        for &(a, b) in &edges {
+        fill.copy_from_slice(start);
+        succ.clear();
+        succ.resize(edges.len(), 0);
+        for &(a, b) in edges.iter() {
             succ[fill[a]] = b;
             fill[a] += 1;
         }
         // Kahn's algorithm with a FIFO queue seeded in insertion order (matches CUE's output order)
-        let mut done = vec![false; count];
-        let mut order = Vec::with_capacity(count);
-        let mut ready: std::collections::VecDeque<usize> = (0..count).filter(|i| indeg[*i] == 0).collect();
+        done.clear();
+        done.resize(count, false);
+        order.clear();
+        ready.clear();
+        ready.extend((0..count).filter(|i| indeg[*i] == 0));
         let mut next_fallback = 0usize;
         while order.len() < count {
             let i = match ready.pop_front() {
@@ -1076,13 +1113,14 @@ impl<'a> Ev<'a> {
         } else {
             let entries = arcs.entries;
             let mut out = Arcs::with_capacity(count);
-            for i in order {
+            for &i in order.iter() {
                 let (k, v) = entries[i].clone();
                 out.insert(k, v);
             }
             self.nodes[n].arcs = out;
         }
         self.nodes[n].seqs = seqs;
+        self.order_scratch = sc;
     }
 
     fn derive_all(&mut self, groups: &Rc<Vec<GroupId>>, label: &Rc<str>) -> Rc<Vec<GroupId>> {
