@@ -1979,7 +1979,8 @@ impl<'a> Ev<'a> {
                 return Ok(None);
             }
             self.step(None)?;
-            let r = self.unify_scalar(acc.clone(), v, None)?;
+            // A failing alternative is dropped, so its message is never rendered.
+            let r = self.unify_scalar_with(acc.clone(), v, None, false)?;
             if matches!(r, Val::Err(_)) {
                 continue;
             }
@@ -2672,21 +2673,30 @@ impl<'a> Ev<'a> {
     // ---------------------------------------------------------------- scalar unification
 
     pub(crate) fn unify_scalar(&mut self, a: Val, b: Val, span: Option<Span>) -> R<Val> {
+        self.unify_scalar_with(a, b, span, true)
+    }
+
+    /// A conflict found by [`Ev::unify_scalar_with`]; the message is only rendered when it
+    /// can be seen (`describe`), since a failed disjunction alternative is discarded anyway.
+    fn conflict(&self, describe: bool, span: Option<Span>, msg: impl FnOnce() -> String) -> Val {
+        Val::err(DiagnosticKind::Eval, if describe { msg() } else { String::new() }, span)
+    }
+
+    /// [`Ev::unify_scalar`]; without `describe`, a conflict is an error without a message.
+    fn unify_scalar_with(&mut self, a: Val, b: Val, span: Option<Span>, describe: bool) -> R<Val> {
         Ok(match (a, b) {
             (Val::Err(e), _) | (_, Val::Err(e)) => Val::Err(e),
             (Val::Top, x) | (x, Val::Top) => x,
             (Val::Basic(k1, b1), Val::Basic(k2, b2)) => {
                 let kk = k1 & k2;
                 if kk == 0 {
-                    return Ok(Val::err(
-                        DiagnosticKind::Eval,
+                    return Ok(self.conflict(describe, span, || {
                         format!(
                             "conflicting values {} and {} (mismatched types)",
                             self.val_text(&Val::Basic(k1, b1)),
                             self.val_text(&Val::Basic(k2, b2))
-                        ),
-                        span,
-                    ));
+                        )
+                    }));
                 }
                 let mut bs: Vec<Bound> = b1.to_vec();
                 for b in b2.iter() {
@@ -2699,23 +2709,19 @@ impl<'a> Ev<'a> {
             }
             (Val::Basic(kk, bs), c) | (c, Val::Basic(kk, bs)) => {
                 if c.kind() & kk == 0 {
-                    return Ok(Val::err(
-                        DiagnosticKind::Eval,
+                    return Ok(self.conflict(describe, span, || {
                         format!(
                             "conflicting values {} and {} (mismatched types)",
                             self.val_text(&c),
                             self.val_text(&Val::Basic(kk, bs.clone()))
-                        ),
-                        span,
-                    ));
+                        )
+                    }));
                 }
                 for b in bs.iter() {
                     if !self.check_bound(b, &c) {
-                        return Ok(Val::err(
-                            DiagnosticKind::Eval,
-                            format!("invalid value {} (out of bound {})", self.val_text(&c), self.bound_text(b)),
-                            span,
-                        ));
+                        return Ok(self.conflict(describe, span, || {
+                            format!("invalid value {} (out of bound {})", self.val_text(&c), self.bound_text(b))
+                        }));
                     }
                 }
                 c
@@ -2724,11 +2730,9 @@ impl<'a> Ev<'a> {
                 if self.scalar_eq_strict(&x, &y) {
                     x
                 } else {
-                    Val::err(
-                        DiagnosticKind::Eval,
-                        format!("conflicting values {} and {}", self.val_text(&x), self.val_text(&y)),
-                        span,
-                    )
+                    self.conflict(describe, span, || {
+                        format!("conflicting values {} and {}", self.val_text(&x), self.val_text(&y))
+                    })
                 }
             }
         })
