@@ -1755,6 +1755,8 @@ impl<'a> Ev<'a> {
                 }
             }
         }
+        // The field list is complete: give back the growth slack (it lives until the end).
+        self.nodes[n].arcs.entries.shrink_to_fit();
         self.nodes[n].state = St::Done;
         Ok(())
     }
