@@ -476,6 +476,11 @@ impl<'a> Node<'a> {
         }
     }
 
+    /// Declared only optional (`a?:` in every declaration): not exported, not walked.
+    fn is_optional(&self) -> bool {
+        self.n_regular == 0 && self.n_optional > 0 && self.n_required == 0
+    }
+
     /// Adds a conjunct; most nodes have exactly one, so the first allocation is exact.
     fn add_conj(&mut self, c: Conj<'a>) {
         self.conjs.push(c);
@@ -578,6 +583,7 @@ pub(crate) struct Ev<'a> {
 #[derive(Default)]
 struct OrderScratch {
     edges: Vec<(usize, usize)>,
+    seen: HashSet<(usize, usize), FxBuild>,
     indeg: Vec<usize>,
     start: Vec<usize>,
     fill: Vec<usize>,
@@ -1041,22 +1047,10 @@ impl<'a> Ev<'a> {
             self.order_scratch = sc;
             return;
         }
+        let OrderScratch { edges, seen, indeg, start, fill, succ, done, order, ready } = &mut sc;
         // The first occurrence of each edge keeps its position among the successors of `a`.
-        if sc.edges.len() <= 32 {
-            let mut k = 0;
-            for i in 0..sc.edges.len() {
-                let e = sc.edges[i];
-                if !sc.edges[..k].contains(&e) {
-                    sc.edges[k] = e;
-                    k += 1;
-                }
-            }
-            sc.edges.truncate(k);
-        } else {
-            let mut seen = std::collections::HashSet::with_capacity_and_hasher(sc.edges.len(), FxBuild::default());
-            sc.edges.retain(|e| seen.insert(*e));
-        }
-        let OrderScratch { edges, indeg, start, fill, succ, done, order, ready } = &mut sc;
+        seen.clear();
+        edges.retain(|e| seen.insert(*e));
         for v in [&mut *indeg, &mut *start, &mut *fill] {
             v.clear();
             v.resize(count + 1, 0);
@@ -2168,7 +2162,7 @@ impl<'a> Ev<'a> {
         if let Some(c) = self.nodes[n].arcs.get(label) {
             let c = *c;
             let node = &self.nodes[c];
-            if node.n_regular == 0 && node.n_required == 0 && node.n_optional > 0 {
+            if node.is_optional() {
                 return Ok(Err(perr(
                     DiagnosticKind::Incomplete,
                     format!("cannot reference optional field {label}"),
@@ -2999,7 +2993,7 @@ impl<'a> Ev<'a> {
                     }
                     path.push_str(&label);
                     let node = &self.nodes[c];
-                    let optional = node.n_regular == 0 && node.n_optional > 0 && node.n_required == 0;
+                    let optional = node.is_optional();
                     let required = node.n_required > 0;
                     let missing_required = required && node.n_regular == 0;
                     let fspan = node.decl_span.unwrap_or_default();
@@ -3052,7 +3046,7 @@ impl Ev<'_> {
 
     /// Notes a non-concrete value at the current path (the first one is the export error).
     fn note_incomplete(&self, w: &mut JsonOut, span: Option<Span>, what: &str, indent: Option<usize>) {
-        if indent.is_some() && w.incomplete.is_none() {
+        if w.writing(indent) {
             let mut d = super::export::incomplete_diag(&w.path, span, what);
             if let Some(sp) = span {
                 d = d.with_span(sp, self.files);
@@ -3102,7 +3096,7 @@ impl Ev<'_> {
                 }
             }
             Val::Top | Val::Basic(..) | Val::Disj(_) | Val::Builtin(_) | Val::Package(_) => {
-                if w.writing(indent) {
+                if writing {
                     let text = self.val_text(&v);
                     self.note_incomplete(w, span, &text, indent);
                 }
@@ -3137,14 +3131,13 @@ impl Ev<'_> {
             }
             Val::Struct(m) => {
                 let m = self.finalize_follow(m)?;
-                let regular = |ev: &Self, label: &str, c: NodeId| {
-                    let node = &ev.nodes[c];
-                    let optional = node.n_regular == 0 && node.n_optional > 0 && node.n_required == 0;
-                    !optional && !label.starts_with('#') && !label.starts_with('_')
-                };
                 // `m` is final: exporting its fields never adds arcs to it.
                 let len = self.nodes[m].arcs.len();
-                let n_regular = self.nodes[m].arcs.iter().filter(|(l, c)| regular(self, l, **c)).count();
+                let n_regular = self.nodes[m]
+                    .arcs
+                    .iter()
+                    .filter(|(l, c)| !self.nodes[**c].is_optional() && label_is_regular(l))
+                    .count();
                 if writing {
                     w.out.push_str(if n_regular == 0 { "{}" } else { "{\n" });
                 }
@@ -3156,10 +3149,10 @@ impl Ev<'_> {
                     };
                     let l = push_seg(&mut w.path, &label);
                     let node = &self.nodes[c];
-                    let optional = node.n_regular == 0 && node.n_optional > 0 && node.n_required == 0;
+                    let optional = node.is_optional();
                     let missing_required = node.n_required > 0 && node.n_regular == 0;
                     let fspan = node.decl_span.unwrap_or_default();
-                    let is_regular = regular(self, &label, c);
+                    let is_regular = !optional && label_is_regular(&label);
                     let child = if is_regular { inner } else { None };
                     if w.writing(child) {
                         write_indent(depth_of(inner), &mut w.out);
