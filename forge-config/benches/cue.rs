@@ -7,10 +7,10 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use forge_config::cue::{EvalOptions, FileId, ParseOptions, SourceFile, export_json, parse_file};
 
 mod common;
-use common::{big_file, project};
+use common::{big_file, project_files};
 
 fn bench(c: &mut Criterion) {
-    let projects: Vec<SourceFile> = (0..100).map(|i| SourceFile::new(format!("p{i}.cue"), project(i))).collect();
+    let projects = project_files();
     let proj_bytes: usize = projects.iter().map(|f| f.text().len()).sum();
     let big = SourceFile::new("big.cue", big_file());
     // The corpus must evaluate: a benchmark of the error path would measure nothing useful.

@@ -54,20 +54,20 @@ fn main() {
     let which = args.next().unwrap_or_else(|| "big".into());
     if which == "dump" {
         let dir = std::path::PathBuf::from(args.next().unwrap_or_else(|| "cue-corpus".into()));
-        let mut files: Vec<(String, String)> = (0..100).map(|i| (format!("p{i}.cue"), common::project(i))).collect();
-        files.push(("big.cue".into(), common::big_file()));
-        for (name, text) in files {
-            if let Err(e) = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(dir.join(&name), text)) {
-                eprintln!("cannot write {}: {e}", dir.join(&name).display());
-                std::process::exit(1);
-            }
+        let mut files = common::project_files();
+        files.push(SourceFile::new("big.cue", common::big_file()));
+        let written = std::fs::create_dir_all(&dir)
+            .and_then(|()| files.iter().try_for_each(|f| std::fs::write(dir.join(f.name()), f.text())));
+        if let Err(e) = written {
+            eprintln!("cannot write the corpus to {}: {e}", dir.display());
+            std::process::exit(1);
         }
         println!("wrote the corpus (p0.cue .. p99.cue, big.cue) to {}", dir.display());
         return;
     }
     let runs: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(1);
     let files: Vec<SourceFile> = if which == "projects" || which == "parse-projects" {
-        (0..100).map(|i| SourceFile::new(format!("p{i}.cue"), common::project(i))).collect()
+        common::project_files()
     } else {
         vec![SourceFile::new("big.cue", common::big_file())]
     };

@@ -2,6 +2,13 @@
 
 #![allow(dead_code)]
 
+use forge_config::cue::SourceFile;
+
+/// The 100 project files `p0.cue` .. `p99.cue`.
+pub fn project_files() -> Vec<SourceFile> {
+    (0..100).map(|i| SourceFile::new(format!("p{i}.cue"), project(i))).collect()
+}
+
 /// One project file shaped like SPEC §2.4.
 pub fn project(i: usize) -> String {
     format!(
