@@ -15,7 +15,8 @@ ORACLE="${CUE_ORACLE:-/work/shared/tools/cue-oracle.sh}"
 DIR="${1:-$(mktemp -d)}"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 cd "$ROOT"
-cargo build -q --release -p forge -p forge-config --example cue_mem
+cargo build -q --release -p forge
+cargo build -q --release -p forge-config --example cue_mem
 "$TARGET/release/examples/cue_mem" dump "$DIR" >/dev/null
 cd "$DIR"
 now() { date +%s.%N; }
