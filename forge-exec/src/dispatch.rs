@@ -183,8 +183,8 @@ pub trait RunReporter: Send + Sync {
     async fn update_step(&self, step_id: Uuid, update: &StatusUpdate) -> forge_core::Result<()>;
 }
 
-/// The discovery document of a discovery job's result (the result itself, or its `document`).
-/// The configuration errors of a discovery document (`errors[].path: message`), one line.
+/// The configuration errors of a discovery document (`file:line:col: message`, or the message
+/// alone), joined on one line and cut at 2000 bytes.
 fn discovery_errors(document: &Value) -> Option<String> {
     let errors = document.get("errors")?.as_array()?;
     let lines: Vec<String> = errors
@@ -207,6 +207,7 @@ fn discovery_errors(document: &Value) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
+/// The discovery document of a discovery job's result (the result itself, or its `document`).
 fn discovery_document(result: &JobResult) -> &Value {
     result.result.get("document").unwrap_or(&result.result)
 }
