@@ -4,9 +4,9 @@
 //! Updates, in order, under the context `ci/catalyst-forge`:
 //! - run created → `pending` "Pipeline created";
 //! - plan recorded (discovery done) → `pending` "Discovered N projects, M phases";
-//! - a status update that leaves its phase finished → `pending` "Running phase X of N (Y%
-//!   complete)" (a later update in an already finished phase may repeat it; GitHub keeps the
-//!   latest, so a repeat is harmless);
+//! - a status update that finishes its phase (and not the run) → `pending` "Running phase X of
+//!   N (Y% complete)", with the counts the store computed in that update's transaction (so a
+//!   later update never repeats or skips it);
 //! - run finished → `success` "Pipeline succeeded in 3m12s", `failure` "Pipeline failed after …",
 //!   or `error` for a cancelled run.
 //!
@@ -18,22 +18,17 @@ use std::sync::Arc;
 
 use forge_core::StatusMachine;
 use forge_core::model::PipelineRun;
-use forge_core::ports::{CommitStatusReporter, Store, commit_state_for};
+use forge_core::ports::{CommitStatusReporter, StatusChange, Store, commit_state_for};
 use forge_exec::github::status_descriptions as text;
 use tokio::sync::mpsc;
-use uuid::Uuid;
 
 /// What happened to a run.
 #[derive(Debug)]
 enum Update {
     Created(Box<PipelineRun>),
     Planned(Box<PipelineRun>),
-    /// A task or step (`entity`) of the run changed; `completed` when that made the run terminal.
-    Progressed {
-        run_id: Uuid,
-        entity: Uuid,
-        completed: bool,
-    },
+    /// A task or step of the run changed status.
+    Progressed(StatusChange),
     Finished(Box<PipelineRun>),
 }
 
@@ -70,9 +65,11 @@ impl RunStatusNotifier {
     pub fn planned(&self, run: &PipelineRun) {
         self.send(Update::Planned(Box::new(run.clone())));
     }
-    /// A task or step of a run changed status.
-    pub fn progressed(&self, run_id: Uuid, entity: Uuid, completed: bool) {
-        self.send(Update::Progressed { run_id, entity, completed });
+    /// A task or step of a run changed status (the store's account of the change).
+    pub fn progressed(&self, change: StatusChange) {
+        if change.run_completed || change.phase_completed {
+            self.send(Update::Progressed(change));
+        }
     }
     /// A run finished (or was cancelled).
     pub fn finished(&self, run: &PipelineRun) {
@@ -107,29 +104,20 @@ async fn handle(reporter: &dyn CommitStatusReporter, store: &dyn Store, update: 
             }
         }
         Update::Finished(run) => finished(reporter, &run).await,
-        Update::Progressed { run_id, entity, completed } => {
-            let run = match store.get_run(run_id).await {
+        Update::Progressed(change) => {
+            // The run is read for its repository and commit (and, once finished, its times).
+            let run = match store.get_run(change.run_id).await {
                 Ok(r) => r,
                 Err(e) => {
-                    tracing::warn!(run = %run_id, error = %e, "reading the run for its commit status failed");
+                    tracing::warn!(run = %change.run_id, error = %e, "reading the run for its commit status failed");
                     return;
                 }
             };
-            if run.status.is_terminal() {
-                if completed {
-                    finished(reporter, &run).await;
-                }
-                return;
+            if change.run_completed {
+                finished(reporter, &run).await;
+            } else if change.phase_completed && !change.run_status.is_terminal() {
+                set(reporter, &run, "running", &text::phase_done(change.phases_done, change.phases_total)).await;
             }
-            let contains = |p: &forge_core::model::PhaseExecution| {
-                p.tasks.iter().any(|t| t.id == entity || t.steps.iter().any(|s| s.id == entity))
-            };
-            let Some(phase) = run.phases.iter().find(|p| contains(p)) else { return };
-            if !phase.status.is_terminal() {
-                return;
-            }
-            let done = run.phases.iter().filter(|p| p.status.is_terminal()).count();
-            set(reporter, &run, "running", &text::phase_done(done, run.phases.len())).await;
         }
     }
 }

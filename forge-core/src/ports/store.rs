@@ -27,6 +27,12 @@ pub struct StatusChange {
     pub run_status: RunStatus,
     /// `true` if this update made the run terminal (emit `pipeline.run.completed` once).
     pub run_completed: bool,
+    /// `true` if this update made its phase terminal (SPEC §3.7 "Running phase X of N").
+    pub phase_completed: bool,
+    /// Phases of the run that are terminal after the update.
+    pub phases_done: usize,
+    /// Phases of the run.
+    pub phases_total: usize,
 }
 
 /// Persistence of runs, releases, deployments and approvals (PostgreSQL or SQLite behind the

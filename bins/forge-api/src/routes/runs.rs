@@ -120,25 +120,6 @@ pub(crate) async fn plan_run(
     if !run.phases.is_empty() || (plan.failure.is_some() && run.status == RunStatus::Failed) {
         return Ok(Json(run));
     }
-    if let Some(failure) = &plan.failure
-        && !run.status.is_terminal()
-    {
-        // Discovery failed: the run fails with nothing planned.
-        let now = chrono::Utc::now();
-        let mut failed = run;
-        failed.status = RunStatus::Failed;
-        failed.started_at = failed.started_at.or(Some(now));
-        failed.finished_at = Some(now);
-        failed.actor = caller.subject.clone();
-        state.store.save_run(&failed).await?;
-        tracing::warn!(run = %id, %failure, "discovery failed; run recorded as failed");
-        emit(&state, EventType::RunCompleted, &json!({ "id": id, "status": failed.status, "error": failure })).await;
-        let saved = state.store.get_run(id).await?;
-        if let Some(n) = &state.statuses {
-            n.finished(&saved);
-        }
-        return Ok(Json(saved));
-    }
     if run.status.is_terminal() {
         return Err(ApiError::Conflict(format!(
             "run {id} is {} and has no plan; a finished run cannot be planned (start a new run with `rerun`)",
@@ -149,18 +130,30 @@ pub(crate) async fn plan_run(
     let mut planned = run;
     planned.phases = plan.phases.into_iter().map(fresh_phase).collect();
     planned.started_at = planned.started_at.or(Some(now));
-    let completed = planned.phases.is_empty();
-    planned.status = if completed { RunStatus::Success } else { RunStatus::Running };
+    // A failed discovery fails the run with nothing planned; an empty plan has nothing to do.
+    planned.status = match (&plan.failure, planned.phases.is_empty()) {
+        (Some(_), _) => RunStatus::Failed,
+        (None, true) => RunStatus::Success,
+        (None, false) => RunStatus::Running,
+    };
+    let completed = planned.status.is_terminal();
     planned.finished_at = completed.then_some(now);
     // The audit record names the caller (the stored run keeps its creator).
     planned.actor = caller.subject.clone();
     state.store.save_run(&planned).await?;
+    if let Some(failure) = &plan.failure {
+        tracing::warn!(run = %id, %failure, "discovery failed; run recorded as failed");
+    }
     if completed {
-        emit(&state, EventType::RunCompleted, &json!({ "id": planned.id, "status": planned.status })).await;
+        let mut event = json!({ "id": planned.id, "status": planned.status });
+        if let Some(failure) = &plan.failure {
+            event["error"] = json!(failure);
+        }
+        emit(&state, EventType::RunCompleted, &event).await;
     }
     let saved = state.store.get_run(id).await?;
     if let Some(n) = &state.statuses {
-        n.planned(&saved);
+        if plan.failure.is_some() { n.finished(&saved) } else { n.planned(&saved) }
     }
     Ok(Json(saved))
 }
@@ -248,7 +241,7 @@ async fn update(
         emit(&state, EventType::RunCompleted, &json!({ "id": change.run_id, "status": change.run_status })).await;
     }
     if let Some(n) = &state.statuses {
-        n.progressed(change.run_id, id, change.run_completed);
+        n.progressed(change);
     }
     Ok(Json(json!({ "run_id": change.run_id, "run_status": change.run_status, "run_completed": change.run_completed })))
 }

@@ -171,21 +171,29 @@ impl SqlStore {
             let status = aggregate(steps.iter().map(|r| parse::<ExecStatus>(r, "status")).collect::<Result<Vec<_>>>()?);
             set_exec_status(tx, "tasks", task_id, status, now).await?;
         }
+        let before = q("SELECT status FROM phases WHERE id = $1")
+            .bind(phase_id.to_owned())
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(|e| db_err("reading a phase", e))?;
+        let phase_was_terminal = parse::<ExecStatus>(&before, "status")?.is_terminal();
         let tasks = q("SELECT status FROM tasks WHERE phase_id = $1")
             .bind(phase_id.to_owned())
             .fetch_all(&mut **tx)
             .await
             .map_err(|e| db_err("reading tasks", e))?;
         let status = aggregate(tasks.iter().map(|r| parse::<ExecStatus>(r, "status")).collect::<Result<Vec<_>>>()?);
+        let phase_completed = status.is_terminal() && !phase_was_terminal;
         set_exec_status(tx, "phases", phase_id, status, now).await?;
         let phases = q("SELECT status FROM phases WHERE run_id = $1")
             .bind(run_id.to_owned())
             .fetch_all(&mut **tx)
             .await
             .map_err(|e| db_err("reading phases", e))?;
-        let derived = run_status_from_phases(
-            phases.iter().map(|r| parse::<ExecStatus>(r, "status")).collect::<Result<Vec<_>>>()?,
-        );
+        let phase_statuses = phases.iter().map(|r| parse::<ExecStatus>(r, "status")).collect::<Result<Vec<_>>>()?;
+        let phases_done = phase_statuses.iter().filter(|s| s.is_terminal()).count();
+        let phases_total = phase_statuses.len();
+        let derived = run_status_from_phases(phase_statuses);
         let row = q("SELECT status FROM runs WHERE id = $1")
             .bind(run_id.to_owned())
             .fetch_one(&mut **tx)
@@ -196,7 +204,14 @@ impl SqlStore {
         let movable =
             current.can_move_to(derived) || (current == RunStatus::Pending && matches!(derived, RunStatus::Success));
         if current == derived || current.is_terminal() || !movable {
-            return Ok(StatusChange { run_id: run_uuid, run_status: current, run_completed: false });
+            return Ok(StatusChange {
+                run_id: run_uuid,
+                run_status: current,
+                run_completed: false,
+                phase_completed,
+                phases_done,
+                phases_total,
+            });
         }
         let finished = derived.is_terminal().then_some(now);
         q("UPDATE runs SET status = $1, started_at = COALESCE(started_at, $2), finished_at = $3 WHERE id = $4")
@@ -207,7 +222,14 @@ impl SqlStore {
             .execute(&mut **tx)
             .await
             .map_err(|e| db_err("updating a run", e))?;
-        Ok(StatusChange { run_id: run_uuid, run_status: derived, run_completed: derived.is_terminal() })
+        Ok(StatusChange {
+            run_id: run_uuid,
+            run_status: derived,
+            run_completed: derived.is_terminal(),
+            phase_completed,
+            phases_done,
+            phases_total,
+        })
     }
 }
 
