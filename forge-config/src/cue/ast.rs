@@ -46,8 +46,8 @@ pub enum Decl {
     Ellipsis(Option<Expr>, Span),
     /// A field comprehension `for ... if ... { }`.
     Comprehension(Comprehension),
-    /// A declaration attribute `@attr()` on its own.
-    Attribute(Attribute),
+    /// A declaration attribute `@attr()` on its own (boxed: rare, and large).
+    Attribute(Box<Attribute>),
 }
 
 /// Field constraint marker.
@@ -71,7 +71,7 @@ pub struct Field {
     /// The value.
     pub value: Expr,
     /// Attributes after the value (or in value position when enabled).
-    pub attrs: Vec<Attribute>,
+    pub attrs: Box<[Attribute]>,
     /// Span of the whole field.
     pub span: Span,
 }
@@ -97,7 +97,7 @@ pub enum LabelKind {
     /// Interpolated string label or `(expr)`.
     Dynamic(Box<Expr>),
     /// `[expr]` pattern constraint, optionally `[Name=expr]`.
-    Pattern(Box<Expr>, Option<Rc<str>>),
+    Pattern(Box<(Expr, Option<Rc<str>>)>),
 }
 
 /// `let name = expr`.
@@ -115,7 +115,7 @@ pub struct LetClause {
 #[derive(Debug, Clone)]
 pub struct Comprehension {
     /// `for`, `if` and `let` clauses.
-    pub clauses: Vec<Clause>,
+    pub clauses: Box<[Clause]>,
     /// The struct yielded.
     pub body: Box<Expr>,
     /// Span.
@@ -237,26 +237,28 @@ pub enum ExprKind {
     Null,
     /// `true` / `false`.
     Bool(bool),
-    /// Integer literal, already decoded.
-    Int(i128),
-    /// Decimal literal: mantissa and exponent (value = mant × 10^exp).
-    Float(i128, i32),
+    /// Integer literal that fits `i64` (the common case), already decoded.
+    Int(i64),
+    /// A larger integer literal (boxed to keep expressions small).
+    BigInt(Box<i128>),
+    /// Decimal literal: mantissa and exponent (value = mant × 10^exp), boxed.
+    Float(Box<(i128, i32)>),
     /// String literal, possibly interpolated.
-    Str(Vec<StrPart>),
+    Str(Box<[StrPart]>),
     /// String literal without interpolation (already unescaped).
     Lit(Rc<str>),
     /// Bytes literal.
-    Bytes(Vec<u8>),
+    Bytes(Box<[u8]>),
     /// `{...}`.
-    Struct(Vec<Decl>),
+    Struct(Box<[Decl]>),
     /// `[...]`.
-    List(Vec<ListElem>),
-    /// `x.sel`.
-    Selector(Box<Expr>, Rc<str>),
+    List(Box<[ListElem]>),
+    /// `x.sel` (boxed together to keep expressions small).
+    Selector(Box<(Expr, Rc<str>)>),
     /// `x[i]`.
     Index(Box<Expr>, Box<Expr>),
-    /// `f(args)`.
-    Call(Box<Expr>, Vec<Expr>),
+    /// `f(args)` (boxed together to keep expressions small).
+    Call(Box<(Expr, Vec<Expr>)>),
     /// Unary operation.
     Unary(UnOp, Box<Expr>),
     /// Binary operation.
@@ -266,5 +268,5 @@ pub enum ExprKind {
     /// Value-position attribute (`a: @artifact("x")`): evaluates to `_`.
     AttrOnly,
     /// Syntax that parses but is outside the supported subset.
-    Unsupported(String),
+    Unsupported(Box<str>),
 }

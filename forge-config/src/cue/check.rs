@@ -14,9 +14,9 @@ fn uses_expr(e: &Expr, name: &str) -> bool {
             ListElem::Ellipsis(x) => x.as_ref().is_some_and(|x| uses_expr(x, name)),
             ListElem::Comprehension(c) => uses_comp(c, name),
         }),
-        ExprKind::Selector(b, _) => uses_expr(b, name),
+        ExprKind::Selector(b) => uses_expr(&b.0, name),
         ExprKind::Index(a, b) => uses_expr(a, name) || uses_expr(b, name),
-        ExprKind::Call(f, args) => uses_expr(f, name) || args.iter().any(|a| uses_expr(a, name)),
+        ExprKind::Call(c) => uses_expr(&c.0, name) || c.1.iter().any(|a| uses_expr(a, name)),
         ExprKind::Unary(_, x) | ExprKind::Paren(x) => uses_expr(x, name),
         ExprKind::Binary(_, a, b) => uses_expr(a, name) || uses_expr(b, name),
         _ => false,
@@ -34,7 +34,8 @@ fn uses_decls(decls: &[Decl], name: &str) -> bool {
         Decl::Field(f) => {
             uses_expr(&f.value, name)
                 || match &f.label.kind {
-                    LabelKind::Dynamic(e) | LabelKind::Pattern(e, _) => uses_expr(e, name),
+                    LabelKind::Dynamic(e) => uses_expr(e, name),
+                    LabelKind::Pattern(pe) => uses_expr(&pe.0, name),
                     LabelKind::Name(_) => false,
                 }
         }

@@ -56,11 +56,15 @@ use super::value::{self, Attribute, Value, ValueKind};
 pub(crate) struct FxHasher(u64);
 
 impl std::hash::Hasher for FxHasher {
+    #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(b));
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            self.write_u64(u64::from_le_bytes(w.try_into().unwrap_or([0; 8])));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            self.write_u64(rest.iter().rev().fold(0u64, |v, b| (v << 8) | u64::from(*b)));
         }
     }
     fn write_u64(&mut self, i: u64) {
@@ -1431,7 +1435,8 @@ impl<'a> Ev<'a> {
                             }
                         }
                     }
-                    LabelKind::Pattern(p, alias) => {
+                    LabelKind::Pattern(pe) => {
+                        let (p, alias) = &**pe;
                         let pv = self.eval(p, f)?;
                         for g in groups.iter() {
                             self.groups[*g].patterns.push((pv.clone(), true));
@@ -1992,9 +1997,14 @@ impl<'a> Ev<'a> {
     /// combined with `|` and `*` (when `or` is set).
     fn simple_expr(&self, e: &Expr, env: EnvId, or: bool) -> bool {
         match &e.kind {
-            ExprKind::Null | ExprKind::Bool(_) | ExprKind::Int(_) | ExprKind::Float(..) | ExprKind::Bytes(_) => true,
+            ExprKind::Null
+            | ExprKind::Bool(_)
+            | ExprKind::Int(_)
+            | ExprKind::BigInt(_)
+            | ExprKind::Float(_)
+            | ExprKind::Bytes(_) => true,
             ExprKind::Lit(_) => true,
-            ExprKind::Str(parts) => matches!(parts.as_slice(), [StrPart::Lit(_)]),
+            ExprKind::Str(parts) => matches!(&parts[..], [StrPart::Lit(_)]),
             ExprKind::Ident(name) => {
                 if !matches!(&**name, "_" | "int" | "float" | "number" | "string" | "bytes" | "bool") {
                     return false;
@@ -2179,7 +2189,8 @@ impl<'a> Ev<'a> {
         match &e.kind {
             ExprKind::Ident(name) => self.lookup(name, env, e.span),
             ExprKind::Paren(x) => self.resolve(x, env),
-            ExprKind::Selector(base, sel) => {
+            ExprKind::Selector(bs) => {
+                let (base, sel) = &**bs;
                 let b = match self.resolve(base, env)? {
                     Ok(t) => t,
                     Err(v) => return Ok(Err(v)),
@@ -2357,15 +2368,16 @@ impl<'a> Ev<'a> {
         Ok(match &e.kind {
             ExprKind::Null => Val::Null,
             ExprKind::Bool(b) => Val::Bool(*b),
-            ExprKind::Int(i) => Val::Int(*i),
-            ExprKind::Float(m, x) => Val::float(Decimal::new(*m, *x)),
-            ExprKind::Bytes(b) => Val::Bytes(Rc::from(b.as_slice())),
+            ExprKind::Int(i) => Val::Int(i128::from(*i)),
+            ExprKind::BigInt(i) => Val::Int(**i),
+            ExprKind::Float(f) => Val::float(Decimal::new(f.0, f.1)),
+            ExprKind::Bytes(b) => Val::Bytes(Rc::from(&b[..])),
             ExprKind::Bottom => perr(DiagnosticKind::Eval, "explicit error (_|_ literal)", sp),
             ExprKind::AttrOnly => Val::Top,
             ExprKind::Unsupported(what) => perr(DiagnosticKind::Unsupported, format!("not supported: {what}"), sp),
             ExprKind::Paren(x) => self.eval(x, env)?,
             ExprKind::Lit(l) => Val::Str(l.clone()),
-            ExprKind::Str(parts) if matches!(parts.as_slice(), [StrPart::Lit(_)]) => match parts.as_slice() {
+            ExprKind::Str(parts) if matches!(&parts[..], [StrPart::Lit(_)]) => match &parts[..] {
                 [StrPart::Lit(l)] => Val::Str(l.clone()),
                 _ => Val::Top,
             },
@@ -2427,7 +2439,8 @@ impl<'a> Ev<'a> {
                 let b = self.default_of(b)?;
                 self.binary(*op, a, b, sp)?
             }
-            ExprKind::Call(f, args) => {
+            ExprKind::Call(c) => {
+                let (f, args) = &**c;
                 let fv = self.eval(f, env)?;
                 let mut avs = Vec::with_capacity(args.len());
                 for a in args {

@@ -30,17 +30,13 @@ pub(crate) struct Interner<'a> {
 impl<'a> Interner<'a> {
     /// An interner sized for a source of `len` bytes.
     pub fn with_capacity(len: usize) -> Self {
-        Interner { map: HashMap::with_capacity_and_hasher(len / 64, Default::default()) }
+        Interner { map: HashMap::with_capacity_and_hasher(len / 24, Default::default()) }
     }
 
     /// The shared string for a slice of the source.
+    #[inline]
     pub fn intern(&mut self, s: &'a str) -> Rc<str> {
-        if let Some(r) = self.map.get(s) {
-            return r.clone();
-        }
-        let r: Rc<str> = Rc::from(s);
-        self.map.insert(s, r.clone());
-        r
+        self.map.entry(s).or_insert_with(|| Rc::from(s)).clone()
     }
 }
 
@@ -67,7 +63,7 @@ pub(crate) enum Tok {
     Bytes(Box<[u8]>),
     Bottom,
     Attr(Box<Attribute>),
-    P(&'static str),
+    P(P),
     /// Explicit or inserted comma; bool = inserted by newline.
     Comma(bool),
     Eof,
@@ -95,39 +91,111 @@ fn int_tok(v: i128) -> Tok {
     }
 }
 
-/// The punctuation token starting `rest`, longest match first.
-fn punct(rest: &[u8]) -> Option<&'static str> {
+/// A punctuation token: one byte, compared as an integer by the parser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum P {
+    Ellipsis,
+    Dot,
+    LAnd,
+    Amp,
+    LOr,
+    Bar,
+    EqEq,
+    Match,
+    Eq,
+    Ne,
+    NotMatch,
+    Bang,
+    Le,
+    Lt,
+    Ge,
+    Gt,
+    Plus,
+    Minus,
+    Star,
+    Slash,
+    Colon,
+    Comma,
+    LParen,
+    RParen,
+    LBrack,
+    RBrack,
+    LBrace,
+    RBrace,
+    Quest,
+}
+
+impl P {
+    /// The token's text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            P::Ellipsis => "...",
+            P::Dot => ".",
+            P::LAnd => "&&",
+            P::Amp => "&",
+            P::LOr => "||",
+            P::Bar => "|",
+            P::EqEq => "==",
+            P::Match => "=~",
+            P::Eq => "=",
+            P::Ne => "!=",
+            P::NotMatch => "!~",
+            P::Bang => "!",
+            P::Le => "<=",
+            P::Lt => "<",
+            P::Ge => ">=",
+            P::Gt => ">",
+            P::Plus => "+",
+            P::Minus => "-",
+            P::Star => "*",
+            P::Slash => "/",
+            P::Colon => ":",
+            P::Comma => ",",
+            P::LParen => "(",
+            P::RParen => ")",
+            P::LBrack => "[",
+            P::RBrack => "]",
+            P::LBrace => "{",
+            P::RBrace => "}",
+            P::Quest => "?",
+        }
+    }
+}
+
+/// The punctuation token starting `rest` (longest match first) and its length in bytes.
+#[inline]
+fn punct(rest: &[u8]) -> Option<(P, usize)> {
     let c1 = rest.get(1).copied().unwrap_or(0);
     Some(match rest.first()? {
-        b'.' if c1 == b'.' && rest.get(2) == Some(&b'.') => "...",
-        b'.' => ".",
-        b'&' if c1 == b'&' => "&&",
-        b'&' => "&",
-        b'|' if c1 == b'|' => "||",
-        b'|' => "|",
-        b'=' if c1 == b'=' => "==",
-        b'=' if c1 == b'~' => "=~",
-        b'=' => "=",
-        b'!' if c1 == b'=' => "!=",
-        b'!' if c1 == b'~' => "!~",
-        b'!' => "!",
-        b'<' if c1 == b'=' => "<=",
-        b'<' => "<",
-        b'>' if c1 == b'=' => ">=",
-        b'>' => ">",
-        b'+' => "+",
-        b'-' => "-",
-        b'*' => "*",
-        b'/' => "/",
-        b':' => ":",
-        b',' => ",",
-        b'(' => "(",
-        b')' => ")",
-        b'[' => "[",
-        b']' => "]",
-        b'{' => "{",
-        b'}' => "}",
-        b'?' => "?",
+        b'.' if c1 == b'.' && rest.get(2) == Some(&b'.') => (P::Ellipsis, 3),
+        b'.' => (P::Dot, 1),
+        b'&' if c1 == b'&' => (P::LAnd, 2),
+        b'&' => (P::Amp, 1),
+        b'|' if c1 == b'|' => (P::LOr, 2),
+        b'|' => (P::Bar, 1),
+        b'=' if c1 == b'=' => (P::EqEq, 2),
+        b'=' if c1 == b'~' => (P::Match, 2),
+        b'=' => (P::Eq, 1),
+        b'!' if c1 == b'=' => (P::Ne, 2),
+        b'!' if c1 == b'~' => (P::NotMatch, 2),
+        b'!' => (P::Bang, 1),
+        b'<' if c1 == b'=' => (P::Le, 2),
+        b'<' => (P::Lt, 1),
+        b'>' if c1 == b'=' => (P::Ge, 2),
+        b'>' => (P::Gt, 1),
+        b'+' => (P::Plus, 1),
+        b'-' => (P::Minus, 1),
+        b'*' => (P::Star, 1),
+        b'/' => (P::Slash, 1),
+        b':' => (P::Colon, 1),
+        b',' => (P::Comma, 1),
+        b'(' => (P::LParen, 1),
+        b')' => (P::RParen, 1),
+        b'[' => (P::LBrack, 1),
+        b']' => (P::RBrack, 1),
+        b'{' => (P::LBrace, 1),
+        b'}' => (P::RBrace, 1),
+        b'?' => (P::Quest, 1),
         _ => return None,
     })
 }
@@ -142,11 +210,25 @@ pub(crate) struct Lexer<'a> {
     interner: Interner<'a>,
 }
 
+/// Bytes that may continue an identifier: ASCII letters and digits, `_`, `$`, and every byte
+/// of a multi-byte UTF-8 sequence (checked as a whole at the identifier's start).
+static IDENT_CHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        t[i] = c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80;
+        i += 1;
+    }
+    t
+};
+
 fn is_ident_start(c: u8) -> bool {
     c.is_ascii_alphabetic() || c == b'_' || c == b'$' || c == b'#'
 }
+#[inline]
 fn is_ident_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80
+    IDENT_CHAR[c as usize]
 }
 
 /// Maximum number of tokens per file (size limit).
@@ -194,25 +276,16 @@ impl<'a> Lexer<'a> {
                     | Tok::Bytes(_)
                     | Tok::Bottom
                     | Tok::Attr(_)
-                    | Tok::P(")")
-                    | Tok::P("]")
-                    | Tok::P("}")
-                    | Tok::P("...")
+                    | Tok::P(P::RParen | P::RBrack | P::RBrace | P::Ellipsis)
             ),
         }
     }
 
+    /// Appends a token (the token limit is checked once per token by [`Lexer::run`]).
     #[inline]
     fn push(&mut self, tok: Tok, a: usize, b: usize) -> LResult<()> {
-        if self.out.len() >= MAX_TOKENS {
-            return Err(SynErr {
-                kind: DiagnosticKind::Limit,
-                msg: "file too large (token limit)".into(),
-                span: self.span(a, b),
-            });
-        }
-        let span = self.span(a, b);
-        self.out.push(Token { tok, start: span.start, end: span.end });
+        let (start, end) = (u32::try_from(a).unwrap_or(u32::MAX), u32::try_from(b).unwrap_or(u32::MAX));
+        self.out.push(Token { tok, start, end });
         Ok(())
     }
 
@@ -245,6 +318,13 @@ impl<'a> Lexer<'a> {
                 return Ok((self.out, self.interner));
             }
             let start = self.pos;
+            if self.out.len() >= MAX_TOKENS {
+                return Err(SynErr {
+                    kind: DiagnosticKind::Limit,
+                    msg: "file too large (token limit)".into(),
+                    span: self.span(start, start + 1),
+                });
+            }
             let c = self.bytes[start];
             if c == b'_' && self.peek(1) == b'|' && self.peek(2) == b'_' {
                 self.pos += 3;
@@ -279,12 +359,12 @@ impl<'a> Lexer<'a> {
                 let attr = self.attribute()?;
                 self.push(Tok::Attr(Box::new(attr)), start, self.pos)?;
             } else {
-                let Some(p) = punct(&self.bytes[start..self.end]) else {
+                let Some((p, len)) = punct(&self.bytes[start..self.end]) else {
                     let ch = self.src[start..self.end].chars().next().unwrap_or('?');
                     return self.err(start, start + ch.len_utf8(), format!("illegal character {ch:?}"));
                 };
-                self.pos += p.len();
-                if p == "," {
+                self.pos += len;
+                if p == P::Comma {
                     self.push(Tok::Comma(false), start, self.pos)?;
                 } else {
                     self.push(Tok::P(p), start, self.pos)?;

@@ -2,7 +2,7 @@
 
 use super::ast::*;
 use super::diag::DiagnosticKind;
-use super::lexer::{Interner, LResult, LexPart, Lexer, SynErr, Tok, Token};
+use super::lexer::{Interner, LResult, LexPart, Lexer, P, SynErr, Tok, Token};
 use super::source::{FileId, Span};
 use super::value::Attribute;
 
@@ -36,7 +36,8 @@ impl ParseOptions {
 
 pub(crate) fn parse(src: &str, file: FileId, opts: &ParseOptions) -> LResult<File> {
     let (toks, interner) = Lexer::new(src, file, 0, src.len(), Interner::with_capacity(src.len())).run()?;
-    let mut p = Parser { src, file, toks, pos: 0, opts, depth: 0, interner };
+    let mut p =
+        Parser { src, file, toks, pos: 0, opts, depth: 0, interner, decl_stack: Vec::new(), elem_stack: Vec::new() };
     p.file()
 }
 
@@ -49,6 +50,11 @@ struct Parser<'a> {
     depth: usize,
     /// Shared with the lexers of interpolations.
     interner: Interner<'a>,
+    /// Declarations of the structs being parsed, innermost last: a struct's declarations are
+    /// moved into an exactly sized slice once, instead of growing a vector per struct.
+    decl_stack: Vec<Decl>,
+    /// The same for list elements.
+    elem_stack: Vec<ListElem>,
 }
 
 fn is_ident(t: &Tok, s: &str) -> bool {
@@ -95,19 +101,20 @@ impl<'a> Parser<'a> {
     fn may_be_label(&self) -> bool {
         match self.tok() {
             Tok::Ident(_) | Tok::Str(_) | Tok::Lit(_) => match self.tok_at(1) {
-                Tok::P(":") | Tok::P("=") => true,
-                Tok::P("?") | Tok::P("!") => matches!(self.tok_at(2), Tok::P(":")),
+                Tok::P(P::Colon) | Tok::P(P::Eq) => true,
+                Tok::P(P::Quest) | Tok::P(P::Bang) => matches!(self.tok_at(2), Tok::P(P::Colon)),
                 _ => false,
             },
-            Tok::P("(") | Tok::P("[") => true,
+            Tok::P(P::LParen) | Tok::P(P::LBrack) => true,
             _ => false,
         }
     }
 
-    fn is_p(&self, p: &str) -> bool {
+    #[inline]
+    fn is_p(&self, p: P) -> bool {
         matches!(self.tok(), Tok::P(x) if *x == p)
     }
-    fn eat_p(&mut self, p: &str) -> bool {
+    fn eat_p(&mut self, p: P) -> bool {
         if self.is_p(p) {
             self.pos += 1;
             true
@@ -118,13 +125,13 @@ impl<'a> Parser<'a> {
     fn err<T>(&self, msg: impl Into<String>) -> LResult<T> {
         Err(SynErr { kind: DiagnosticKind::Syntax, msg: msg.into(), span: self.span() })
     }
-    fn expect_p(&mut self, p: &str) -> LResult<Span> {
+    fn expect_p(&mut self, p: P) -> LResult<Span> {
         if self.is_p(p) {
             let s = self.span();
             self.pos += 1;
             Ok(s)
         } else {
-            self.err(format!("expected '{p}', found {}", self.describe()))
+            self.err(format!("expected '{}', found {}", p.as_str(), self.describe()))
         }
     }
     fn describe(&self) -> String {
@@ -135,7 +142,7 @@ impl<'a> Parser<'a> {
             Tok::Bytes(_) => "bytes".into(),
             Tok::Bottom => "'_|_'".into(),
             Tok::Attr(a) => format!("attribute @{}", a.name),
-            Tok::P(p) => format!("'{p}'"),
+            Tok::P(p) => format!("'{}'", p.as_str()),
             Tok::Comma(true) => "newline".into(),
             Tok::Comma(false) => "','".into(),
             Tok::Eof => "end of file".into(),
@@ -155,6 +162,11 @@ impl<'a> Parser<'a> {
     fn leave(&mut self) {
         self.depth -= 1;
     }
+    /// Drops what a failed speculative parse left on the declaration and element stacks.
+    fn unwind(&mut self, (decls, elems): (usize, usize)) {
+        self.decl_stack.truncate(decls);
+        self.elem_stack.truncate(elems);
+    }
     fn skip_commas(&mut self) {
         while matches!(self.tok(), Tok::Comma(_)) {
             self.pos += 1;
@@ -166,7 +178,7 @@ impl<'a> Parser<'a> {
         let mut decls = Vec::new();
         // leading file attributes
         while let Some(a) = self.take_attr() {
-            decls.push(Decl::Attribute(a));
+            decls.push(Decl::Attribute(Box::new(a)));
             self.skip_commas();
         }
         let mut package = None;
@@ -179,13 +191,15 @@ impl<'a> Parser<'a> {
             self.end_decl()?;
         }
         let mut imports = Vec::new();
-        while is_ident(self.tok(), "import") && !matches!(self.tok_at(1), Tok::P(":") | Tok::P("?") | Tok::P("!")) {
+        while is_ident(self.tok(), "import")
+            && !matches!(self.tok_at(1), Tok::P(P::Colon) | Tok::P(P::Quest) | Tok::P(P::Bang))
+        {
             self.pos += 1;
-            if self.eat_p("(") {
+            if self.eat_p(P::LParen) {
                 self.skip_commas();
-                while !self.is_p(")") {
+                while !self.is_p(P::RParen) {
                     imports.push(self.import_spec()?);
-                    if !self.is_p(")") {
+                    if !self.is_p(P::RParen) {
                         self.end_decl()?;
                     }
                     self.skip_commas();
@@ -197,7 +211,8 @@ impl<'a> Parser<'a> {
             self.end_decl()?;
         }
         while !matches!(self.tok(), Tok::Eof) {
-            if is_ident(self.tok(), "import") && matches!(self.tok_at(1), Tok::Str(_) | Tok::Lit(_) | Tok::P("(")) {
+            if is_ident(self.tok(), "import") && matches!(self.tok_at(1), Tok::Str(_) | Tok::Lit(_) | Tok::P(P::LParen))
+            {
                 return self.err("imports must come before other declarations");
             }
             if is_ident(self.tok(), "package") && matches!(self.tok_at(1), Tok::Ident(_)) {
@@ -218,7 +233,7 @@ impl<'a> Parser<'a> {
                 self.pos += 1;
                 Ok(())
             }
-            Tok::Eof | Tok::P("}") => Ok(()),
+            Tok::Eof | Tok::P(P::RBrace) => Ok(()),
             _ => self.err(format!("expected ',' or newline, found {}", self.describe())),
         }
     }
@@ -251,9 +266,9 @@ impl<'a> Parser<'a> {
             return false;
         }
         match self.tok_at(1) {
-            Tok::P(":") | Tok::Comma(_) | Tok::P("}") | Tok::P("]") | Tok::Eof => false,
+            Tok::P(P::Colon) | Tok::Comma(_) | Tok::P(P::RBrace) | Tok::P(P::RBrack) | Tok::Eof => false,
             // `if?: x` / `if!: x` are labels; `if !cond {` is a clause
-            Tok::P("?") | Tok::P("!") => !matches!(self.tok_at(2), Tok::P(":")),
+            Tok::P(P::Quest) | Tok::P(P::Bang) => !matches!(self.tok_at(2), Tok::P(P::Colon)),
             _ => true,
         }
     }
@@ -267,27 +282,35 @@ impl<'a> Parser<'a> {
 
     fn decl_inner(&mut self) -> LResult<Decl> {
         let start = self.span();
+        // the common case first: `name: value` (a keyword followed by `:` is a label too)
+        if let Some(label) = self.simple_label() {
+            let f = self.field_rest(label, Constraint::None, start)?;
+            return Ok(Decl::Field(f));
+        }
         if let Some(a) = self.take_attr() {
-            return Ok(Decl::Attribute(a));
+            return Ok(Decl::Attribute(Box::new(a)));
         }
         if is_ident(self.tok(), "let")
             && matches!(self.tok_at(1), Tok::Ident(_))
-            && matches!(self.tok_at(2), Tok::P("="))
+            && matches!(self.tok_at(2), Tok::P(P::Eq))
         {
             self.pos += 1;
             let Tok::Ident(name) = self.bump() else {
                 return self.err("expected identifier");
             };
-            self.expect_p("=")?;
+            self.expect_p(P::Eq)?;
             let expr = self.expr()?;
             return Ok(Decl::Let(LetClause { name, expr, span: start.to(self.prev_span()) }));
         }
         if self.is_clause_start() {
             return Ok(Decl::Comprehension(self.comprehension()?));
         }
-        if self.eat_p("...") {
-            let ty =
-                if matches!(self.tok(), Tok::Comma(true) | Tok::P("}") | Tok::Eof) { None } else { Some(self.expr()?) };
+        if self.eat_p(P::Ellipsis) {
+            let ty = if matches!(self.tok(), Tok::Comma(true) | Tok::P(P::RBrace) | Tok::Eof) {
+                None
+            } else {
+                Some(self.expr()?)
+            };
             return Ok(Decl::Ellipsis(ty, start.to(self.prev_span())));
         }
         // try a field
@@ -309,11 +332,30 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Consumes `name:` where `name` is an identifier or a plain string, the common label.
+    #[inline]
+    fn simple_label(&mut self) -> Option<Label> {
+        let (Some(t), Some(Token { tok: Tok::P(P::Colon), .. })) =
+            (self.toks.get(self.pos), self.toks.get(self.pos + 1))
+        else {
+            return None;
+        };
+        let (name, quoted) = match &t.tok {
+            Tok::Ident(n) => (n.clone(), false),
+            Tok::Lit(s) => (s.clone(), true),
+            _ => return None,
+        };
+        let span = t.span(self.file);
+        self.pos += 2;
+        Some(Label { kind: LabelKind::Name(name), alias: None, span, quoted })
+    }
+
     /// Parses `label[?!]:` if present. Returns None (position unspecified) if not a label.
     fn try_label(&mut self) -> LResult<Option<(Label, Constraint)>> {
         let start = self.span();
+        let stacks = (self.decl_stack.len(), self.elem_stack.len());
         let mut alias = None;
-        if let (Tok::Ident(a), Tok::P("=")) = (self.tok(), self.tok_at(1)) {
+        if let (Tok::Ident(a), Tok::P(P::Eq)) = (self.tok(), self.tok_at(1)) {
             alias = Some(a.clone());
             self.pos += 2;
         }
@@ -343,46 +385,52 @@ impl<'a> Parser<'a> {
                     LabelKind::Dynamic(Box::new(e))
                 }
             },
-            Tok::P("(") => {
+            Tok::P(P::LParen) => {
                 self.pos += 1;
                 let e = match self.expr() {
                     Ok(e) => e,
-                    Err(_) => return Ok(None),
+                    Err(_) => {
+                        self.unwind(stacks);
+                        return Ok(None);
+                    }
                 };
-                if !self.eat_p(")") {
+                if !self.eat_p(P::RParen) {
                     return Ok(None);
                 }
                 LabelKind::Dynamic(Box::new(e))
             }
-            Tok::P("[") => {
+            Tok::P(P::LBrack) => {
                 self.pos += 1;
                 let mut palias = None;
-                if let (Tok::Ident(a), Tok::P("=")) = (self.tok(), self.tok_at(1)) {
+                if let (Tok::Ident(a), Tok::P(P::Eq)) = (self.tok(), self.tok_at(1)) {
                     palias = Some(a.clone());
                     self.pos += 2;
                 }
                 let e = match self.expr() {
                     Ok(e) => e,
-                    Err(_) => return Ok(None),
+                    Err(_) => {
+                        self.unwind(stacks);
+                        return Ok(None);
+                    }
                 };
-                if !self.eat_p("]") {
+                if !self.eat_p(P::RBrack) {
                     return Ok(None);
                 }
-                LabelKind::Pattern(Box::new(e), palias)
+                LabelKind::Pattern(Box::new((e, palias)))
             }
             _ => return Ok(None),
         };
         let lspan = lstart.to(self.prev_span());
-        let constraint = if self.is_p("?") {
+        let constraint = if self.is_p(P::Quest) {
             self.pos += 1;
             Constraint::Optional
-        } else if self.is_p("!") {
+        } else if self.is_p(P::Bang) {
             self.pos += 1;
             Constraint::Required
         } else {
             Constraint::None
         };
-        if !self.is_p(":") {
+        if !self.is_p(P::Colon) {
             if alias.is_some() {
                 return Err(SynErr {
                     kind: DiagnosticKind::Syntax,
@@ -420,10 +468,12 @@ impl<'a> Parser<'a> {
             // shorthand a: b: c
             let save = self.pos;
             let vstart = self.span();
-            if !self.is_clause_start()
-                && self.may_be_label()
-                && let Some((l2, c2)) = self.try_label()?
-            {
+            let shorthand = match self.simple_label() {
+                Some(l2) => Some((l2, Constraint::None)),
+                None if self.may_be_label() && !self.is_clause_start() => self.try_label()?,
+                None => None,
+            };
+            if let Some((l2, c2)) = shorthand {
                 self.enter()?;
                 let inner = self.field_rest(l2, c2, vstart);
                 self.leave();
@@ -432,8 +482,8 @@ impl<'a> Parser<'a> {
                 return Ok(Field {
                     label,
                     constraint,
-                    value: Expr { kind: ExprKind::Struct(vec![Decl::Field(inner)]), span: sp },
-                    attrs,
+                    value: Expr { kind: ExprKind::Struct(Box::new([Decl::Field(inner)])), span: sp },
+                    attrs: attrs.into_boxed_slice(),
                     span: start.to(sp),
                 });
             }
@@ -443,7 +493,7 @@ impl<'a> Parser<'a> {
         while let Some(a) = self.take_attr() {
             attrs.push(a);
         }
-        Ok(Field { label, constraint, value, attrs, span: start.to(self.prev_span()) })
+        Ok(Field { label, constraint, value, attrs: attrs.into_boxed_slice(), span: start.to(self.prev_span()) })
     }
 
     fn comprehension(&mut self) -> LResult<Comprehension> {
@@ -478,17 +528,21 @@ impl<'a> Parser<'a> {
                 let Tok::Ident(n) = self.bump() else {
                     return self.err("expected identifier after 'let'");
                 };
-                self.expect_p("=")?;
+                self.expect_p(P::Eq)?;
                 clauses.push(Clause::Let(n, self.expr()?));
             } else {
                 break;
             }
         }
-        if !self.is_p("{") {
+        if !self.is_p(P::LBrace) {
             return self.err(format!("expected '{{' after comprehension clauses, found {}", self.describe()));
         }
         let body = self.operand()?;
-        Ok(Comprehension { clauses, body: Box::new(body), span: start.to(self.prev_span()) })
+        Ok(Comprehension {
+            clauses: clauses.into_boxed_slice(),
+            body: Box::new(body),
+            span: start.to(self.prev_span()),
+        })
     }
 
     fn expr(&mut self) -> LResult<Expr> {
@@ -501,22 +555,22 @@ impl<'a> Parser<'a> {
     fn binop(&self) -> Option<(BinOp, u8)> {
         let Tok::P(p) = self.tok() else { return None };
         Some(match *p {
-            "|" => (BinOp::Or, 1),
-            "&" => (BinOp::And, 2),
-            "||" => (BinOp::LOr, 3),
-            "&&" => (BinOp::LAnd, 4),
-            "==" => (BinOp::Eq, 5),
-            "!=" => (BinOp::Ne, 5),
-            "<" => (BinOp::Lt, 5),
-            "<=" => (BinOp::Le, 5),
-            ">" => (BinOp::Gt, 5),
-            ">=" => (BinOp::Ge, 5),
-            "=~" => (BinOp::Match, 5),
-            "!~" => (BinOp::NotMatch, 5),
-            "+" => (BinOp::Add, 6),
-            "-" => (BinOp::Sub, 6),
-            "*" => (BinOp::Mul, 7),
-            "/" => (BinOp::Div, 7),
+            P::Bar => (BinOp::Or, 1),
+            P::Amp => (BinOp::And, 2),
+            P::LOr => (BinOp::LOr, 3),
+            P::LAnd => (BinOp::LAnd, 4),
+            P::EqEq => (BinOp::Eq, 5),
+            P::Ne => (BinOp::Ne, 5),
+            P::Lt => (BinOp::Lt, 5),
+            P::Le => (BinOp::Le, 5),
+            P::Gt => (BinOp::Gt, 5),
+            P::Ge => (BinOp::Ge, 5),
+            P::Match => (BinOp::Match, 5),
+            P::NotMatch => (BinOp::NotMatch, 5),
+            P::Plus => (BinOp::Add, 6),
+            P::Minus => (BinOp::Sub, 6),
+            P::Star => (BinOp::Mul, 7),
+            P::Slash => (BinOp::Div, 7),
             _ => return None,
         })
     }
@@ -541,17 +595,17 @@ impl<'a> Parser<'a> {
     fn unary(&mut self) -> LResult<Expr> {
         let start = self.span();
         let op = match self.tok() {
-            Tok::P("-") => Some(UnOp::Neg),
-            Tok::P("+") => Some(UnOp::Pos),
-            Tok::P("!") => Some(UnOp::Not),
-            Tok::P("*") => Some(UnOp::Default),
-            Tok::P("<") => Some(UnOp::Lt),
-            Tok::P("<=") => Some(UnOp::Le),
-            Tok::P(">") => Some(UnOp::Gt),
-            Tok::P(">=") => Some(UnOp::Ge),
-            Tok::P("!=") => Some(UnOp::Ne),
-            Tok::P("=~") => Some(UnOp::Match),
-            Tok::P("!~") => Some(UnOp::NotMatch),
+            Tok::P(P::Minus) => Some(UnOp::Neg),
+            Tok::P(P::Plus) => Some(UnOp::Pos),
+            Tok::P(P::Bang) => Some(UnOp::Not),
+            Tok::P(P::Star) => Some(UnOp::Default),
+            Tok::P(P::Lt) => Some(UnOp::Lt),
+            Tok::P(P::Le) => Some(UnOp::Le),
+            Tok::P(P::Gt) => Some(UnOp::Gt),
+            Tok::P(P::Ge) => Some(UnOp::Ge),
+            Tok::P(P::Ne) => Some(UnOp::Ne),
+            Tok::P(P::Match) => Some(UnOp::Match),
+            Tok::P(P::NotMatch) => Some(UnOp::NotMatch),
             _ => None,
         };
         if let Some(op) = op {
@@ -570,11 +624,14 @@ impl<'a> Parser<'a> {
         let mut e = self.operand()?;
         let mut n = 0usize;
         loop {
+            if !matches!(self.tok(), Tok::P(P::Dot | P::LBrack | P::LParen)) {
+                break;
+            }
             n += 1;
             if n > self.opts.max_depth * 4 {
                 return self.err("too many selectors");
             }
-            if self.is_p(".") {
+            if self.is_p(P::Dot) {
                 self.pos += 1;
                 let sp = self.span();
                 let sel = match self.bump() {
@@ -600,10 +657,10 @@ impl<'a> Parser<'a> {
                     }
                 };
                 let span = e.span.to(sp);
-                e = Expr { kind: ExprKind::Selector(Box::new(e), sel), span };
-            } else if self.is_p("[") {
+                e = Expr { kind: ExprKind::Selector(Box::new((e, sel))), span };
+            } else if self.is_p(P::LBrack) {
                 self.pos += 1;
-                if self.is_p(":") {
+                if self.is_p(P::Colon) {
                     return Err(SynErr {
                         kind: DiagnosticKind::Unsupported,
                         msg: "not supported: slice expressions".into(),
@@ -611,33 +668,33 @@ impl<'a> Parser<'a> {
                     });
                 }
                 let idx = self.expr()?;
-                if self.is_p(":") {
+                if self.is_p(P::Colon) {
                     return Err(SynErr {
                         kind: DiagnosticKind::Unsupported,
                         msg: "not supported: slice expressions".into(),
                         span: self.span(),
                     });
                 }
-                let end = self.expect_p("]")?;
+                let end = self.expect_p(P::RBrack)?;
                 let span = e.span.to(end);
                 e = Expr { kind: ExprKind::Index(Box::new(e), Box::new(idx)), span };
-            } else if self.is_p("(") {
+            } else if self.is_p(P::LParen) {
                 self.pos += 1;
                 let mut args = Vec::new();
                 self.skip_commas();
-                while !self.is_p(")") {
+                while !self.is_p(P::RParen) {
                     args.push(self.expr()?);
                     match self.tok() {
                         Tok::Comma(_) => self.skip_commas(),
-                        Tok::P(")") => {}
+                        Tok::P(P::RParen) => {}
                         _ => {
                             return self.err(format!("expected ',' or ')', found {}", self.describe()));
                         }
                     }
                 }
-                let end = self.expect_p(")")?;
+                let end = self.expect_p(P::RParen)?;
                 let span = e.span.to(end);
-                e = Expr { kind: ExprKind::Call(Box::new(e), args), span };
+                e = Expr { kind: ExprKind::Call(Box::new((e, args))), span };
             } else {
                 break;
             }
@@ -661,6 +718,8 @@ impl<'a> Parser<'a> {
                         opts: self.opts,
                         depth: self.depth + 1,
                         interner,
+                        decl_stack: Vec::new(),
+                        elem_stack: Vec::new(),
                     };
                     let ex = sub.expr()?;
                     sub.skip_commas();
@@ -675,7 +734,7 @@ impl<'a> Parser<'a> {
         if let [StrPart::Lit(s)] = out.as_slice() {
             return Ok(Expr { kind: ExprKind::Lit(s.clone()), span });
         }
-        Ok(Expr { kind: ExprKind::Str(out), span })
+        Ok(Expr { kind: ExprKind::Str(out.into_boxed_slice()), span })
     }
 
     fn operand(&mut self) -> LResult<Expr> {
@@ -693,26 +752,26 @@ impl<'a> Parser<'a> {
                 Ok(mk(kind))
             }
             Tok::Int(i) => {
-                let i = i128::from(*i);
+                let i = *i;
                 self.pos += 1;
                 Ok(mk(ExprKind::Int(i)))
             }
             Tok::BigInt(i) => {
-                let i = **i;
+                let i = i.clone();
                 self.pos += 1;
-                Ok(mk(ExprKind::Int(i)))
+                Ok(mk(ExprKind::BigInt(i)))
             }
             Tok::Float(f) => {
-                let (m, e) = **f;
+                let f = f.clone();
                 self.pos += 1;
-                Ok(mk(ExprKind::Float(m, e)))
+                Ok(mk(ExprKind::Float(f)))
             }
             Tok::Bottom => {
                 self.pos += 1;
                 Ok(mk(ExprKind::Bottom))
             }
             Tok::Bytes(b) => {
-                let b = b.to_vec();
+                let b = b.clone();
                 self.pos += 1;
                 Ok(mk(ExprKind::Bytes(b)))
             }
@@ -731,24 +790,25 @@ impl<'a> Parser<'a> {
                 self.pos += 1;
                 self.string_expr(&parts, sp)
             }
-            Tok::P("(") => {
+            Tok::P(P::LParen) => {
                 self.pos += 1;
                 let e = self.expr()?;
-                let end = self.expect_p(")")?;
+                let end = self.expect_p(P::RParen)?;
                 Ok(Expr { kind: ExprKind::Paren(Box::new(e)), span: sp.to(end) })
             }
-            Tok::P("{") => {
+            Tok::P(P::LBrace) => {
                 self.pos += 1;
                 self.enter()?;
-                let mut decls = Vec::new();
+                let base = self.decl_stack.len();
                 self.skip_commas();
-                while !self.is_p("}") {
+                while !self.is_p(P::RBrace) {
                     if matches!(self.tok(), Tok::Eof) {
                         self.leave();
                         return self.err("expected '}', found end of file");
                     }
-                    decls.push(self.decl()?);
-                    if !self.is_p("}")
+                    let d = self.decl()?;
+                    self.decl_stack.push(d);
+                    if !self.is_p(P::RBrace)
                         && let Err(e) = self.end_decl()
                     {
                         self.leave();
@@ -757,35 +817,40 @@ impl<'a> Parser<'a> {
                     self.skip_commas();
                 }
                 self.leave();
-                let end = self.expect_p("}")?;
-                decls.shrink_to_fit();
+                let end = self.expect_p(P::RBrace)?;
+                let decls: Box<[Decl]> = self.decl_stack.drain(base..).collect();
                 Ok(Expr { kind: ExprKind::Struct(decls), span: sp.to(end) })
             }
-            Tok::P("[") => {
+            Tok::P(P::LBrack) => {
                 self.pos += 1;
                 self.enter()?;
-                let mut elems = Vec::new();
+                let base = self.elem_stack.len();
                 self.skip_commas();
-                while !self.is_p("]") {
-                    if self.eat_p("...") {
-                        let ty =
-                            if matches!(self.tok(), Tok::Comma(_) | Tok::P("]")) { None } else { Some(self.expr()?) };
-                        elems.push(ListElem::Ellipsis(ty));
+                while !self.is_p(P::RBrack) {
+                    if self.eat_p(P::Ellipsis) {
+                        let ty = if matches!(self.tok(), Tok::Comma(_) | Tok::P(P::RBrack)) {
+                            None
+                        } else {
+                            Some(self.expr()?)
+                        };
+                        self.elem_stack.push(ListElem::Ellipsis(ty));
                         self.skip_commas();
-                        if !self.is_p("]") {
+                        if !self.is_p(P::RBrack) {
                             self.leave();
                             return self.err("'...' must be the last element of a list");
                         }
                         break;
                     }
                     if self.is_clause_start() {
-                        elems.push(ListElem::Comprehension(self.comprehension()?));
+                        let c = self.comprehension()?;
+                        self.elem_stack.push(ListElem::Comprehension(c));
                     } else {
-                        elems.push(ListElem::Expr(self.expr()?));
+                        let e = self.expr()?;
+                        self.elem_stack.push(ListElem::Expr(e));
                     }
                     match self.tok() {
                         Tok::Comma(_) => self.skip_commas(),
-                        Tok::P("]") => {}
+                        Tok::P(P::RBrack) => {}
                         _ => {
                             let r = self.err(format!("expected ',' or ']', found {}", self.describe()));
                             self.leave();
@@ -794,8 +859,8 @@ impl<'a> Parser<'a> {
                     }
                 }
                 self.leave();
-                let end = self.expect_p("]")?;
-                elems.shrink_to_fit();
+                let end = self.expect_p(P::RBrack)?;
+                let elems: Box<[ListElem]> = self.elem_stack.drain(base..).collect();
                 Ok(Expr { kind: ExprKind::List(elems), span: sp.to(end) })
             }
             Tok::Attr(a) => Err(SynErr {
