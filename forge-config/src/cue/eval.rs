@@ -86,9 +86,9 @@ type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
 /// A set of labels or names.
 type NameSet = HashSet<Rc<str>, FxBuild>;
 
-pub(crate) type NodeId = usize;
-pub(crate) type EnvId = usize;
-type GroupId = usize;
+pub(crate) type NodeId = u32;
+pub(crate) type EnvId = u32;
+type GroupId = u32;
 
 /// Kind bits.
 pub(crate) mod k {
@@ -224,6 +224,10 @@ struct Env<'a> {
 
 #[derive(Default)]
 struct Group {
+    /// The regular static labels of each struct literal of the group, shared between every
+    /// use of the literal (a definition instantiated many times builds its set once).
+    sets: Vec<Rc<NameSet>>,
+    /// Other allowed labels (dynamic labels, embedded structs' labels).
     labels: NameSet,
     open: bool,
     patterns: Vec<(Val, bool)>,
@@ -546,13 +550,47 @@ impl<'a> Nodes<'a> {
 impl<'a> std::ops::Index<NodeId> for Nodes<'a> {
     type Output = Node<'a>;
     fn index(&self, i: NodeId) -> &Node<'a> {
+        let i = i as usize;
         &self.chunks[i / NODE_CHUNK][i % NODE_CHUNK]
     }
 }
 
 impl std::ops::IndexMut<NodeId> for Nodes<'_> {
     fn index_mut(&mut self, i: NodeId) -> &mut Self::Output {
+        let i = i as usize;
         &mut self.chunks[i / NODE_CHUNK][i % NODE_CHUNK]
+    }
+}
+
+/// Environments or closedness groups indexed by `u32` ids (half the size of `usize` in the
+/// conjuncts and nodes that refer to them). Their number is bounded by the step limit, far
+/// below `u32::MAX`.
+struct IdVec<T>(Vec<T>);
+
+impl<T> IdVec<T> {
+    /// The id the next pushed element gets.
+    fn next_id(&self) -> u32 {
+        self.0.len() as u32
+    }
+
+    /// Appends an element and returns its id.
+    fn push(&mut self, v: T) -> u32 {
+        let id = self.next_id();
+        self.0.push(v);
+        id
+    }
+}
+
+impl<T> std::ops::Index<u32> for IdVec<T> {
+    type Output = T;
+    fn index(&self, i: u32) -> &T {
+        &self.0[i as usize]
+    }
+}
+
+impl<T> std::ops::IndexMut<u32> for IdVec<T> {
+    fn index_mut(&mut self, i: u32) -> &mut T {
+        &mut self.0[i as usize]
     }
 }
 
@@ -565,10 +603,12 @@ pub(crate) struct Ev<'a> {
     pub files: &'a [SourceFile],
     opts: &'a EvalOptions,
     nodes: Nodes<'a>,
-    envs: Vec<Env<'a>>,
-    groups: Vec<Group>,
+    envs: IdVec<Env<'a>>,
+    groups: IdVec<Group>,
     derived: HashMap<(GroupId, Rc<str>), GroupId, FxBuild>,
     names_cache: HashMap<usize, Rc<NameSet>, FxBuild>,
+    /// Regular static field labels of a struct literal (keyed by its declarations' address).
+    labels_cache: HashMap<usize, Rc<NameSet>, FxBuild>,
     /// The empty name set of binding-only environments.
     no_names: Rc<NameSet>,
     /// Labels `"0"`, `"1"`, ... of list elements.
@@ -696,10 +736,11 @@ fn evaluate_root<'a>(
         files,
         opts,
         nodes: Nodes::new(),
-        envs: Vec::with_capacity(total / 64),
-        groups: Vec::new(),
+        envs: IdVec(Vec::with_capacity(total / 64)),
+        groups: IdVec(Vec::new()),
         derived: HashMap::default(),
         names_cache: HashMap::default(),
+        labels_cache: HashMap::default(),
         no_names: Rc::default(),
         index_labels: Vec::new(),
         no_groups: Rc::default(),
@@ -735,8 +776,7 @@ fn evaluate_root<'a>(
             used.push(false);
         }
         ev.imports_used.push(used);
-        let env = ev.envs.len();
-        ev.envs.push(Env { parent: None, node: root, names: all.clone(), binds });
+        let env = ev.envs.push(Env { parent: None, node: root, names: all.clone(), binds });
         ev.nodes[root].add_conj(Conj { kind: CK::Decls(&a.decls, env, a.span), groups: empty.clone() });
     }
     if let Err(f) = ev.finalize(root) {
@@ -790,7 +830,8 @@ fn label_is_regular(l: &str) -> bool {
 
 impl<'a> Ev<'a> {
     fn new_node(&mut self, parent: Option<NodeId>, label: Option<Rc<str>>, is_index: bool) -> R<NodeId> {
-        if self.nodes.len() >= self.opts.max_nodes {
+        // node ids are `u32`: the limit also keeps them in range
+        if self.nodes.len() >= self.opts.max_nodes.min(u32::MAX as usize) {
             return Err(Fatal(EvalErr {
                 path: None,
                 kind: DiagnosticKind::Limit,
@@ -799,7 +840,7 @@ impl<'a> Ev<'a> {
             }));
         }
         self.nodes.push(Node::new(parent, label, is_index));
-        Ok(self.nodes.len() - 1)
+        Ok((self.nodes.len() - 1) as NodeId)
     }
 
     fn step(&mut self, span: Option<Span>) -> R<()> {
@@ -834,8 +875,7 @@ impl<'a> Ev<'a> {
     }
 
     fn new_group(&mut self) -> GroupId {
-        self.groups.push(Group::default());
-        self.groups.len() - 1
+        self.groups.push(Group::default())
     }
 
     fn derive(&mut self, g: GroupId, label: &Rc<str>) -> GroupId {
@@ -859,10 +899,30 @@ impl<'a> Ev<'a> {
         r
     }
 
+    /// The regular labels of the static fields of a struct literal (what closedness allows).
+    fn static_labels(&mut self, decls: &'a [Decl]) -> Rc<NameSet> {
+        let key = decls.as_ptr() as usize;
+        if let Some(n) = self.labels_cache.get(&key) {
+            return n.clone();
+        }
+        let mut set = NameSet::default();
+        for d in decls {
+            if let Decl::Field(f) = d
+                && let LabelKind::Name(n) = &f.label.kind
+                && label_is_regular(n)
+            {
+                set.insert(n.clone());
+            }
+        }
+        let r = Rc::new(set);
+        self.labels_cache.insert(key, r.clone());
+        r
+    }
+
     fn new_env(&mut self, parent: EnvId, node: NodeId, decls: &'a [Decl]) -> EnvId {
         let names = self.names_for(decls);
         let mut binds = Vec::new();
-        let id = self.envs.len();
+        let id = self.envs.next_id();
         for d in decls {
             match d {
                 Decl::Let(l) => binds.push((l.name.clone(), Bind::Let(&l.expr, id))),
@@ -880,8 +940,7 @@ impl<'a> Ev<'a> {
 
     fn bind_env(&mut self, parent: EnvId, binds: Vec<(Rc<str>, Bind<'a>)>) -> EnvId {
         let node = self.envs[parent].node;
-        self.envs.push(Env { parent: Some(parent), node, names: self.no_names.clone(), binds });
-        self.envs.len() - 1
+        self.envs.push(Env { parent: Some(parent), node, names: self.no_names.clone(), binds })
     }
 
     pub(crate) fn path_of(&self, mut n: NodeId) -> String {
@@ -1396,6 +1455,17 @@ impl<'a> Ev<'a> {
         let mut nseq = 0usize;
         let mut pats: Vec<Val> = Vec::new();
         let mut open = false;
+        if !groups.is_empty() {
+            let set = self.static_labels(decls);
+            if !set.is_empty() {
+                for g in groups.iter() {
+                    let sets = &mut self.groups[*g].sets;
+                    if !sets.iter().any(|x| Rc::ptr_eq(x, &set)) {
+                        sets.push(set.clone());
+                    }
+                }
+            }
+        }
         // static labels first, then dynamic labels, then embeddings (CUE's order)
         for pass in 0..2 {
             for d in decls {
@@ -1452,7 +1522,8 @@ impl<'a> Ev<'a> {
                         continue;
                     }
                 };
-                if label_is_regular(&label) {
+                // static labels are allowed through the literal's shared set (below)
+                if pass == 1 && label_is_regular(&label) {
                     for g in groups.iter() {
                         self.groups[*g].labels.insert(label.clone());
                     }
@@ -1772,7 +1843,7 @@ impl<'a> Ev<'a> {
             }
             for g in &groups {
                 let grp = &self.groups[*g];
-                if grp.open || grp.labels.contains(&*label) {
+                if grp.open || grp.labels.contains(&*label) || grp.sets.iter().any(|s| s.contains(&*label)) {
                     continue;
                 }
                 let pats: Vec<Val> = grp.patterns.iter().map(|p| p.0.clone()).collect();
@@ -3304,5 +3375,20 @@ fn predeclared(name: &str) -> Option<Val> {
         "null" => Some(Val::Null),
         "len" | "close" | "and" | "or" | "div" | "mod" | "quo" | "rem" => Some(Val::Builtin(Rc::from(name))),
         _ => None,
+    }
+}
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    /// Evaluator memory is dominated by nodes, conjuncts and syntax-tree nodes (the
+    /// 1 MiB benchmark holds ~77 k nodes): their sizes may only shrink.
+    #[test]
+    fn evaluator_and_syntax_tree_sizes_do_not_grow() {
+        assert!(std::mem::size_of::<Node<'static>>() <= 352, "Node: {}", std::mem::size_of::<Node<'static>>());
+        assert!(std::mem::size_of::<Conj<'static>>() <= 64);
+        assert!(std::mem::size_of::<Val>() <= 32);
+        assert!(std::mem::size_of::<Expr>() <= 40, "Expr: {}", std::mem::size_of::<Expr>());
+        assert!(std::mem::size_of::<Decl>() <= 128, "Decl: {}", std::mem::size_of::<Decl>());
     }
 }
