@@ -10,6 +10,12 @@ pub(crate) mod run;
 pub(crate) mod secrets;
 pub(crate) mod secrets_check;
 
+/// The async runtime every subcommand that talks to services runs on.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context as _;
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+}
+
 /// The embedded API store of a repository's `.forge-local/` (SQLite, migrated on open).
 pub(crate) async fn open_local_store(
     paths: &forge_exec::local::LocalPaths,

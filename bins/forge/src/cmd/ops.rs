@@ -94,10 +94,6 @@ pub(crate) struct StatusArgs {
     target: Target,
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
-}
-
 struct Local {
     paths: LocalPaths,
     repository: Repository,
@@ -229,15 +225,15 @@ async fn deploy_or_rollback(
 }
 
 pub(crate) fn deploy(a: DeployArgs, output: Output) -> anyhow::Result<i32> {
-    runtime()?.block_on(deploy_or_rollback(&a.target, &a.project, &a.release, &a.environment, false, output))
+    super::runtime()?.block_on(deploy_or_rollback(&a.target, &a.project, &a.release, &a.environment, false, output))
 }
 
 pub(crate) fn rollback(a: RollbackArgs, output: Output) -> anyhow::Result<i32> {
-    runtime()?.block_on(deploy_or_rollback(&a.target, &a.project, "", &a.environment, true, output))
+    super::runtime()?.block_on(deploy_or_rollback(&a.target, &a.project, "", &a.environment, true, output))
 }
 
 pub(crate) fn approve(a: ApproveArgs, output: Output) -> anyhow::Result<i32> {
-    runtime()?.block_on(async move {
+    super::runtime()?.block_on(async move {
         let project: ProjectName = a.project.parse()?;
         let environment: Environment = a.environment.parse().context("--env")?;
         if a.target.api.is_some() {
@@ -271,7 +267,7 @@ pub(crate) fn approve(a: ApproveArgs, output: Output) -> anyhow::Result<i32> {
 }
 
 pub(crate) fn status(a: StatusArgs, output: Output) -> anyhow::Result<i32> {
-    runtime()?.block_on(async move {
+    super::runtime()?.block_on(async move {
         if a.target.api.is_some() {
             let repository = a.target.repository.as_deref().context("--repository is required with --api")?;
             let project = a.project.as_deref().context("--project is required with --api")?;

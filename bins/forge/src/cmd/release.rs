@@ -75,10 +75,6 @@ fn open(path: &std::path::Path, source: &SourceArgs) -> anyhow::Result<Local> {
     Ok(Local { root, opts, ctx, paths, secrets, discovery })
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
-}
-
 pub(crate) fn retry(args: RetryArgs, output: Output) -> anyhow::Result<i32> {
     let (project, release) = match (&args.project, args.release.split_once('/')) {
         (Some(p), _) => (p.clone(), args.release.clone()),
@@ -89,7 +85,7 @@ pub(crate) fn retry(args: RetryArgs, output: Output) -> anyhow::Result<i32> {
             args.release
         ),
     };
-    runtime()?.block_on(async move {
+    super::runtime()?.block_on(async move {
         let json_out = output == Output::Json;
         let Local { root, opts, ctx, paths, secrets, discovery } = open(&args.path, &args.source)?;
         if discovery.project(&project).is_none() {
@@ -139,7 +135,7 @@ pub(crate) fn retry(args: RetryArgs, output: Output) -> anyhow::Result<i32> {
 }
 
 pub(crate) fn run(args: ReleaseArgs, output: Output) -> anyhow::Result<i32> {
-    runtime()?.block_on(async move {
+    super::runtime()?.block_on(async move {
         let json_out = output == Output::Json;
         let Local { root, opts, ctx, paths, secrets, discovery } = open(&args.path, &args.source)?;
         let projects = match &args.project {

@@ -46,6 +46,7 @@ fn open_target(target: &str) -> anyhow::Result<(Box<dyn ImageStore>, Vec<Target>
     }
 }
 
+/// Its own runtime helper (not `cmd::runtime`): forge-oci's tests compile this file on its own.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")
 }

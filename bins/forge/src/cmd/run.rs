@@ -72,8 +72,7 @@ impl SourceArgs {
 }
 
 pub(crate) fn run(args: RunArgs, output: Output) -> anyhow::Result<i32> {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-    rt.block_on(run_async(args, output))
+    super::runtime()?.block_on(run_async(args, output))
 }
 
 async fn run_async(args: RunArgs, output: Output) -> anyhow::Result<i32> {

@@ -29,6 +29,5 @@ pub(crate) fn run(path: &Path, json: bool) -> anyhow::Result<i32> {
             }
         }
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    rt.block_on(super::secrets::run(refs, json))
+    super::runtime()?.block_on(super::secrets::run(refs, json))
 }
