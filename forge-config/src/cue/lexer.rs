@@ -1,7 +1,9 @@
 //! Tokenizer with CUE's automatic comma insertion.
 //!
 //! Identifiers and escape-free string literals are interned (see [`Interner`]): a token holds
-//! an `Rc<str>` shared by every occurrence of the same text in the file.
+//! a `u32` symbol, and the parser hands out one shared `Rc<str>` per distinct text in the
+//! file. Tokens hold no reference counts, so the token vector is dropped without a walk over
+//! shared strings.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -21,22 +23,67 @@ pub(crate) struct SynErr {
 
 pub(crate) type LResult<T> = Result<T, SynErr>;
 
-/// Deduplicates identifier and literal text: one `Rc<str>` per distinct string.
-#[derive(Default)]
+/// An interned string: an index into [`Interner`]'s table.
+pub(crate) type Sym = u32;
+
+/// The symbols of CUE's keywords, interned first so that the parser compares integers.
+pub(crate) mod kw {
+    use super::Sym;
+    pub const PACKAGE: Sym = 0;
+    pub const IMPORT: Sym = 1;
+    pub const FOR: Sym = 2;
+    pub const IF: Sym = 3;
+    pub const LET: Sym = 4;
+    pub const IN: Sym = 5;
+    /// Symbols up to here cannot be selectors (`x.if`).
+    pub const LAST_RESERVED: Sym = IN;
+    pub const NULL: Sym = 6;
+    pub const TRUE: Sym = 7;
+    pub const FALSE: Sym = 8;
+    /// In symbol order.
+    pub const WORDS: [&str; 9] = ["package", "import", "for", "if", "let", "in", "null", "true", "false"];
+}
+
+/// Deduplicates identifier and literal text: one symbol, and one `Rc<str>`, per distinct
+/// string. The keywords of [`kw`] come first.
 pub(crate) struct Interner<'a> {
-    map: HashMap<&'a str, Rc<str>, std::hash::BuildHasherDefault<FxHasher>>,
+    map: HashMap<&'a str, Sym, std::hash::BuildHasherDefault<FxHasher>>,
+    strs: Vec<Rc<str>>,
 }
 
 impl<'a> Interner<'a> {
-    /// An interner sized for a source of `len` bytes.
+    /// An interner sized for a source of `len` bytes, holding the keywords.
     pub fn with_capacity(len: usize) -> Self {
-        Interner { map: HashMap::with_capacity_and_hasher(len / 24, Default::default()) }
+        let mut i = Interner {
+            map: HashMap::with_capacity_and_hasher(len / 24 + kw::WORDS.len(), Default::default()),
+            strs: Vec::with_capacity(len / 48 + kw::WORDS.len()),
+        };
+        for w in kw::WORDS {
+            i.intern(w);
+        }
+        i
     }
 
-    /// The shared string for a slice of the source.
+    /// An empty stand-in while the real interner is lent to a sub-lexer; never interns.
+    pub fn placeholder() -> Self {
+        Interner { map: HashMap::default(), strs: Vec::new() }
+    }
+
+    /// The symbol for a slice of the source.
     #[inline]
-    pub fn intern(&mut self, s: &'a str) -> Rc<str> {
-        self.map.entry(s).or_insert_with(|| Rc::from(s)).clone()
+    pub fn intern(&mut self, s: &'a str) -> Sym {
+        let strs = &mut self.strs;
+        *self.map.entry(s).or_insert_with(|| {
+            strs.push(Rc::from(s));
+            // fewer distinct strings than tokens, and tokens are limited far below u32::MAX
+            (strs.len() - 1) as Sym
+        })
+    }
+
+    /// The shared string of a symbol.
+    #[inline]
+    pub fn get(&self, s: Sym) -> &Rc<str> {
+        &self.strs[s as usize]
     }
 }
 
@@ -50,17 +97,21 @@ pub(crate) enum LexPart {
 
 #[derive(Debug, Clone)]
 pub(crate) enum Tok {
-    Ident(Rc<str>),
+    Ident(Sym),
     /// An integer that fits `i64` (the common case; keeps tokens 8-byte aligned).
     Int(i64),
     /// A larger integer.
     BigInt(Box<i128>),
     /// Mantissa and exponent.
     Float(Box<(i128, i32)>),
-    Str(Box<[LexPart]>),
+    /// A string with escapes or interpolations (boxed twice: keeps tokens at 16 bytes).
+    #[allow(clippy::box_collection)] // a thin pointer: rare payloads must not widen every token
+    Str(Box<Vec<LexPart>>),
     /// A string literal without escapes or interpolation (the common case; no part list).
-    Lit(Rc<str>),
-    Bytes(Box<[u8]>),
+    Lit(Sym),
+    /// A bytes literal (boxed twice, like `Str`).
+    #[allow(clippy::box_collection)]
+    Bytes(Box<Vec<u8>>),
     Bottom,
     Attr(Box<Attribute>),
     P(P),
@@ -744,9 +795,9 @@ impl<'a> Lexer<'a> {
                     }
                 }
             }
-            Ok(Tok::Bytes(out.into_boxed_slice()))
+            Ok(Tok::Bytes(Box::new(out)))
         } else {
-            Ok(Tok::Str(parts.into_boxed_slice()))
+            Ok(Tok::Str(Box::new(parts)))
         }
     }
 

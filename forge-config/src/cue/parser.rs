@@ -2,7 +2,7 @@
 
 use super::ast::*;
 use super::diag::DiagnosticKind;
-use super::lexer::{Interner, LResult, LexPart, Lexer, P, SynErr, Tok, Token};
+use super::lexer::{Interner, LResult, LexPart, Lexer, P, Sym, SynErr, Tok, Token, kw};
 use super::source::{FileId, Span};
 use super::value::Attribute;
 
@@ -57,8 +57,9 @@ struct Parser<'a> {
     elem_stack: Vec<ListElem>,
 }
 
-fn is_ident(t: &Tok, s: &str) -> bool {
-    matches!(t, Tok::Ident(i) if **i == *s)
+/// Whether the token is the keyword (or identifier) `k`.
+fn is_kw(t: &Tok, k: Sym) -> bool {
+    matches!(t, Tok::Ident(i) if *i == k)
 }
 
 impl<'a> Parser<'a> {
@@ -136,7 +137,7 @@ impl<'a> Parser<'a> {
     }
     fn describe(&self) -> String {
         match self.tok() {
-            Tok::Ident(s) => format!("'{s}'"),
+            Tok::Ident(s) => format!("'{}'", self.interner.get(*s)),
             Tok::Int(_) | Tok::BigInt(_) | Tok::Float(..) => "number".into(),
             Tok::Str(_) | Tok::Lit(_) => "string".into(),
             Tok::Bytes(_) => "bytes".into(),
@@ -162,6 +163,12 @@ impl<'a> Parser<'a> {
     fn leave(&mut self) {
         self.depth -= 1;
     }
+    /// The shared string of an interned symbol.
+    #[inline]
+    fn sym(&self, s: Sym) -> std::rc::Rc<str> {
+        self.interner.get(s).clone()
+    }
+
     /// Drops what a failed speculative parse left on the declaration and element stacks.
     fn unwind(&mut self, (decls, elems): (usize, usize)) {
         self.decl_stack.truncate(decls);
@@ -182,16 +189,16 @@ impl<'a> Parser<'a> {
             self.skip_commas();
         }
         let mut package = None;
-        if is_ident(self.tok(), "package") && matches!(self.tok_at(1), Tok::Ident(_)) {
+        if is_kw(self.tok(), kw::PACKAGE) && matches!(self.tok_at(1), Tok::Ident(_)) {
             self.pos += 1;
             let sp = self.span();
             if let Tok::Ident(name) = self.bump() {
-                package = Some((name.to_string(), sp));
+                package = Some((self.interner.get(name).to_string(), sp));
             }
             self.end_decl()?;
         }
         let mut imports = Vec::new();
-        while is_ident(self.tok(), "import")
+        while is_kw(self.tok(), kw::IMPORT)
             && !matches!(self.tok_at(1), Tok::P(P::Colon) | Tok::P(P::Quest) | Tok::P(P::Bang))
         {
             self.pos += 1;
@@ -211,11 +218,11 @@ impl<'a> Parser<'a> {
             self.end_decl()?;
         }
         while !matches!(self.tok(), Tok::Eof) {
-            if is_ident(self.tok(), "import") && matches!(self.tok_at(1), Tok::Str(_) | Tok::Lit(_) | Tok::P(P::LParen))
+            if is_kw(self.tok(), kw::IMPORT) && matches!(self.tok_at(1), Tok::Str(_) | Tok::Lit(_) | Tok::P(P::LParen))
             {
                 return self.err("imports must come before other declarations");
             }
-            if is_ident(self.tok(), "package") && matches!(self.tok_at(1), Tok::Ident(_)) {
+            if is_kw(self.tok(), kw::PACKAGE) && matches!(self.tok_at(1), Tok::Ident(_)) {
                 return self.err("package clause must be the first declaration");
             }
             decls.push(self.decl()?);
@@ -241,14 +248,14 @@ impl<'a> Parser<'a> {
     fn import_spec(&mut self) -> LResult<Import> {
         let sp = self.span();
         let alias = if let Tok::Ident(n) = self.tok() {
-            let n = n.to_string();
+            let n = self.interner.get(*n).to_string();
             self.pos += 1;
             Some(n)
         } else {
             None
         };
         let path = match self.bump() {
-            Tok::Lit(s) => s.to_string(),
+            Tok::Lit(s) => self.interner.get(s).to_string(),
             Tok::Str(parts) => match &parts[..] {
                 [LexPart::Lit(s)] => s.to_string(),
                 _ => return self.err("invalid import path"),
@@ -262,7 +269,7 @@ impl<'a> Parser<'a> {
 
     fn is_clause_start(&self) -> bool {
         let t = self.tok();
-        if !(is_ident(t, "for") || is_ident(t, "if") || is_ident(t, "let")) {
+        if !(is_kw(t, kw::FOR) || is_kw(t, kw::IF) || is_kw(t, kw::LET)) {
             return false;
         }
         match self.tok_at(1) {
@@ -290,7 +297,7 @@ impl<'a> Parser<'a> {
         if let Some(a) = self.take_attr() {
             return Ok(Decl::Attribute(Box::new(a)));
         }
-        if is_ident(self.tok(), "let")
+        if is_kw(self.tok(), kw::LET)
             && matches!(self.tok_at(1), Tok::Ident(_))
             && matches!(self.tok_at(2), Tok::P(P::Eq))
         {
@@ -300,6 +307,7 @@ impl<'a> Parser<'a> {
             };
             self.expect_p(P::Eq)?;
             let expr = self.expr()?;
+            let name = self.sym(name);
             return Ok(Decl::Let(LetClause { name, expr, span: start.to(self.prev_span()) }));
         }
         if self.is_clause_start() {
@@ -340,9 +348,9 @@ impl<'a> Parser<'a> {
         else {
             return None;
         };
-        let (name, quoted) = match &t.tok {
-            Tok::Ident(n) => (n.clone(), false),
-            Tok::Lit(s) => (s.clone(), true),
+        let (name, quoted) = match t.tok {
+            Tok::Ident(n) => (self.sym(n), false),
+            Tok::Lit(s) => (self.sym(s), true),
             _ => return None,
         };
         let span = t.span(self.file);
@@ -356,21 +364,16 @@ impl<'a> Parser<'a> {
         let stacks = (self.decl_stack.len(), self.elem_stack.len());
         let mut alias = None;
         if let (Tok::Ident(a), Tok::P(P::Eq)) = (self.tok(), self.tok_at(1)) {
-            alias = Some(a.clone());
+            alias = Some(self.sym(*a));
             self.pos += 2;
         }
         let lstart = self.span();
         let quoted = matches!(self.tok(), Tok::Str(_) | Tok::Lit(_));
         let kind = match self.tok() {
-            Tok::Ident(n) => {
-                let n = n.clone();
+            Tok::Ident(n) | Tok::Lit(n) => {
+                let n = self.sym(*n);
                 self.pos += 1;
                 LabelKind::Name(n)
-            }
-            Tok::Lit(s) => {
-                let s = s.clone();
-                self.pos += 1;
-                LabelKind::Name(s)
             }
             Tok::Str(parts) => match &parts[..] {
                 [LexPart::Lit(s)] => {
@@ -403,7 +406,7 @@ impl<'a> Parser<'a> {
                 self.pos += 1;
                 let mut palias = None;
                 if let (Tok::Ident(a), Tok::P(P::Eq)) = (self.tok(), self.tok_at(1)) {
-                    palias = Some(a.clone());
+                    palias = Some(self.sym(*a));
                     self.pos += 2;
                 }
                 let e = match self.expr() {
@@ -500,7 +503,7 @@ impl<'a> Parser<'a> {
         let start = self.span();
         let mut clauses = Vec::new();
         loop {
-            if is_ident(self.tok(), "for") {
+            if is_kw(self.tok(), kw::FOR) {
                 self.pos += 1;
                 let Tok::Ident(a) = self.bump() else {
                     return self.err("expected identifier after 'for'");
@@ -510,25 +513,26 @@ impl<'a> Parser<'a> {
                     let Tok::Ident(b) = self.bump() else {
                         return self.err("expected identifier");
                     };
-                    (Some(a), b)
+                    (Some(self.sym(a)), self.sym(b))
                 } else {
-                    (None, a)
+                    (None, self.sym(a))
                 };
-                if !is_ident(self.tok(), "in") {
+                if !is_kw(self.tok(), kw::IN) {
                     return self.err("expected 'in'");
                 }
                 self.pos += 1;
                 let e = self.expr()?;
                 clauses.push(Clause::For(k, v, e));
-            } else if is_ident(self.tok(), "if") {
+            } else if is_kw(self.tok(), kw::IF) {
                 self.pos += 1;
                 clauses.push(Clause::If(self.expr()?));
-            } else if is_ident(self.tok(), "let") {
+            } else if is_kw(self.tok(), kw::LET) {
                 self.pos += 1;
                 let Tok::Ident(n) = self.bump() else {
                     return self.err("expected identifier after 'let'");
                 };
                 self.expect_p(P::Eq)?;
+                let n = self.sym(n);
                 clauses.push(Clause::Let(n, self.expr()?));
             } else {
                 break;
@@ -635,15 +639,14 @@ impl<'a> Parser<'a> {
                 self.pos += 1;
                 let sp = self.span();
                 let sel = match self.bump() {
-                    Tok::Ident(s) if matches!(&*s, "if" | "for" | "in" | "let" | "import" | "package") => {
+                    Tok::Ident(s) if s <= kw::LAST_RESERVED => {
                         return Err(SynErr {
                             kind: DiagnosticKind::Syntax,
-                            msg: format!("expected selector, found '{s}'"),
+                            msg: format!("expected selector, found '{}'", self.interner.get(s)),
                             span: sp,
                         });
                     }
-                    Tok::Ident(s) => s,
-                    Tok::Lit(s) => s,
+                    Tok::Ident(s) | Tok::Lit(s) => self.sym(s),
                     Tok::Str(parts) => match &parts[..] {
                         [LexPart::Lit(s)] => s.clone(),
                         _ => return self.err("invalid selector"),
@@ -708,7 +711,7 @@ impl<'a> Parser<'a> {
             match p {
                 LexPart::Lit(s) => out.push(StrPart::Lit(s.clone())),
                 LexPart::Interp(s, e) => {
-                    let interner = std::mem::take(&mut self.interner);
+                    let interner = std::mem::replace(&mut self.interner, Interner::placeholder());
                     let (toks, interner) = Lexer::new(self.src, self.file, *s, *e, interner).run()?;
                     let mut sub = Parser {
                         src: self.src,
@@ -726,7 +729,7 @@ impl<'a> Parser<'a> {
                     if !matches!(sub.tok(), Tok::Eof) {
                         return sub.err("unexpected token in interpolation");
                     }
-                    self.interner = std::mem::take(&mut sub.interner);
+                    self.interner = std::mem::replace(&mut sub.interner, Interner::placeholder());
                     out.push(StrPart::Expr(ex));
                 }
             }
@@ -742,11 +745,11 @@ impl<'a> Parser<'a> {
         let mk = |kind| Expr { kind, span: sp };
         match self.tok() {
             Tok::Ident(n) => {
-                let kind = match &**n {
-                    "null" => ExprKind::Null,
-                    "true" => ExprKind::Bool(true),
-                    "false" => ExprKind::Bool(false),
-                    _ => ExprKind::Ident(n.clone()),
+                let kind = match *n {
+                    kw::NULL => ExprKind::Null,
+                    kw::TRUE => ExprKind::Bool(true),
+                    kw::FALSE => ExprKind::Bool(false),
+                    n => ExprKind::Ident(self.sym(n)),
                 };
                 self.pos += 1;
                 Ok(mk(kind))
@@ -771,12 +774,12 @@ impl<'a> Parser<'a> {
                 Ok(mk(ExprKind::Bottom))
             }
             Tok::Bytes(b) => {
-                let b = b.clone();
+                let b = b.as_slice().into();
                 self.pos += 1;
                 Ok(mk(ExprKind::Bytes(b)))
             }
             Tok::Lit(s) => {
-                let kind = ExprKind::Lit(s.clone());
+                let kind = ExprKind::Lit(self.sym(*s));
                 self.pos += 1;
                 Ok(mk(kind))
             }
