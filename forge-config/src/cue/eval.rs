@@ -89,6 +89,8 @@ type NameSet = HashSet<Rc<str>, FxBuild>;
 pub(crate) type NodeId = u32;
 pub(crate) type EnvId = u32;
 type GroupId = u32;
+/// The closedness groups of a conjunct: one shared allocation.
+type Groups = Rc<[GroupId]>;
 
 /// Kind bits.
 pub(crate) mod k {
@@ -204,7 +206,7 @@ enum CK<'a> {
 #[derive(Clone)]
 struct Conj<'a> {
     kind: CK<'a>,
-    groups: Rc<Vec<GroupId>>,
+    groups: Groups,
 }
 
 #[derive(Clone)]
@@ -247,7 +249,7 @@ struct Pattern<'a> {
     alias: Option<&'a Rc<str>>,
     value: &'a Expr,
     env: EnvId,
-    groups: Rc<Vec<GroupId>>,
+    groups: Groups,
 }
 
 struct DisjInfo<'a> {
@@ -392,7 +394,7 @@ struct Cold<'a> {
     choices: Option<Rc<Vec<usize>>>,
     disj_seen: usize,
     patterns: Vec<Pattern<'a>>,
-    comps: Vec<(&'a Comprehension, EnvId, Rc<Vec<GroupId>>)>,
+    comps: Vec<(&'a Comprehension, EnvId, Groups)>,
     deferred: Vec<Conj<'a>>,
 }
 
@@ -614,7 +616,7 @@ pub(crate) struct Ev<'a> {
     /// Labels `"0"`, `"1"`, ... of list elements.
     index_labels: Vec<Rc<str>>,
     /// The empty closedness-group list.
-    no_groups: Rc<Vec<GroupId>>,
+    no_groups: Groups,
     depth: usize,
     steps: u64,
     pub regex_cache: HashMap<String, Rc<regex::Regex>>,
@@ -743,7 +745,7 @@ fn evaluate_root<'a>(
         labels_cache: HashMap::default(),
         no_names: Rc::default(),
         index_labels: Vec::new(),
-        no_groups: Rc::default(),
+        no_groups: Rc::from([]),
         depth: 0,
         steps: 0,
         regex_cache: HashMap::new(),
@@ -757,7 +759,7 @@ fn evaluate_root<'a>(
         collect_names(&a.decls, &mut all);
     }
     let all = Rc::new(all);
-    let empty: Rc<Vec<GroupId>> = Rc::new(Vec::new());
+    let empty: Groups = Rc::from([]);
     for (fi, a) in asts.iter().enumerate() {
         let mut binds = Vec::new();
         let mut used = Vec::new();
@@ -1180,12 +1182,11 @@ impl<'a> Ev<'a> {
         self.order_scratch = sc;
     }
 
-    fn derive_all(&mut self, groups: &Rc<Vec<GroupId>>, label: &Rc<str>) -> Rc<Vec<GroupId>> {
+    fn derive_all(&mut self, groups: &Groups, label: &Rc<str>) -> Groups {
         if groups.is_empty() {
             return groups.clone();
         }
-        let v: Vec<GroupId> = groups.iter().map(|g| self.derive(*g, label)).collect();
-        Rc::new(v)
+        groups.iter().map(|g| self.derive(*g, label)).collect()
     }
 
     fn label_matches(&mut self, label: &str, pat: &Val) -> R<bool> {
@@ -1223,7 +1224,7 @@ impl<'a> Ev<'a> {
         }
     }
 
-    fn process_expr(&mut self, n: NodeId, e: &'a Expr, env: EnvId, groups: &Rc<Vec<GroupId>>) -> R<Vec<GroupId>> {
+    fn process_expr(&mut self, n: NodeId, e: &'a Expr, env: EnvId, groups: &Groups) -> R<Vec<GroupId>> {
         match &e.kind {
             ExprKind::Paren(x) => self.process_expr(n, x, env, groups),
             ExprKind::Struct(decls) => self.process_struct(n, decls, env, groups, e.span),
@@ -1291,7 +1292,7 @@ impl<'a> Ev<'a> {
         }
     }
 
-    fn add_val(&mut self, n: NodeId, v: Val, span: Option<Span>, groups: &Rc<Vec<GroupId>>) -> R<Vec<GroupId>> {
+    fn add_val(&mut self, n: NodeId, v: Val, span: Option<Span>, groups: &Groups) -> R<Vec<GroupId>> {
         match v {
             Val::Struct(m) | Val::List(m) => self.copy_node(n, m, groups, span.unwrap_or_default()),
             Val::Disj(leaves) => {
@@ -1344,7 +1345,7 @@ impl<'a> Ev<'a> {
         false
     }
 
-    fn copy_node(&mut self, n: NodeId, v: NodeId, groups: &Rc<Vec<GroupId>>, span: Span) -> R<Vec<GroupId>> {
+    fn copy_node(&mut self, n: NodeId, v: NodeId, groups: &Groups, span: Span) -> R<Vec<GroupId>> {
         if v == n || self.nodes[n].copied.contains(&v) {
             return Ok(Vec::new());
         }
@@ -1413,7 +1414,7 @@ impl<'a> Ev<'a> {
                 if let Some(g) = extra {
                     gs.push(g);
                 }
-                Conj { kind: c.kind, groups: Rc::new(gs) }
+                Conj { kind: c.kind, groups: Rc::from(gs) }
             };
             match self.process(n, c) {
                 Ok(g) => new_groups.extend(g),
@@ -1432,7 +1433,7 @@ impl<'a> Ev<'a> {
         n: NodeId,
         decls: &'a [Decl],
         env: EnvId,
-        groups: &Rc<Vec<GroupId>>,
+        groups: &Groups,
         _span: Span,
     ) -> R<Vec<GroupId>> {
         let has_embed = decls.iter().any(|d| matches!(d, Decl::Embed(_)));
@@ -1571,7 +1572,7 @@ impl<'a> Ev<'a> {
                 }
             }
         }
-        let all: Rc<Vec<GroupId>> = if new_groups.is_empty() {
+        let all: Groups = if new_groups.is_empty() {
             groups.clone()
         } else {
             let mut v: Vec<GroupId> = groups.iter().copied().collect();
@@ -1593,7 +1594,7 @@ impl<'a> Ev<'a> {
                     grp.open = true;
                 }
             }
-            Rc::new(v)
+            Rc::from(v)
         };
         for d in decls {
             if let Decl::Comprehension(c) = d {
@@ -1614,7 +1615,7 @@ impl<'a> Ev<'a> {
         n: NodeId,
         elems: &'a [ListElem],
         env: EnvId,
-        groups: &Rc<Vec<GroupId>>,
+        groups: &Groups,
         span: Span,
     ) -> R<()> {
         let elem_label: Rc<str> = Rc::from("[]");
@@ -1739,7 +1740,7 @@ impl<'a> Ev<'a> {
         Ok(())
     }
 
-    fn run_struct_comp(&mut self, n: NodeId, comp: &'a Comprehension, env: EnvId, groups: Rc<Vec<GroupId>>) -> R<()> {
+    fn run_struct_comp(&mut self, n: NodeId, comp: &'a Comprehension, env: EnvId, groups: Groups) -> R<()> {
         let mut yields = Vec::new();
         self.enter(Some(comp.span))?;
         let r = self.run_comp(comp, 0, env, &mut yields);
@@ -2376,7 +2377,7 @@ impl<'a> Ev<'a> {
     pub(crate) fn close_struct(&mut self, v: Val) -> R<Val> {
         let g = self.new_group();
         let n = self.new_node(None, None, false)?;
-        self.nodes[n].add_conj(Conj { kind: CK::Val(v, None), groups: Rc::new(vec![g]) });
+        self.nodes[n].add_conj(Conj { kind: CK::Val(v, None), groups: Rc::from([g]) });
         self.finalize(n)?;
         Ok(Val::Struct(n))
     }
