@@ -1610,14 +1610,7 @@ impl<'a> Ev<'a> {
         Ok(new_groups)
     }
 
-    fn process_list(
-        &mut self,
-        n: NodeId,
-        elems: &'a [ListElem],
-        env: EnvId,
-        groups: &Groups,
-        span: Span,
-    ) -> R<()> {
+    fn process_list(&mut self, n: NodeId, elems: &'a [ListElem], env: EnvId, groups: &Groups, span: Span) -> R<()> {
         let elem_label: Rc<str> = Rc::from("[]");
         let derived = self.derive_all(groups, &elem_label);
         let mut idx = 0usize;
@@ -1782,6 +1775,7 @@ impl<'a> Ev<'a> {
         if self.nodes[n].has_disjs() {
             self.resolve_disj(n)?;
             self.nodes[n].state = St::Done;
+            self.trim_cold(n);
             return Ok(());
         }
         let acc = self.nodes[n].acc.clone();
@@ -1829,7 +1823,24 @@ impl<'a> Ev<'a> {
         // The field list is complete: give back the growth slack (it lives until the end).
         self.nodes[n].arcs.entries.shrink_to_fit();
         self.nodes[n].state = St::Done;
+        self.trim_cold(n);
         Ok(())
+    }
+
+    /// A finished node keeps of its cold state only what [`Ev::reset`] would keep (attributes
+    /// and chosen disjuncts): disjunctions, list lengths, patterns and comprehensions were
+    /// consumed by its evaluation and are rebuilt from the conjuncts if it is ever reset.
+    /// Frees them while evaluation goes on instead of holding them to the end.
+    fn trim_cold(&mut self, n: NodeId) {
+        let node = &mut self.nodes[n];
+        let Some(x) = node.x.as_deref_mut() else { return };
+        if x.attrs.is_empty() && x.choices.is_none() {
+            node.x = None;
+        } else if !(x.lists.is_empty() && x.disjs.is_empty() && x.patterns.is_empty() && x.comps.is_empty()) {
+            let attrs = std::mem::take(&mut x.attrs);
+            let choices = x.choices.take();
+            *x = Cold { attrs, choices, ..Cold::default() };
+        }
     }
 
     fn check_closed(&mut self, n: NodeId) -> R<Option<Val>> {
