@@ -96,8 +96,8 @@ const VALIDATORS: &[(&str, usize)] = &[
 pub(crate) fn validate(name: &str, v: &Val, args: &[Val]) -> bool {
     let Val::Str(s) = v else { return false };
     match (name, args) {
-        ("strings.MinRunes", [Val::Int(n)]) => s.chars().count() as i128 >= *n,
-        ("strings.MaxRunes", [Val::Int(n)]) => s.chars().count() as i128 <= *n,
+        ("strings.MinRunes", [Val::Int(n)]) => s.chars().count() as i128 >= n.get(),
+        ("strings.MaxRunes", [Val::Int(n)]) => s.chars().count() as i128 <= n.get(),
         ("strings.HasPrefix", [Val::Str(p)]) => s.starts_with(&**p),
         ("strings.HasSuffix", [Val::Str(p)]) => s.ends_with(&**p),
         ("strings.Contains", [Val::Str(p)]) => s.contains(&**p),
@@ -116,10 +116,10 @@ pub(crate) fn member(pkg: &str, sel: &str) -> Option<Val> {
     match full.as_str() {
         "math.Pi" => dec("3.14159265358979323846264338327950288419716939937510582097494459"),
         "math.E" => dec("2.71828182845904523536028747135266249775724709369995957496696763"),
-        "math.MaxInt64" => Some(Val::Int(i64::MAX as i128)),
-        "math.MinInt64" => Some(Val::Int(i64::MIN as i128)),
-        "math.MaxInt32" => Some(Val::Int(i32::MAX as i128)),
-        "math.MaxUint32" => Some(Val::Int(u32::MAX as i128)),
+        "math.MaxInt64" => Some(Val::int(i64::MAX as i128)),
+        "math.MinInt64" => Some(Val::int(i64::MIN as i128)),
+        "math.MaxInt32" => Some(Val::int(i32::MAX as i128)),
+        "math.MaxUint32" => Some(Val::int(u32::MAX as i128)),
         _ => None,
     }
 }
@@ -134,7 +134,7 @@ fn incomplete(name: &str, sp: Span) -> Val {
 
 fn num(v: &Val) -> Option<Decimal> {
     match v {
-        Val::Int(i) => Some(Decimal::from_int(*i)),
+        Val::Int(i) => Some(Decimal::from_int(i.get())),
         Val::Float(d) => Some(**d),
         _ => None,
     }
@@ -189,7 +189,7 @@ pub(crate) fn call(ev: &mut Ev<'_>, name: &str, args: Vec<Val>, sp: Span) -> R<V
     macro_rules! int {
         ($i:expr) => {
             match &args[$i] {
-                Val::Int(i) => *i,
+                Val::Int(i) => i.get(),
                 _ => return Ok(err(format!("{name}: argument {} must be an int", $i + 1), sp)),
             }
         };
@@ -233,10 +233,10 @@ pub(crate) fn call(ev: &mut Ev<'_>, name: &str, args: Vec<Val>, sp: Span) -> R<V
         "len" => {
             check!(1);
             match &args[0] {
-                Val::Str(s) => Val::Int(s.len() as i128),
-                Val::Bytes(b) => Val::Int(b.len() as i128),
-                Val::List(n) => Val::Int(ev.list_items(*n)?.len() as i128),
-                Val::Struct(n) => Val::Int(ev.struct_fields(*n)?.len() as i128),
+                Val::Str(s) => Val::int(s.len() as i128),
+                Val::Bytes(b) => Val::int(b.len() as i128),
+                Val::List(n) => Val::int(ev.list_items(*n)?.len() as i128),
+                Val::Struct(n) => Val::int(ev.struct_fields(*n)?.len() as i128),
                 Val::Top | Val::Basic(..) | Val::Disj(_) => incomplete(name, sp),
                 _ => err("len: invalid argument", sp),
             }
@@ -280,7 +280,7 @@ pub(crate) fn call(ev: &mut Ev<'_>, name: &str, args: Vec<Val>, sp: Span) -> R<V
                 "quo" => a / b,
                 _ => a % b,
             };
-            Val::Int(r)
+            Val::int(r)
         }
         "strings.Contains" => {
             check!(2);
@@ -382,19 +382,19 @@ pub(crate) fn call(ev: &mut Ev<'_>, name: &str, args: Vec<Val>, sp: Span) -> R<V
         }
         "strings.Index" => {
             check!(2);
-            Val::Int(s!(0).find(&*s!(1)).map(|i| i as i128).unwrap_or(-1))
+            Val::int(s!(0).find(&*s!(1)).map(|i| i as i128).unwrap_or(-1))
         }
         "strings.LastIndex" => {
             check!(2);
-            Val::Int(s!(0).rfind(&*s!(1)).map(|i| i as i128).unwrap_or(-1))
+            Val::int(s!(0).rfind(&*s!(1)).map(|i| i as i128).unwrap_or(-1))
         }
         "strings.Count" => {
             check!(2);
             let (a, b) = (s!(0), s!(1));
             if b.is_empty() {
-                Val::Int(a.chars().count() as i128 + 1)
+                Val::int(a.chars().count() as i128 + 1)
             } else {
-                Val::Int(a.matches(&*b).count() as i128)
+                Val::int(a.matches(&*b).count() as i128)
             }
         }
         "strings.Fields" => {
@@ -412,7 +412,7 @@ pub(crate) fn call(ev: &mut Ev<'_>, name: &str, args: Vec<Val>, sp: Span) -> R<V
         }
         "strings.Runes" => {
             check!(1);
-            let items = s!(0).chars().map(|c| Val::Int(c as i128)).collect();
+            let items = s!(0).chars().map(|c| Val::int(c as i128)).collect();
             ev.make_list(items)?
         }
         "list.Concat" => {
@@ -480,7 +480,7 @@ pub(crate) fn call(ev: &mut Ev<'_>, name: &str, args: Vec<Val>, sp: Span) -> R<V
                 if out.len() > 1_000_000 {
                     return Ok(err("list.Range: too many elements", sp));
                 }
-                out.push(if all_int { cur.to_int().map(Val::Int).unwrap_or(Val::float(cur)) } else { Val::float(cur) });
+                out.push(if all_int { cur.to_int().map(Val::int).unwrap_or(Val::float(cur)) } else { Val::float(cur) });
                 cur = match cur.add(st) {
                     Some(c) => c,
                     None => break,
@@ -519,7 +519,7 @@ pub(crate) fn call(ev: &mut Ev<'_>, name: &str, args: Vec<Val>, sp: Span) -> R<V
                 }
             };
             match r {
-                Some(d) if all_int => d.to_int().map(Val::Int).unwrap_or(Val::float(d)),
+                Some(d) if all_int => d.to_int().map(Val::int).unwrap_or(Val::float(d)),
                 Some(d) => Val::float(d),
                 None => err(format!("{name}: empty list or overflow"), sp),
             }
@@ -595,12 +595,12 @@ pub(crate) fn call(ev: &mut Ev<'_>, name: &str, args: Vec<Val>, sp: Span) -> R<V
                 "math.Round" => f.round(),
                 _ => f.trunc(),
             };
-            if r.abs() < 1e18 { Val::Int(r as i128) } else { float_val(r, sp) }
+            if r.abs() < 1e18 { Val::int(r as i128) } else { float_val(r, sp) }
         }
         "math.Abs" => {
             check!(1);
             match &args[0] {
-                Val::Int(i) => Val::Int(i.abs()),
+                Val::Int(i) => Val::int(i.get().abs()),
                 Val::Float(d) => Val::float(Decimal::new(d.mant.abs(), d.exp)),
                 _ => err("math.Abs: argument must be a number", sp),
             }
@@ -690,7 +690,7 @@ pub(crate) fn call(ev: &mut Ev<'_>, name: &str, args: Vec<Val>, sp: Span) -> R<V
         "strconv.Atoi" => {
             check!(1);
             match s!(0).parse::<i64>() {
-                Ok(i) => Val::Int(i as i128),
+                Ok(i) => Val::int(i as i128),
                 Err(e) => err(format!("strconv.Atoi: {e}"), sp),
             }
         }
@@ -702,7 +702,7 @@ pub(crate) fn call(ev: &mut Ev<'_>, name: &str, args: Vec<Val>, sp: Span) -> R<V
                 return Ok(err("strconv.ParseInt: invalid base", sp));
             }
             match i64::from_str_radix(&t, base as u32) {
-                Ok(i) => Val::Int(i as i128),
+                Ok(i) => Val::int(i as i128),
                 Err(e) => err(format!("strconv.ParseInt: {e}"), sp),
             }
         }
@@ -878,9 +878,9 @@ fn from_json(ev: &mut Ev<'_>, j: &serde_json::Value, depth: usize, sp: Span) -> 
         J::Bool(b) => Val::Bool(*b),
         J::Number(n) => {
             if let Some(i) = n.as_i64() {
-                Val::Int(i as i128)
+                Val::int(i as i128)
             } else if let Some(u) = n.as_u64() {
-                Val::Int(u as i128)
+                Val::int(u as i128)
             } else {
                 match Decimal::parse(&n.to_string()) {
                     Some(d) => Val::float(d),

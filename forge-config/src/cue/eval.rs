@@ -144,14 +144,36 @@ impl Bound {
     }
 }
 
+/// An integer value, stored 8-byte aligned so that [`Val`] (and every node, conjunct and
+/// list of values holding one) is not padded to `i128`'s 16-byte alignment. Read it with
+/// [`I128::get`].
+#[derive(Clone, Copy)]
+#[repr(C, packed(8))]
+pub(crate) struct I128(i128);
+
+impl I128 {
+    /// The value.
+    #[inline]
+    pub(crate) fn get(self) -> i128 {
+        self.0
+    }
+}
+
+impl std::fmt::Debug for I128 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = self.0;
+        write!(f, "{v}")
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) enum Val {
     Top,
     Err(Rc<EvalErr>),
     Null,
     Bool(bool),
-    Int(i128),
-    /// Boxed (shared) to keep `Val` at 32 bytes.
+    Int(I128),
+    /// Boxed (shared) to keep `Val` small.
     Float(Rc<Decimal>),
     Str(Rc<str>),
     Bytes(Rc<[u8]>),
@@ -167,6 +189,11 @@ pub(crate) enum Val {
 impl Val {
     pub fn err(kind: DiagnosticKind, msg: impl Into<String>, span: Option<Span>) -> Val {
         Val::Err(Rc::new(EvalErr { path: None, kind, msg: msg.into(), span }))
+    }
+    /// An integer value.
+    #[inline]
+    pub fn int(i: i128) -> Val {
+        Val::Int(I128(i))
     }
     pub fn float(d: Decimal) -> Val {
         Val::Float(Rc::new(d))
@@ -329,21 +356,25 @@ impl Arcs {
 }
 
 /// A short list: most nodes have zero or one conjunct, copied node, closedness group or
-/// field-order record, kept inline (no allocation).
+/// field-order record, kept inline (no allocation). `M` holds two or more.
 #[derive(Clone, Default)]
-enum Few<T> {
+enum Few<T, M = Vec<T>> {
     #[default]
     None,
     One(T),
-    Many(Vec<T>),
+    Many(M),
 }
 
-impl<T> Few<T> {
+/// A short list of ids: 16 bytes (the rare longer list behind one more pointer).
+#[allow(clippy::box_collection)] // a thin pointer keeps the common node small
+type Ids = Few<u32, Box<Vec<u32>>>;
+
+impl<T, M: AsRef<Vec<T>> + AsMut<Vec<T>> + From<Vec<T>>> Few<T, M> {
     fn len(&self) -> usize {
         match self {
             Few::None => 0,
             Few::One(_) => 1,
-            Few::Many(v) => v.len(),
+            Few::Many(v) => v.as_ref().len(),
         }
     }
 
@@ -355,7 +386,7 @@ impl<T> Few<T> {
         match self {
             Few::None => None,
             Few::One(c) => (i == 0).then_some(c),
-            Few::Many(v) => v.get(i),
+            Few::Many(v) => v.as_ref().get(i),
         }
     }
 
@@ -364,11 +395,11 @@ impl<T> Few<T> {
     }
 
     fn push(&mut self, c: T) {
-        match std::mem::take(self) {
+        match std::mem::replace(self, Few::None) {
             Few::None => *self = Few::One(c),
-            Few::One(first) => *self = Few::Many(vec![first, c]),
+            Few::One(first) => *self = Few::Many(M::from(vec![first, c])),
             Few::Many(mut v) => {
-                v.push(c);
+                v.as_mut().push(c);
                 *self = Few::Many(v);
             }
         }
@@ -379,7 +410,7 @@ impl<T> Few<T> {
     }
 }
 
-impl<T: PartialEq> Few<T> {
+impl<T: PartialEq, M: AsRef<Vec<T>> + AsMut<Vec<T>> + From<Vec<T>>> Few<T, M> {
     fn contains(&self, x: &T) -> bool {
         self.iter().any(|y| y == x)
     }
@@ -434,8 +465,8 @@ struct Node<'a> {
     decl_span: Option<Span>,
     acc_span: Option<Span>,
     redirect: Option<NodeId>,
-    groups: Few<GroupId>,
-    copied: Few<NodeId>,
+    groups: Ids,
+    copied: Ids,
     err_sub: Option<Option<Rc<EvalErr>>>,
     x: Option<Box<Cold<'a>>>,
     /// Label order of every struct literal with more than one field.
@@ -1703,7 +1734,7 @@ impl<'a> Ev<'a> {
                         let mut items = Vec::new();
                         for (i, c) in arcs.into_iter().enumerate() {
                             let cv = self.value_of(c)?;
-                            items.push((Val::Int(i as i128), cv));
+                            items.push((Val::int(i as i128), cv));
                         }
                         items
                     }
@@ -2330,10 +2361,11 @@ impl<'a> Ev<'a> {
                     (Val::Err(_), _) => Ok(Err(bv)),
                     (_, Val::Err(_)) => Ok(Err(iv)),
                     (Val::List(m), Val::Int(i)) => {
+                        let i = i.get();
                         let m = self.finalize_follow(*m)?;
                         let key = i.to_string();
                         match self.nodes[m].arcs.get(key.as_str()) {
-                            Some(c) if *i >= 0 => Ok(Ok(Target::Node(*c))),
+                            Some(c) if i >= 0 => Ok(Ok(Target::Node(*c))),
                             _ => Ok(Err(perr(
                                 DiagnosticKind::Eval,
                                 format!("index out of range [{i}] with length {}", self.nodes[m].arcs.len()),
@@ -2451,8 +2483,8 @@ impl<'a> Ev<'a> {
         Ok(match &e.kind {
             ExprKind::Null => Val::Null,
             ExprKind::Bool(b) => Val::Bool(*b),
-            ExprKind::Int(i) => Val::Int(i128::from(*i)),
-            ExprKind::BigInt(i) => Val::Int(**i),
+            ExprKind::Int(i) => Val::int(i128::from(*i)),
+            ExprKind::BigInt(i) => Val::int(**i),
             ExprKind::Float(f) => Val::float(Decimal::new(f.0, f.1)),
             ExprKind::Bytes(b) => Val::Bytes(Rc::from(&b[..])),
             ExprKind::Bottom => perr(DiagnosticKind::Eval, "explicit error (_|_ literal)", sp),
@@ -2474,7 +2506,7 @@ impl<'a> Ev<'a> {
                             let v = self.default_of(v)?;
                             match v {
                                 Val::Str(t) => s.push_str(&t),
-                                Val::Int(i) => s.push_str(&i.to_string()),
+                                Val::Int(i) => s.push_str(&i.get().to_string()),
                                 Val::Float(d) => s.push_str(&d.to_cue_string()),
                                 Val::Bool(b) => s.push_str(if b { "true" } else { "false" }),
                                 Val::Bytes(b) => s.push_str(&String::from_utf8_lossy(&b)),
@@ -2589,7 +2621,7 @@ impl<'a> Ev<'a> {
             return Ok(Val::Basic(kinds, Rc::new(vec![Bound { op: bop, val: v, re: None, args: None }])));
         }
         Ok(match (op, &v) {
-            (UnOp::Neg, Val::Int(i)) => Val::Int(-i),
+            (UnOp::Neg, Val::Int(i)) => Val::int(-i.get()),
             (UnOp::Neg, Val::Float(d)) => Val::float(d.neg()),
             (UnOp::Pos, Val::Int(_) | Val::Float(_)) => v,
             (UnOp::Not, Val::Bool(b)) => Val::Bool(!b),
@@ -2631,7 +2663,7 @@ impl<'a> Ev<'a> {
             ));
         }
         let num = |v: &Val| match v {
-            Val::Int(i) => Some(Decimal::from_int(*i)),
+            Val::Int(i) => Some(Decimal::from_int(i.get())),
             Val::Float(d) => Some(**d),
             _ => None,
         };
@@ -2647,11 +2679,11 @@ impl<'a> Ev<'a> {
             BinOp::Add | BinOp::Sub | BinOp::Mul => match (&a, &b) {
                 (Val::Int(x), Val::Int(y)) => {
                     let r = match op {
-                        BinOp::Add => x.checked_add(*y),
-                        BinOp::Sub => x.checked_sub(*y),
-                        _ => x.checked_mul(*y),
+                        BinOp::Add => x.get().checked_add(y.get()),
+                        BinOp::Sub => x.get().checked_sub(y.get()),
+                        _ => x.get().checked_mul(y.get()),
                     };
-                    r.map(Val::Int).unwrap_or_else(overflow)
+                    r.map(Val::int).unwrap_or_else(overflow)
                 }
                 (Val::Str(x), Val::Str(y)) if op == BinOp::Add => Val::Str(Rc::from(format!("{x}{y}"))),
                 (Val::Bytes(x), Val::Bytes(y)) if op == BinOp::Add => {
@@ -2833,7 +2865,7 @@ impl<'a> Ev<'a> {
     fn scalar_eq(&self, a: &Val, b: &Val) -> bool {
         match (a, b) {
             (Val::Int(x), Val::Float(y)) | (Val::Float(y), Val::Int(x)) => {
-                Decimal::from_int(*x).cmp(**y) == std::cmp::Ordering::Equal
+                Decimal::from_int(x.get()).cmp(**y) == std::cmp::Ordering::Equal
             }
             _ => self.scalar_eq_strict(a, b),
         }
@@ -2843,7 +2875,7 @@ impl<'a> Ev<'a> {
         match (a, b) {
             (Val::Null, Val::Null) => true,
             (Val::Bool(x), Val::Bool(y)) => x == y,
-            (Val::Int(x), Val::Int(y)) => x == y,
+            (Val::Int(x), Val::Int(y)) => x.get() == y.get(),
             (Val::Float(x), Val::Float(y)) => x.cmp(**y) == std::cmp::Ordering::Equal,
             (Val::Str(x), Val::Str(y)) => x == y,
             (Val::Bytes(x), Val::Bytes(y)) => x == y,
@@ -2867,9 +2899,9 @@ impl<'a> Ev<'a> {
                 let ord: Option<Ordering> = match (c, &b.val) {
                     (Val::Str(x), Val::Str(y)) => Some((**x).cmp(&**y)),
                     (Val::Bytes(x), Val::Bytes(y)) => Some((**x).cmp(&**y)),
-                    (Val::Int(x), Val::Int(y)) => Some(x.cmp(y)),
-                    (Val::Int(x), Val::Float(y)) => Some(Decimal::from_int(*x).cmp(**y)),
-                    (Val::Float(x), Val::Int(y)) => Some(x.cmp(Decimal::from_int(*y))),
+                    (Val::Int(x), Val::Int(y)) => Some(x.get().cmp(&y.get())),
+                    (Val::Int(x), Val::Float(y)) => Some(Decimal::from_int(x.get()).cmp(**y)),
+                    (Val::Float(x), Val::Int(y)) => Some(x.cmp(Decimal::from_int(y.get()))),
                     (Val::Float(x), Val::Float(y)) => Some(x.cmp(**y)),
                     _ => None,
                 };
@@ -2957,7 +2989,7 @@ impl<'a> Ev<'a> {
             Val::Err(_) => "_|_".into(),
             Val::Null => "null".into(),
             Val::Bool(b) => b.to_string(),
-            Val::Int(i) => i.to_string(),
+            Val::Int(i) => i.get().to_string(),
             Val::Float(d) => d.to_cue_string(),
             Val::Str(s) => format!("{:?}", &**s),
             Val::Bytes(b) => format!("'{}'", String::from_utf8_lossy(b)),
@@ -3048,7 +3080,7 @@ impl<'a> Ev<'a> {
         let kind = match v {
             Val::Null => ValueKind::Null,
             Val::Bool(b) => ValueKind::Bool(b),
-            Val::Int(i) => ValueKind::Int(i),
+            Val::Int(i) => ValueKind::Int(i.get()),
             Val::Float(d) => ValueKind::Float { value: d.to_f64(), text: d.to_cue_string() },
             Val::Str(s) => ValueKind::String(String::from(&*s)),
             Val::Bytes(b) => ValueKind::Bytes(b.to_vec()),
@@ -3174,7 +3206,7 @@ impl Ev<'_> {
             Val::Bool(b) if writing => w.out.push_str(if b { "true" } else { "false" }),
             Val::Int(i) if writing => {
                 use std::fmt::Write;
-                let _ = write!(w.out, "{i}");
+                let _ = write!(w.out, "{}", i.get());
             }
             Val::Float(d) if writing => w.out.push_str(&d.to_cue_string()),
             Val::Str(s) if writing => write_str(&s, &mut w.out),
@@ -3397,9 +3429,9 @@ mod size_tests {
     /// 1 MiB benchmark holds ~77 k nodes): their sizes may only shrink.
     #[test]
     fn evaluator_and_syntax_tree_sizes_do_not_grow() {
-        assert!(std::mem::size_of::<Node<'static>>() <= 352, "Node: {}", std::mem::size_of::<Node<'static>>());
-        assert!(std::mem::size_of::<Conj<'static>>() <= 64);
-        assert!(std::mem::size_of::<Val>() <= 32);
+        assert!(std::mem::size_of::<Node<'static>>() <= 312, "Node: {}", std::mem::size_of::<Node<'static>>());
+        assert!(std::mem::size_of::<Conj<'static>>() <= 56);
+        assert!(std::mem::size_of::<Val>() <= 24);
         assert!(std::mem::size_of::<Expr>() <= 40, "Expr: {}", std::mem::size_of::<Expr>());
         assert!(std::mem::size_of::<Decl>() <= 128, "Decl: {}", std::mem::size_of::<Decl>());
     }
