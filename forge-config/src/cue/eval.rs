@@ -251,15 +251,39 @@ struct Env<'a> {
     binds: Vec<(Rc<str>, Bind<'a>)>,
 }
 
+/// A closedness group: the labels a closed struct allows.
 #[derive(Default)]
 struct Group {
     /// The regular static labels of each struct literal of the group, shared between every
     /// use of the literal (a definition instantiated many times builds its set once).
     sets: Vec<Rc<NameSet>>,
+    open: bool,
+    /// Dynamic labels and pattern constraints, which most groups do not have.
+    more: Option<Box<GroupMore>>,
+}
+
+#[derive(Default)]
+struct GroupMore {
     /// Other allowed labels (dynamic labels, embedded structs' labels).
     labels: NameSet,
-    open: bool,
     patterns: Vec<(Val, bool)>,
+}
+
+impl Group {
+    fn more(&mut self) -> &mut GroupMore {
+        self.more.get_or_insert_with(Default::default)
+    }
+
+    /// Whether the label is allowed without consulting the pattern constraints.
+    fn allows(&self, label: &str) -> bool {
+        self.open
+            || self.sets.iter().any(|s| s.contains(label))
+            || self.more.as_deref().is_some_and(|m| m.labels.contains(label))
+    }
+
+    fn patterns(&self) -> &[(Val, bool)] {
+        self.more.as_deref().map_or(&[], |m| &m.patterns)
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -1541,7 +1565,7 @@ impl<'a> Ev<'a> {
                         let (p, alias) = &**pe;
                         let pv = self.eval(p, f)?;
                         for g in groups.iter() {
-                            self.groups[*g].patterns.push((pv.clone(), true));
+                            self.groups[*g].more().patterns.push((pv.clone(), true));
                         }
                         pats.push(pv.clone());
                         self.nodes[n].cx().patterns.push(Pattern {
@@ -1557,7 +1581,7 @@ impl<'a> Ev<'a> {
                 // static labels are allowed through the literal's shared set (below)
                 if pass == 1 && label_is_regular(&label) {
                     for g in groups.iter() {
-                        self.groups[*g].labels.insert(label.clone());
+                        self.groups[*g].more().labels.insert(label.clone());
                     }
                 }
                 let child = self.arc(n, label.clone(), false)?;
@@ -1615,11 +1639,11 @@ impl<'a> Ev<'a> {
                 let grp = &mut self.groups[*g];
                 for l in &seq {
                     if label_is_regular(l) {
-                        grp.labels.insert(l.clone());
+                        grp.more().labels.insert(l.clone());
                     }
                 }
                 for p in &pats {
-                    grp.patterns.push((p.clone(), true));
+                    grp.more().patterns.push((p.clone(), true));
                 }
                 if open {
                     grp.open = true;
@@ -1886,10 +1910,10 @@ impl<'a> Ev<'a> {
             }
             for g in &groups {
                 let grp = &self.groups[*g];
-                if grp.open || grp.labels.contains(&*label) || grp.sets.iter().any(|s| s.contains(&*label)) {
+                if grp.allows(&label) {
                     continue;
                 }
-                let pats: Vec<Val> = grp.patterns.iter().map(|p| p.0.clone()).collect();
+                let pats: Vec<Val> = grp.patterns().iter().map(|p| p.0.clone()).collect();
                 let mut ok = false;
                 for p in pats {
                     if self.label_matches(&label, &p)? {
