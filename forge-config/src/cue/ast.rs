@@ -70,10 +70,19 @@ pub struct Field {
     pub constraint: Constraint,
     /// The value.
     pub value: Expr,
-    /// Attributes after the value (or in value position when enabled).
-    pub attrs: Box<[Attribute]>,
+    /// Attributes after the value (or in value position when enabled); see [`Field::attrs`].
+    /// Most fields have none: one thin pointer keeps the common field small.
+    #[allow(clippy::box_collection)]
+    pub(crate) attrs: Option<Box<Vec<Attribute>>>,
     /// Span of the whole field.
     pub span: Span,
+}
+
+impl Field {
+    /// The field's attributes, in source order.
+    pub fn attrs(&self) -> &[Attribute] {
+        self.attrs.as_deref().map_or(&[], |v| v.as_slice())
+    }
 }
 
 /// A field label.
@@ -81,12 +90,20 @@ pub struct Field {
 pub struct Label {
     /// What kind of label.
     pub kind: LabelKind,
-    /// `X=label` alias.
-    pub alias: Option<Rc<str>>,
+    /// `X=label` alias (rare: behind a thin pointer); see [`Label::alias`].
+    #[allow(clippy::redundant_allocation)]
+    pub(crate) alias: Option<Box<Rc<str>>>,
     /// Span of the label.
     pub span: Span,
     /// Written as a quoted string (`"a-b":`); such fields cannot be referenced by identifier.
     pub quoted: bool,
+}
+
+impl Label {
+    /// The `X` of an `X=label` alias.
+    pub fn alias(&self) -> Option<&Rc<str>> {
+        self.alias.as_deref()
+    }
 }
 
 /// Kinds of labels.

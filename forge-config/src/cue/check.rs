@@ -51,7 +51,7 @@ fn check_decls(decls: &[Decl], scope: &[&[Decl]], files: &[SourceFile]) -> Optio
     for d in decls {
         let (name, span) = match d {
             Decl::Let(l) => (Some(&*l.name), l.span),
-            Decl::Field(f) => (f.label.alias.as_deref(), f.label.span),
+            Decl::Field(f) => (f.label.alias().map(|a| &**a), f.label.span),
             _ => (None, decls.first().map(|_| Default::default()).unwrap_or_default()),
         };
         if let (Decl::Let(_), Some(name)) = (d, name)

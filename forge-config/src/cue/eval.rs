@@ -984,7 +984,7 @@ impl<'a> Ev<'a> {
             match d {
                 Decl::Let(l) => binds.push((l.name.clone(), Bind::Let(&l.expr, id))),
                 Decl::Field(f) => {
-                    if let (Some(a), LabelKind::Name(n)) = (&f.label.alias, &f.label.kind) {
+                    if let (Some(a), LabelKind::Name(n)) = (f.label.alias(), &f.label.kind) {
                         binds.push((a.clone(), Bind::Alias(n.clone())));
                     }
                 }
@@ -1599,7 +1599,7 @@ impl<'a> Ev<'a> {
                 if node.decl_span.is_none() {
                     node.decl_span = Some(fd.label.span);
                 }
-                for a in &fd.attrs {
+                for a in fd.attrs() {
                     let attrs = &mut node.cx().attrs;
                     if !attrs.iter().any(|x| x.span == a.span) {
                         attrs.push(a.clone());
@@ -3457,6 +3457,6 @@ mod size_tests {
         assert!(std::mem::size_of::<Conj<'static>>() <= 56);
         assert!(std::mem::size_of::<Val>() <= 24);
         assert!(std::mem::size_of::<Expr>() <= 40, "Expr: {}", std::mem::size_of::<Expr>());
-        assert!(std::mem::size_of::<Decl>() <= 128, "Decl: {}", std::mem::size_of::<Decl>());
+        assert!(std::mem::size_of::<Decl>() <= 112, "Decl: {}", std::mem::size_of::<Decl>());
     }
 }

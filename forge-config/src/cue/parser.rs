@@ -447,7 +447,7 @@ impl<'a> Parser<'a> {
             return self.err("pattern constraints cannot be optional or required");
         }
         self.pos += 1;
-        Ok(Some((Label { kind, alias, span: lspan, quoted }, constraint)))
+        Ok(Some((Label { kind, alias: alias.map(Box::new), span: lspan, quoted }, constraint)))
     }
 
     fn field_rest(&mut self, label: Label, constraint: Constraint, start: Span) -> LResult<Field> {
@@ -486,7 +486,7 @@ impl<'a> Parser<'a> {
                     label,
                     constraint,
                     value: Expr { kind: ExprKind::Struct(Box::new([Decl::Field(inner)])), span: sp },
-                    attrs: attrs.into_boxed_slice(),
+                    attrs: (!attrs.is_empty()).then(|| Box::new(attrs)),
                     span: start.to(sp),
                 });
             }
@@ -496,7 +496,13 @@ impl<'a> Parser<'a> {
         while let Some(a) = self.take_attr() {
             attrs.push(a);
         }
-        Ok(Field { label, constraint, value, attrs: attrs.into_boxed_slice(), span: start.to(self.prev_span()) })
+        Ok(Field {
+            label,
+            constraint,
+            value,
+            attrs: (!attrs.is_empty()).then(|| Box::new(attrs)),
+            span: start.to(self.prev_span()),
+        })
     }
 
     fn comprehension(&mut self) -> LResult<Comprehension> {
