@@ -556,10 +556,39 @@ impl<'a> Parser<'a> {
     }
 
     fn expr(&mut self) -> LResult<Expr> {
+        if let Some(e) = self.lone_operand() {
+            return Ok(e);
+        }
         self.enter()?;
         let r = self.binary(1);
         self.leave();
         r
+    }
+
+    /// The common value `name: "text"` / `42` / `ref`: a literal or identifier followed by
+    /// the end of the expression, built without descending through the precedence levels.
+    /// Everything else (and anything at the depth limit) takes the general path.
+    #[inline]
+    fn lone_operand(&mut self) -> Option<Expr> {
+        if self.depth >= self.opts.max_depth {
+            return None;
+        }
+        let (t, next) = (self.toks.get(self.pos)?, self.toks.get(self.pos + 1)?);
+        if !matches!(next.tok, Tok::Comma(_) | Tok::P(P::RBrace | P::RBrack | P::RParen) | Tok::Eof) {
+            return None;
+        }
+        let kind = match t.tok {
+            Tok::Lit(s) => ExprKind::Lit(self.sym(s)),
+            Tok::Int(i) => ExprKind::Int(i),
+            Tok::Ident(kw::NULL) => ExprKind::Null,
+            Tok::Ident(kw::TRUE) => ExprKind::Bool(true),
+            Tok::Ident(kw::FALSE) => ExprKind::Bool(false),
+            Tok::Ident(n) => ExprKind::Ident(self.sym(n)),
+            _ => return None,
+        };
+        let span = t.span(self.file);
+        self.pos += 1;
+        Some(Expr { kind, span })
     }
 
     fn binop(&self) -> Option<(BinOp, u8)> {
