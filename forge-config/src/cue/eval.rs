@@ -491,14 +491,18 @@ struct Node<'a> {
     redirect: Option<NodeId>,
     groups: Ids,
     copied: Ids,
-    err_sub: Option<Option<Rc<EvalErr>>>,
+    /// The first error of the subtree, once computed (`err_known`).
+    err_sub: Option<Rc<EvalErr>>,
+    err_known: bool,
     x: Option<Box<Cold<'a>>>,
     /// Label order of every struct literal with more than one field.
     seqs: Few<SeqSrc<'a>>,
-    n_regular: u32,
-    n_optional: u32,
-    n_required: u32,
-    n_lits: u32,
+    /// How many declarations of each kind the node has, and how many struct literals
+    /// (saturating: only "none", "one" and "more than one" matter).
+    n_regular: u16,
+    n_optional: u16,
+    n_required: u16,
+    n_lits: u16,
     state: St,
     is_index: bool,
     struct_seen: bool,
@@ -531,6 +535,7 @@ impl<'a> Node<'a> {
             value: Val::Top,
             redirect: None,
             err_sub: None,
+            err_known: false,
             is_def,
             leaf_default: true,
             built: false,
@@ -1078,6 +1083,7 @@ impl<'a> Ev<'a> {
         node.value = Val::Top;
         node.redirect = None;
         node.err_sub = None;
+        node.err_known = false;
         node.n_lits = 0;
         node.leaf_default = true;
     }
@@ -1440,7 +1446,7 @@ impl<'a> Ev<'a> {
             for (label, c) in arcs {
                 let val = self.value_of(c)?;
                 let child = self.arc(n, label, is_list)?;
-                self.nodes[child].n_regular += 1;
+                self.nodes[child].n_regular = self.nodes[child].n_regular.saturating_add(1);
                 self.nodes[child].add_conj(Conj { kind: CK::Val(val, Some(span)), groups: empty.clone() });
             }
             return Ok(Vec::new());
@@ -1606,9 +1612,9 @@ impl<'a> Ev<'a> {
                     }
                 }
                 match fd.constraint {
-                    Constraint::None => node.n_regular += 1,
-                    Constraint::Optional => node.n_optional += 1,
-                    Constraint::Required => node.n_required += 1,
+                    Constraint::None => node.n_regular = node.n_regular.saturating_add(1),
+                    Constraint::Optional => node.n_optional = node.n_optional.saturating_add(1),
+                    Constraint::Required => node.n_required = node.n_required.saturating_add(1),
                 }
                 node.add_conj(Conj { kind: CK::Expr(&fd.value, f), groups: derived });
             }
@@ -1656,7 +1662,7 @@ impl<'a> Ev<'a> {
                 self.nodes[n].cx().comps.push((c, f, all.clone()));
             }
         }
-        self.nodes[n].n_lits += 1;
+        self.nodes[n].n_lits = self.nodes[n].n_lits.saturating_add(1);
         if nseq > 1 {
             let src = if has_dynamic { SeqSrc::Labels(seq) } else { SeqSrc::Decls(decls) };
             let node = &mut self.nodes[n];
@@ -1677,7 +1683,7 @@ impl<'a> Ev<'a> {
                     if self.nodes[c].decl_span.is_none() {
                         self.nodes[c].decl_span = Some(e.span);
                     }
-                    self.nodes[c].n_regular += 1;
+                    self.nodes[c].n_regular = self.nodes[c].n_regular.saturating_add(1);
                     self.nodes[c].add_conj(Conj { kind: CK::Expr(e, env), groups: derived.clone() });
                     idx += 1;
                 }
@@ -1689,7 +1695,7 @@ impl<'a> Ev<'a> {
                             Ok(yenv) => {
                                 let c = self.arc_index(n, idx)?;
                                 self.nodes[c].decl_span = Some(comp.body.span);
-                                self.nodes[c].n_regular += 1;
+                                self.nodes[c].n_regular = self.nodes[c].n_regular.saturating_add(1);
                                 self.nodes[c]
                                     .add_conj(Conj { kind: CK::Expr(&comp.body, yenv), groups: derived.clone() });
                                 idx += 1;
@@ -2166,8 +2172,8 @@ impl<'a> Ev<'a> {
 
     /// First error in the subtree (regular fields only).
     fn subtree_error(&mut self, n: NodeId) -> R<Option<Rc<EvalErr>>> {
-        if let Some(e) = &self.nodes[n].err_sub {
-            return Ok(e.clone());
+        if self.nodes[n].err_known {
+            return Ok(self.nodes[n].err_sub.clone());
         }
         self.finalize(n)?;
         let r = match self.nodes[n].value.clone() {
@@ -2189,7 +2195,8 @@ impl<'a> Ev<'a> {
             }
             _ => None,
         };
-        self.nodes[n].err_sub = Some(r.clone());
+        self.nodes[n].err_sub = r.clone();
+        self.nodes[n].err_known = true;
         Ok(r)
     }
 
@@ -3453,7 +3460,7 @@ mod size_tests {
     /// 1 MiB benchmark holds ~77 k nodes): their sizes may only shrink.
     #[test]
     fn evaluator_and_syntax_tree_sizes_do_not_grow() {
-        assert!(std::mem::size_of::<Node<'static>>() <= 312, "Node: {}", std::mem::size_of::<Node<'static>>());
+        assert!(std::mem::size_of::<Node<'static>>() <= 296, "Node: {}", std::mem::size_of::<Node<'static>>());
         assert!(std::mem::size_of::<Conj<'static>>() <= 56);
         assert!(std::mem::size_of::<Val>() <= 24);
         assert!(std::mem::size_of::<Expr>() <= 40, "Expr: {}", std::mem::size_of::<Expr>());
