@@ -451,6 +451,9 @@ struct Cold<'a> {
     patterns: Vec<Pattern<'a>>,
     comps: Vec<(&'a Comprehension, EnvId, Groups)>,
     deferred: Vec<Conj<'a>>,
+    /// Label order of every struct literal with more than one field, until the fields are
+    /// sorted at the end of expansion (only nodes with several literals need it).
+    seqs: Few<SeqSrc<'a>>,
 }
 
 /// The label order of one struct literal (for CUE's field ordering across literals).
@@ -495,8 +498,6 @@ struct Node<'a> {
     err_sub: Option<Rc<EvalErr>>,
     err_known: bool,
     x: Option<Box<Cold<'a>>>,
-    /// Label order of every struct literal with more than one field.
-    seqs: Few<SeqSrc<'a>>,
     /// How many declarations of each kind the node has, and how many struct literals
     /// (saturating: only "none", "one" and "more than one" matter).
     n_regular: u16,
@@ -541,7 +542,6 @@ impl<'a> Node<'a> {
             built: false,
             n_lits: 0,
             x: None,
-            seqs: Few::None,
             has_lists: false,
         }
     }
@@ -1077,7 +1077,6 @@ impl<'a> Ev<'a> {
             **x = Cold { attrs, choices, ..Cold::default() };
         }
         node.has_lists = false;
-        node.seqs.clear();
         node.groups.clear();
         node.copied.clear();
         node.value = Val::Top;
@@ -1136,8 +1135,10 @@ impl<'a> Ev<'a> {
                 }
             }
         }
-        if self.nodes[n].n_lits > 1 && !self.nodes[n].seqs.is_empty() {
-            self.sort_arcs(n);
+        // the literals' label orders are only needed to sort the fields, here
+        let seqs = self.nodes[n].x.as_deref_mut().map(|x| std::mem::take(&mut x.seqs)).unwrap_or_default();
+        if self.nodes[n].n_lits > 1 && !seqs.is_empty() {
+            self.sort_arcs(n, seqs);
         }
         self.nodes[n].state = St::Expanded;
         Ok(())
@@ -1145,8 +1146,7 @@ impl<'a> Ev<'a> {
 
     /// Orders fields topologically by the order of every struct literal that declared them
     /// (ties and cycles broken by first appearance), as CUE does.
-    fn sort_arcs(&mut self, n: NodeId) {
-        let seqs = std::mem::take(&mut self.nodes[n].seqs);
+    fn sort_arcs(&mut self, n: NodeId, seqs: Few<SeqSrc<'a>>) {
         let arcs = std::mem::take(&mut self.nodes[n].arcs);
         let count = arcs.len();
         // Buffers reused across calls (a struct with two or more literals sorts its fields).
@@ -1169,7 +1169,6 @@ impl<'a> Ev<'a> {
         // No constraints: the order below would be the insertion order; keep the arcs as they are.
         if sc.edges.is_empty() {
             self.nodes[n].arcs = arcs;
-            self.nodes[n].seqs = seqs;
             self.order_scratch = sc;
             return;
         }
@@ -1239,7 +1238,6 @@ impl<'a> Ev<'a> {
             }
             self.nodes[n].arcs = out;
         }
-        self.nodes[n].seqs = seqs;
         self.order_scratch = sc;
     }
 
@@ -1665,8 +1663,7 @@ impl<'a> Ev<'a> {
         self.nodes[n].n_lits = self.nodes[n].n_lits.saturating_add(1);
         if nseq > 1 {
             let src = if has_dynamic { SeqSrc::Labels(seq) } else { SeqSrc::Decls(decls) };
-            let node = &mut self.nodes[n];
-            node.seqs.push(src);
+            self.nodes[n].cx().seqs.push(src);
         }
         Ok(new_groups)
     }
@@ -3460,7 +3457,7 @@ mod size_tests {
     /// 1 MiB benchmark holds ~77 k nodes): their sizes may only shrink.
     #[test]
     fn evaluator_and_syntax_tree_sizes_do_not_grow() {
-        assert!(std::mem::size_of::<Node<'static>>() <= 296, "Node: {}", std::mem::size_of::<Node<'static>>());
+        assert!(std::mem::size_of::<Node<'static>>() <= 264, "Node: {}", std::mem::size_of::<Node<'static>>());
         assert!(std::mem::size_of::<Conj<'static>>() <= 56);
         assert!(std::mem::size_of::<Val>() <= 24);
         assert!(std::mem::size_of::<Expr>() <= 40, "Expr: {}", std::mem::size_of::<Expr>());
