@@ -10,12 +10,17 @@
 //! * **Node arena.** Nodes live in fixed-size chunks ([`Nodes`]) indexed by [`NodeId`], so
 //!   creating a node never moves the existing ones (no transient doubling of the arena).
 //!   A node keeps its hot state inline; rarely used state (lists, disjunctions, patterns,
-//!   comprehensions, attributes) is boxed in [`Cold`] and allocated on first use. Short
-//!   per-node lists (conjuncts, copied nodes, closedness groups) are [`Few`]: zero or one
-//!   element inline, a vector only from the second.
+//!   comprehensions, attributes, field-order records) is boxed in [`Cold`] and allocated on
+//!   first use; once the node is finished ([`Ev::trim_cold`]) only what a reset keeps
+//!   (attributes, chosen disjuncts) survives. Short per-node lists (conjuncts, copied nodes,
+//!   closedness groups) are [`Few`]: zero or one element inline, more from the second (id
+//!   lists behind one thin pointer, [`Ids`]). Node, environment and group ids are `u32`,
+//!   declaration counters saturating `u16`: a node is 264 bytes (pinned by a size test).
 //! * **Arcs.** A node's fields are an insertion-ordered vector scanned linearly; from
 //!   [`ARC_INDEX_MIN`] fields on, a hash index is added (no quadratic lookups in large structs).
-//! * **Values** are 32 bytes: big payloads (decimals, strings, bounds) are behind `Rc`.
+//! * **Values** are 24 bytes: big payloads (decimals, strings, bounds) are behind `Rc`, and
+//!   integers are stored 8-byte aligned ([`I128`]) so that nothing holding a value is padded
+//!   to `i128`'s 16-byte alignment.
 //! * **Scalar disjunctions.** A node whose conjuncts are all literal scalars or predeclared
 //!   types, with one disjunction among them (`"earthly" | "script"`, `int | *0`), is resolved by
 //!   unifying each alternative with the accumulated value ([`Ev::scalar_disj_leaves`]) instead of
@@ -23,7 +28,9 @@
 //!   case (for its error message), takes the general path.
 //! * **Closedness groups** are only derived for a field when its value can be a struct (a literal
 //!   scalar never consults them), and a struct literal's field order is recorded by reference to
-//!   its declarations unless it has dynamic labels.
+//!   its declarations unless it has dynamic labels. A group allows a literal's static labels
+//!   through one set shared by every use of the literal ([`Ev::static_labels`]): instantiating
+//!   a definition does not rebuild its label set.
 //!
 //! * **Export without a `Value` tree.** [`export_json`] (what `forge cue export` and
 //!   [`super::export_json`] use) writes JSON while walking the final nodes, in the same order
