@@ -86,7 +86,11 @@ impl LocalBlobStore {
             .open(&path)
             .await
             .map_err(|e| Error::io("opening blob for append", &path, e))?;
-        f.write_all(data).await.map_err(|e| Error::io("appending to blob", &path, e))
+        f.write_all(data).await.map_err(|e| Error::io("appending to blob", &path, e))?;
+        // A tokio file finishes writes on a blocking thread: without this flush the append
+        // could land after the caller has returned (a step's last log line missing for a
+        // reader that looks right after the step).
+        f.flush().await.map_err(|e| Error::io("appending to blob", &path, e))
     }
 }
 
@@ -138,6 +142,19 @@ mod tests {
         // no temporary files are left behind
         let names: Vec<_> = std::fs::read_dir(dir.path().join("results"))?.flatten().map(|e| e.file_name()).collect();
         assert_eq!(names.len(), 1);
+        Ok(())
+    }
+
+    /// An append is on disk when it returns: a reader right after it (here a synchronous
+    /// one, the most likely to race a write still queued on tokio's blocking pool) sees it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_append_is_visible_as_soon_as_it_returns() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let store = LocalBlobStore::new(dir.path())?;
+        for i in 1..=200usize {
+            store.append("logs/race.log", b"x").await?;
+            assert_eq!(std::fs::read(dir.path().join("logs/race.log"))?.len(), i, "append {i} not on disk yet");
+        }
         Ok(())
     }
 
