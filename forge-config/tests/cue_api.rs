@@ -108,6 +108,22 @@ fn deep_nesting_is_a_limit_error_not_a_crash() {
     assert!(eval(&deep, &EvalOptions::strict()).is_err());
 }
 
+/// Fuzzer reproducer (cue_parse): a label that fails to parse inside an interpolation, in a
+/// pattern label the parser backtracks from. The failed sub-parse must hand the string
+/// interner back (it once left a placeholder behind and the next identifier panicked).
+#[test]
+fn failed_interpolation_in_a_speculative_label_is_a_syntax_error() {
+    let text = "[{{[[l\t(\"e-----------------------`\\(/----------[---------------5p--------!--t));[)~)~?\"";
+    for opts in [ParseOptions::strict(), ParseOptions::config()] {
+        let err = parse_file(&SourceFile::new("f.cue", text), FileId(0), &opts).expect_err("invalid");
+        assert_eq!(err.0[0].kind, DiagnosticKind::Syntax);
+    }
+    // a valid interpolation in an embedded list (tried as a pattern label, then re-parsed as
+    // an expression) keeps every identifier after it resolvable
+    let ok = "a: \"x\"\nb: {\n\t[\"k\\(a)\"]\n}\nc: a\n";
+    assert!(parse_file(&SourceFile::new("h.cue", ok), FileId(0), &ParseOptions::strict()).is_ok());
+}
+
 #[test]
 fn recursion_and_cycles_terminate() {
     // a reference chain that grows structure without bound

@@ -340,8 +340,9 @@ impl<'a> Lexer<'a> {
         Ok(())
     }
 
-    /// Lexes everything; returns the tokens and the interner (to be reused by sub-lexers).
-    pub fn run(mut self) -> LResult<(Vec<Token>, Interner<'a>)> {
+    /// Lexes everything. The interner stays in the lexer ([`Lexer::into_interner`]), also
+    /// after an error, so that a caller lending it out always gets it back.
+    pub fn run(&mut self) -> LResult<Vec<Token>> {
         loop {
             // skip whitespace and comments, inserting commas at newlines
             while self.pos < self.end {
@@ -366,7 +367,7 @@ impl<'a> Lexer<'a> {
                     self.push(Tok::Comma(true), self.end, self.end)?;
                 }
                 self.push(Tok::Eof, self.end, self.end)?;
-                return Ok((self.out, self.interner));
+                return Ok(std::mem::take(&mut self.out));
             }
             let start = self.pos;
             if self.out.len() >= MAX_TOKENS {
@@ -422,6 +423,11 @@ impl<'a> Lexer<'a> {
                 }
             }
         }
+    }
+
+    /// The interner, with everything this lexer interned.
+    pub fn into_interner(self) -> Interner<'a> {
+        self.interner
     }
 
     fn number(&mut self) -> LResult<Tok> {

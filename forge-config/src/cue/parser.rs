@@ -35,7 +35,9 @@ impl ParseOptions {
 }
 
 pub(crate) fn parse(src: &str, file: FileId, opts: &ParseOptions) -> LResult<File> {
-    let (toks, interner) = Lexer::new(src, file, 0, src.len(), Interner::with_capacity(src.len())).run()?;
+    let mut lexer = Lexer::new(src, file, 0, src.len(), Interner::with_capacity(src.len()));
+    let toks = lexer.run()?;
+    let interner = lexer.into_interner();
     let mut p =
         Parser { src, file, toks, pos: 0, opts, depth: 0, interner, decl_stack: Vec::new(), elem_stack: Vec::new() };
     p.file()
@@ -746,26 +748,32 @@ impl<'a> Parser<'a> {
             match p {
                 LexPart::Lit(s) => out.push(StrPart::Lit(s.clone())),
                 LexPart::Interp(s, e) => {
+                    // The interner is lent to the sub-lexer and sub-parser and always comes back,
+                    // also on an error: a speculative parse (a label) may catch it and go on.
                     let interner = std::mem::replace(&mut self.interner, Interner::placeholder());
-                    let (toks, interner) = Lexer::new(self.src, self.file, *s, *e, interner).run()?;
+                    let mut lexer = Lexer::new(self.src, self.file, *s, *e, interner);
+                    let toks = lexer.run();
+                    self.interner = lexer.into_interner();
                     let mut sub = Parser {
                         src: self.src,
                         file: self.file,
-                        toks,
+                        toks: toks?,
                         pos: 0,
                         opts: self.opts,
                         depth: self.depth + 1,
-                        interner,
+                        interner: std::mem::replace(&mut self.interner, Interner::placeholder()),
                         decl_stack: Vec::new(),
                         elem_stack: Vec::new(),
                     };
-                    let ex = sub.expr()?;
-                    sub.skip_commas();
-                    if !matches!(sub.tok(), Tok::Eof) {
-                        return sub.err("unexpected token in interpolation");
-                    }
+                    let ex = sub.expr().and_then(|ex| {
+                        sub.skip_commas();
+                        match sub.tok() {
+                            Tok::Eof => Ok(ex),
+                            _ => sub.err("unexpected token in interpolation"),
+                        }
+                    });
                     self.interner = std::mem::replace(&mut sub.interner, Interner::placeholder());
-                    out.push(StrPart::Expr(ex));
+                    out.push(StrPart::Expr(ex?));
                 }
             }
         }
