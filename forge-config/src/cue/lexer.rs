@@ -64,11 +64,6 @@ impl<'a> Interner<'a> {
         i
     }
 
-    /// An empty stand-in while the real interner is lent to a sub-lexer; never interns.
-    pub fn placeholder() -> Self {
-        Interner { map: HashMap::default(), strs: Vec::new() }
-    }
-
     /// The symbol for a slice of the source.
     #[inline]
     pub fn intern(&mut self, s: &'a str) -> Sym {
@@ -251,14 +246,15 @@ fn punct(rest: &[u8]) -> Option<(P, usize)> {
     })
 }
 
-pub(crate) struct Lexer<'a> {
+pub(crate) struct Lexer<'a, 'i> {
     src: &'a str,
     bytes: &'a [u8],
     pos: usize,
     end: usize,
     file: FileId,
     out: Vec<Token>,
-    interner: Interner<'a>,
+    /// The file's interner, shared with the lexers of its interpolations.
+    interner: &'i mut Interner<'a>,
 }
 
 /// Bytes that may continue an identifier: ASCII letters and digits, `_`, `$`, and every byte
@@ -285,9 +281,9 @@ fn is_ident_char(c: u8) -> bool {
 /// Maximum number of tokens per file (size limit).
 const MAX_TOKENS: usize = 20_000_000;
 
-impl<'a> Lexer<'a> {
+impl<'a, 'i> Lexer<'a, 'i> {
     /// A lexer for `src[start..end]` that interns into `interner`.
-    pub fn new(src: &'a str, file: FileId, start: usize, end: usize, interner: Interner<'a>) -> Self {
+    pub fn new(src: &'a str, file: FileId, start: usize, end: usize, interner: &'i mut Interner<'a>) -> Self {
         Lexer {
             src,
             bytes: src.as_bytes(),
@@ -334,22 +330,20 @@ impl<'a> Lexer<'a> {
 
     /// Appends a token (the token limit is checked once per token by [`Lexer::run`]).
     #[inline]
-    fn push(&mut self, tok: Tok, a: usize, b: usize) -> LResult<()> {
-        let (start, end) = (u32::try_from(a).unwrap_or(u32::MAX), u32::try_from(b).unwrap_or(u32::MAX));
+    fn push(&mut self, tok: Tok, a: usize, b: usize) {
+        let Span { start, end, .. } = self.span(a, b);
         self.out.push(Token { tok, start, end });
-        Ok(())
     }
 
-    /// Lexes everything. The interner stays in the lexer ([`Lexer::into_interner`]), also
-    /// after an error, so that a caller lending it out always gets it back.
-    pub fn run(&mut self) -> LResult<Vec<Token>> {
+    /// Lexes everything.
+    pub fn run(mut self) -> LResult<Vec<Token>> {
         loop {
             // skip whitespace and comments, inserting commas at newlines
             while self.pos < self.end {
                 let c = self.bytes[self.pos];
                 if c == b'\n' {
                     if self.needs_comma() {
-                        self.push(Tok::Comma(true), self.pos, self.pos + 1)?;
+                        self.push(Tok::Comma(true), self.pos, self.pos + 1);
                     }
                     self.pos += 1;
                 } else if c == b' ' || c == b'\t' || c == b'\r' {
@@ -364,10 +358,10 @@ impl<'a> Lexer<'a> {
             }
             if self.pos >= self.end {
                 if self.needs_comma() {
-                    self.push(Tok::Comma(true), self.end, self.end)?;
+                    self.push(Tok::Comma(true), self.end, self.end);
                 }
-                self.push(Tok::Eof, self.end, self.end)?;
-                return Ok(std::mem::take(&mut self.out));
+                self.push(Tok::Eof, self.end, self.end);
+                return Ok(self.out);
             }
             let start = self.pos;
             if self.out.len() >= MAX_TOKENS {
@@ -380,10 +374,10 @@ impl<'a> Lexer<'a> {
             let c = self.bytes[start];
             if c == b'_' && self.peek(1) == b'|' && self.peek(2) == b'_' {
                 self.pos += 3;
-                self.push(Tok::Bottom, start, self.pos)?;
+                self.push(Tok::Bottom, start, self.pos);
             } else if c == b'"' || c == b'\'' || (c == b'#' && matches!(self.peek(1), b'#' | b'"' | b'\'')) {
                 let tok = self.string()?;
-                self.push(tok, start, self.pos)?;
+                self.push(tok, start, self.pos);
             } else if is_ident_start(c) || c >= 0x80 {
                 if c >= 0x80 {
                     let ch = self.src[start..].chars().next().unwrap_or('?');
@@ -403,13 +397,13 @@ impl<'a> Lexer<'a> {
                     return self.err(start, self.pos, "invalid identifier");
                 }
                 let id = self.interner.intern(text);
-                self.push(Tok::Ident(id), start, self.pos)?;
+                self.push(Tok::Ident(id), start, self.pos);
             } else if c.is_ascii_digit() || (c == b'.' && self.peek(1).is_ascii_digit()) {
                 let tok = self.number()?;
-                self.push(tok, start, self.pos)?;
+                self.push(tok, start, self.pos);
             } else if c == b'@' {
                 let attr = self.attribute()?;
-                self.push(Tok::Attr(Box::new(attr)), start, self.pos)?;
+                self.push(Tok::Attr(Box::new(attr)), start, self.pos);
             } else {
                 let Some((p, len)) = punct(&self.bytes[start..self.end]) else {
                     let ch = self.src[start..self.end].chars().next().unwrap_or('?');
@@ -417,17 +411,12 @@ impl<'a> Lexer<'a> {
                 };
                 self.pos += len;
                 if p == P::Comma {
-                    self.push(Tok::Comma(false), start, self.pos)?;
+                    self.push(Tok::Comma(false), start, self.pos);
                 } else {
-                    self.push(Tok::P(p), start, self.pos)?;
+                    self.push(Tok::P(p), start, self.pos);
                 }
             }
         }
-    }
-
-    /// The interner, with everything this lexer interned.
-    pub fn into_interner(self) -> Interner<'a> {
-        self.interner
     }
 
     fn number(&mut self) -> LResult<Tok> {

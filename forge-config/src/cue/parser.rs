@@ -35,23 +35,31 @@ impl ParseOptions {
 }
 
 pub(crate) fn parse(src: &str, file: FileId, opts: &ParseOptions) -> LResult<File> {
-    let mut lexer = Lexer::new(src, file, 0, src.len(), Interner::with_capacity(src.len()));
-    let toks = lexer.run()?;
-    let interner = lexer.into_interner();
-    let mut p =
-        Parser { src, file, toks, pos: 0, opts, depth: 0, interner, decl_stack: Vec::new(), elem_stack: Vec::new() };
+    let mut interner = Interner::with_capacity(src.len());
+    let toks = Lexer::new(src, file, 0, src.len(), &mut interner).run()?;
+    let mut p = Parser {
+        src,
+        file,
+        toks,
+        pos: 0,
+        opts,
+        depth: 0,
+        interner: &mut interner,
+        decl_stack: Vec::new(),
+        elem_stack: Vec::new(),
+    };
     p.file()
 }
 
-struct Parser<'a> {
+struct Parser<'a, 'i> {
     src: &'a str,
     file: FileId,
     toks: Vec<Token>,
     pos: usize,
     opts: &'a ParseOptions,
     depth: usize,
-    /// Shared with the lexers of interpolations.
-    interner: Interner<'a>,
+    /// The file's interner, shared with the lexers and parsers of interpolations.
+    interner: &'i mut Interner<'a>,
     /// Declarations of the structs being parsed, innermost last: a struct's declarations are
     /// moved into an exactly sized slice once, instead of growing a vector per struct.
     decl_stack: Vec<Decl>,
@@ -64,7 +72,7 @@ fn is_kw(t: &Tok, k: Sym) -> bool {
     matches!(t, Tok::Ident(i) if *i == k)
 }
 
-impl<'a> Parser<'a> {
+impl<'a, 'i> Parser<'a, 'i> {
     fn tok(&self) -> &Tok {
         self.toks.get(self.pos).map(|t| &t.tok).unwrap_or(&Tok::Eof)
     }
@@ -169,6 +177,16 @@ impl<'a> Parser<'a> {
     #[inline]
     fn sym(&self, s: Sym) -> std::rc::Rc<str> {
         self.interner.get(s).clone()
+    }
+
+    /// An identifier operand: `null`, `true`, `false` or a reference.
+    fn ident_expr(&self, n: Sym) -> ExprKind {
+        match n {
+            kw::NULL => ExprKind::Null,
+            kw::TRUE => ExprKind::Bool(true),
+            kw::FALSE => ExprKind::Bool(false),
+            n => ExprKind::Ident(self.sym(n)),
+        }
     }
 
     /// Drops what a failed speculative parse left on the declaration and element stacks.
@@ -488,7 +506,8 @@ impl<'a> Parser<'a> {
                     label,
                     constraint,
                     value: Expr { kind: ExprKind::Struct(Box::new([Decl::Field(inner)])), span: sp },
-                    attrs: (!attrs.is_empty()).then(|| Box::new(attrs)),
+                    // attributes follow the innermost value of a shorthand
+                    attrs: None,
                     span: start.to(sp),
                 });
             }
@@ -582,10 +601,7 @@ impl<'a> Parser<'a> {
         let kind = match t.tok {
             Tok::Lit(s) => ExprKind::Lit(self.sym(s)),
             Tok::Int(i) => ExprKind::Int(i),
-            Tok::Ident(kw::NULL) => ExprKind::Null,
-            Tok::Ident(kw::TRUE) => ExprKind::Bool(true),
-            Tok::Ident(kw::FALSE) => ExprKind::Bool(false),
-            Tok::Ident(n) => ExprKind::Ident(self.sym(n)),
+            Tok::Ident(n) => self.ident_expr(n),
             _ => return None,
         };
         let span = t.span(self.file);
@@ -748,32 +764,25 @@ impl<'a> Parser<'a> {
             match p {
                 LexPart::Lit(s) => out.push(StrPart::Lit(s.clone())),
                 LexPart::Interp(s, e) => {
-                    // The interner is lent to the sub-lexer and sub-parser and always comes back,
-                    // also on an error: a speculative parse (a label) may catch it and go on.
-                    let interner = std::mem::replace(&mut self.interner, Interner::placeholder());
-                    let mut lexer = Lexer::new(self.src, self.file, *s, *e, interner);
-                    let toks = lexer.run();
-                    self.interner = lexer.into_interner();
+                    // the sub-lexer and sub-parser borrow the file's interner
+                    let toks = Lexer::new(self.src, self.file, *s, *e, self.interner).run()?;
                     let mut sub = Parser {
                         src: self.src,
                         file: self.file,
-                        toks: toks?,
+                        toks,
                         pos: 0,
                         opts: self.opts,
                         depth: self.depth + 1,
-                        interner: std::mem::replace(&mut self.interner, Interner::placeholder()),
+                        interner: self.interner,
                         decl_stack: Vec::new(),
                         elem_stack: Vec::new(),
                     };
-                    let ex = sub.expr().and_then(|ex| {
-                        sub.skip_commas();
-                        match sub.tok() {
-                            Tok::Eof => Ok(ex),
-                            _ => sub.err("unexpected token in interpolation"),
-                        }
-                    });
-                    self.interner = std::mem::replace(&mut sub.interner, Interner::placeholder());
-                    out.push(StrPart::Expr(ex?));
+                    let ex = sub.expr()?;
+                    sub.skip_commas();
+                    if !matches!(sub.tok(), Tok::Eof) {
+                        return sub.err("unexpected token in interpolation");
+                    }
+                    out.push(StrPart::Expr(ex));
                 }
             }
         }
@@ -788,12 +797,7 @@ impl<'a> Parser<'a> {
         let mk = |kind| Expr { kind, span: sp };
         match self.tok() {
             Tok::Ident(n) => {
-                let kind = match *n {
-                    kw::NULL => ExprKind::Null,
-                    kw::TRUE => ExprKind::Bool(true),
-                    kw::FALSE => ExprKind::Bool(false),
-                    n => ExprKind::Ident(self.sym(n)),
-                };
+                let kind = self.ident_expr(*n);
                 self.pos += 1;
                 Ok(mk(kind))
             }
