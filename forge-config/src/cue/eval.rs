@@ -51,7 +51,7 @@ use std::rc::Rc;
 
 use super::EvalOptions;
 use super::ast::{
-    self, BinOp, Clause, Comprehension, Constraint, Decl, Expr, ExprKind, LabelKind, ListElem, StrPart, UnOp,
+    self, BinOp, Clause, Comprehension, Constraint, Decl, Expr, ExprKind, Label, LabelKind, ListElem, StrPart, UnOp,
 };
 use super::decimal::Decimal;
 use super::diag::{Diagnostic, DiagnosticKind, Diagnostics};
@@ -461,6 +461,15 @@ struct Cold<'a> {
     /// Label order of every struct literal with more than one field, until the fields are
     /// sorted at the end of expansion (only nodes with several literals need it).
     seqs: Few<SeqSrc<'a>>,
+}
+
+impl Cold<'_> {
+    /// Keeps only what survives a reset of the node: its attributes and chosen disjuncts.
+    fn keep_reset_state(&mut self) {
+        let attrs = std::mem::take(&mut self.attrs);
+        let choices = self.choices.take();
+        *self = Cold { attrs, choices, ..Cold::default() };
+    }
 }
 
 /// The label order of one struct literal (for CUE's field ordering across literals).
@@ -874,14 +883,36 @@ fn fatal_diag(f: Fatal, files: &[SourceFile]) -> Diagnostics {
 }
 
 fn collect_names(decls: &[Decl], out: &mut NameSet) {
+    collect_labels(decls, out, |l, _| !l.quoted);
+}
+
+/// Adds the `Name` labels of the fields in `decls` that `keep` accepts.
+fn collect_labels(decls: &[Decl], out: &mut NameSet, keep: impl Fn(&Label, &str) -> bool) {
     for d in decls {
         if let Decl::Field(f) = d
             && let LabelKind::Name(n) = &f.label.kind
-            && !f.label.quoted
+            && keep(&f.label, n)
         {
             out.insert(n.clone());
         }
     }
+}
+
+/// The label set of a struct literal, built once per literal (keyed by its declarations'
+/// address) and shared.
+fn cached_label_set(
+    cache: &mut HashMap<usize, Rc<NameSet>, FxBuild>,
+    decls: &[Decl],
+    keep: impl Fn(&Label, &str) -> bool,
+) -> Rc<NameSet> {
+    cache
+        .entry(decls.as_ptr() as usize)
+        .or_insert_with(|| {
+            let mut set = NameSet::default();
+            collect_labels(decls, &mut set, keep);
+            Rc::new(set)
+        })
+        .clone()
 }
 
 /// A scalar, `_`, or a basic type without bounds: values whose unification is order-independent.
@@ -956,36 +987,15 @@ impl<'a> Ev<'a> {
         d
     }
 
+    /// The names a struct literal declares (what its scope resolves), cached per literal.
     fn names_for(&mut self, decls: &'a [Decl]) -> Rc<NameSet> {
-        let key = decls.as_ptr() as usize;
-        if let Some(n) = self.names_cache.get(&key) {
-            return n.clone();
-        }
-        let mut s = NameSet::default();
-        collect_names(decls, &mut s);
-        let r = Rc::new(s);
-        self.names_cache.insert(key, r.clone());
-        r
+        cached_label_set(&mut self.names_cache, decls, |l, _| !l.quoted)
     }
 
-    /// The regular labels of the static fields of a struct literal (what closedness allows).
+    /// The regular labels of the static fields of a struct literal (what closedness allows),
+    /// cached per literal.
     fn static_labels(&mut self, decls: &'a [Decl]) -> Rc<NameSet> {
-        let key = decls.as_ptr() as usize;
-        if let Some(n) = self.labels_cache.get(&key) {
-            return n.clone();
-        }
-        let mut set = NameSet::default();
-        for d in decls {
-            if let Decl::Field(f) = d
-                && let LabelKind::Name(n) = &f.label.kind
-                && label_is_regular(n)
-            {
-                set.insert(n.clone());
-            }
-        }
-        let r = Rc::new(set);
-        self.labels_cache.insert(key, r.clone());
-        r
+        cached_label_set(&mut self.labels_cache, decls, |_, n| label_is_regular(n))
     }
 
     fn new_env(&mut self, parent: EnvId, node: NodeId, decls: &'a [Decl]) -> EnvId {
@@ -1079,9 +1089,7 @@ impl<'a> Ev<'a> {
         node.struct_seen = false;
         if let Some(x) = &mut node.x {
             // keep only the attributes and the chosen disjuncts
-            let attrs = std::mem::take(&mut x.attrs);
-            let choices = x.choices.take();
-            **x = Cold { attrs, choices, ..Cold::default() };
+            x.keep_reset_state();
         }
         node.has_lists = false;
         node.groups.clear();
@@ -1902,9 +1910,7 @@ impl<'a> Ev<'a> {
         if x.attrs.is_empty() && x.choices.is_none() {
             node.x = None;
         } else if !(x.lists.is_empty() && x.disjs.is_empty() && x.patterns.is_empty() && x.comps.is_empty()) {
-            let attrs = std::mem::take(&mut x.attrs);
-            let choices = x.choices.take();
-            *x = Cold { attrs, choices, ..Cold::default() };
+            x.keep_reset_state();
         }
     }
 
