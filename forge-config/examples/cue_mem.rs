@@ -82,7 +82,8 @@ fn main() {
     for _ in 0..runs {
         if which == "parse" || which == "parse-projects" {
             for f in &files {
-                let r = forge_config::cue::parse_file(f, forge_config::cue::FileId(0), &opts.parse);
+                let arena = forge_config::cue::ast::Arena::new();
+                let r = forge_config::cue::parse_file(&arena, f, forge_config::cue::FileId(0), &opts.parse);
                 out_len += usize::from(r.is_ok());
             }
         } else if which == "projects" {

@@ -1,5 +1,6 @@
 //! Public API behaviour of `forge_config::cue`: attributes, diagnostics, accessors, limits.
 
+use forge_config::cue::ast::Arena;
 use forge_config::cue::{
     DiagnosticKind, EvalOptions, FileId, ParseOptions, SourceFile, ValueKind, evaluate_files, export_json, parse_file,
 };
@@ -102,7 +103,7 @@ fn unsupported_input_reports_position() {
 #[test]
 fn deep_nesting_is_a_limit_error_not_a_crash() {
     let deep = format!("a: {}1{}\n", "[".repeat(5000), "]".repeat(5000));
-    let err = parse_file(&SourceFile::new("d.cue", deep), FileId(0), &ParseOptions::strict()).expect_err("too deep");
+    let err = parse_file(&Arena::new(), &SourceFile::new("d.cue", deep), FileId(0), &ParseOptions::strict()).expect_err("too deep");
     assert_eq!(err.0[0].kind, DiagnosticKind::Limit);
     let deep = format!("a: {}\n", "{b: ".repeat(3000) + &"}".repeat(3000));
     assert!(eval(&deep, &EvalOptions::strict()).is_err());
@@ -115,13 +116,13 @@ fn deep_nesting_is_a_limit_error_not_a_crash() {
 fn failed_interpolation_in_a_speculative_label_is_a_syntax_error() {
     let text = "[{{[[l\t(\"e-----------------------`\\(/----------[---------------5p--------!--t));[)~)~?\"";
     for opts in [ParseOptions::strict(), ParseOptions::config()] {
-        let err = parse_file(&SourceFile::new("f.cue", text), FileId(0), &opts).expect_err("invalid");
+        let err = parse_file(&Arena::new(), &SourceFile::new("f.cue", text), FileId(0), &opts).expect_err("invalid");
         assert_eq!(err.0[0].kind, DiagnosticKind::Syntax);
     }
     // a valid interpolation in an embedded list (tried as a pattern label, then re-parsed as
     // an expression) keeps every identifier after it resolvable
     let ok = "a: \"x\"\nb: {\n\t[\"k\\(a)\"]\n}\nc: a\n";
-    assert!(parse_file(&SourceFile::new("h.cue", ok), FileId(0), &ParseOptions::strict()).is_ok());
+    assert!(parse_file(&Arena::new(), &SourceFile::new("h.cue", ok), FileId(0), &ParseOptions::strict()).is_ok());
 }
 
 #[test]

@@ -1,23 +1,64 @@
 //! Syntax tree. Every node carries a byte [`Span`].
 //!
-//! Identifiers, labels and literal string pieces are interned `Rc<str>`s: the parser hands out
-//! one shared allocation per distinct name in a file, and the evaluator reuses them as field
-//! labels and string values without copying.
+//! The tree lives in an [`Arena`]: nodes are bump-allocated and refer to each other by plain
+//! references, so parsing a file makes a handful of large allocations instead of one per node,
+//! and dropping the tree frees them in one go (there is nothing to drop node by node). Every
+//! node type is `Copy`.
+//!
+//! Identifiers, labels and literal string pieces are interned `Rc<str>`s kept by the arena:
+//! the parser hands out one shared allocation per distinct name in a file, and the evaluator
+//! reuses them as field labels and string values without copying.
 
 use std::rc::Rc;
 
 use super::source::Span;
 use super::value::Attribute;
 
+/// Memory of the syntax trees of one evaluation: a bump allocator for the nodes, plus typed
+/// arenas for the two payloads that own heap data (interned strings and attributes), which are
+/// dropped with the arena.
+///
+/// Create one, parse any number of files into it with
+/// [`parse_file`](super::parse_file), and keep it alive as long as the trees.
+#[derive(Default)]
+pub struct Arena {
+    pub(crate) bump: bumpalo::Bump,
+    pub(crate) strs: typed_arena::Arena<Rc<str>>,
+    pub(crate) attrs: typed_arena::Arena<Attribute>,
+}
+
+impl Arena {
+    /// An empty arena.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Bytes the arena has allocated for syntax-tree nodes so far.
+    pub fn allocated_bytes(&self) -> usize {
+        self.bump.allocated_bytes()
+    }
+
+    /// Keeps a shared string for as long as the arena lives.
+    pub(crate) fn str(&self, s: Rc<str>) -> &Rc<str> {
+        self.strs.alloc(s)
+    }
+}
+
+impl std::fmt::Debug for Arena {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Arena").field("allocated_bytes", &self.bump.allocated_bytes()).finish_non_exhaustive()
+    }
+}
+
 /// A parsed file.
 #[derive(Debug, Clone)]
-pub struct File {
+pub struct File<'a> {
     /// `package name`, if present.
     pub package: Option<(String, Span)>,
     /// Import declarations.
     pub imports: Vec<Import>,
     /// Top-level declarations.
-    pub decls: Vec<Decl>,
+    pub decls: &'a [Decl<'a>],
     /// Span of the whole file.
     pub span: Span,
 }
@@ -34,20 +75,20 @@ pub struct Import {
 }
 
 /// A declaration inside a struct or file.
-#[derive(Debug, Clone)]
-pub enum Decl {
+#[derive(Debug, Clone, Copy)]
+pub enum Decl<'a> {
     /// `label: value`.
-    Field(Field),
+    Field(Field<'a>),
     /// An embedded expression.
-    Embed(Expr),
+    Embed(Expr<'a>),
     /// `let x = expr`.
-    Let(LetClause),
+    Let(LetClause<'a>),
     /// `...` optionally with a type (`...T`).
-    Ellipsis(Option<Expr>, Span),
+    Ellipsis(Option<Expr<'a>>, Span),
     /// A field comprehension `for ... if ... { }`.
-    Comprehension(Comprehension),
-    /// A declaration attribute `@attr()` on its own (boxed: rare, and large).
-    Attribute(Box<Attribute>),
+    Comprehension(Comprehension<'a>),
+    /// A declaration attribute `@attr()` on its own.
+    Attribute(&'a Attribute),
 }
 
 /// Field constraint marker.
@@ -62,92 +103,75 @@ pub enum Constraint {
 }
 
 /// A field declaration.
-#[derive(Debug, Clone)]
-pub struct Field {
+#[derive(Debug, Clone, Copy)]
+pub struct Field<'a> {
     /// The label.
-    pub label: Label,
+    pub label: Label<'a>,
     /// Optional/required marker.
     pub constraint: Constraint,
     /// The value.
-    pub value: Expr,
-    /// Attributes after the value (or in value position when enabled); see [`Field::attrs`].
-    /// Most fields have none: one thin pointer keeps the common field small.
-    #[allow(clippy::box_collection)]
-    pub(crate) attrs: Option<Box<Vec<Attribute>>>,
+    pub value: Expr<'a>,
+    /// Attributes after the value (or in value position when enabled), in source order.
+    pub attrs: &'a [Attribute],
     /// Span of the whole field.
     pub span: Span,
 }
 
-impl Field {
-    /// The field's attributes, in source order.
-    pub fn attrs(&self) -> &[Attribute] {
-        self.attrs.as_deref().map_or(&[], |v| v.as_slice())
-    }
-}
-
 /// A field label.
-#[derive(Debug, Clone)]
-pub struct Label {
+#[derive(Debug, Clone, Copy)]
+pub struct Label<'a> {
     /// What kind of label.
-    pub kind: LabelKind,
-    /// `X=label` alias (rare: behind a thin pointer); see [`Label::alias`].
-    #[allow(clippy::redundant_allocation)]
-    pub(crate) alias: Option<Box<Rc<str>>>,
+    pub kind: LabelKind<'a>,
+    /// The `X` of an `X=label` alias.
+    pub alias: Option<&'a Rc<str>>,
     /// Span of the label.
     pub span: Span,
     /// Written as a quoted string (`"a-b":`); such fields cannot be referenced by identifier.
     pub quoted: bool,
 }
 
-impl Label {
-    /// The `X` of an `X=label` alias.
-    pub fn alias(&self) -> Option<&Rc<str>> {
-        self.alias.as_deref()
-    }
-}
-
 /// Kinds of labels.
-#[derive(Debug, Clone)]
-pub enum LabelKind {
+#[derive(Debug, Clone, Copy)]
+pub enum LabelKind<'a> {
     /// Identifier or quoted string, already unquoted.
-    Name(Rc<str>),
+    Name(&'a Rc<str>),
     /// Interpolated string label or `(expr)`.
-    Dynamic(Box<Expr>),
+    Dynamic(&'a Expr<'a>),
     /// `[expr]` pattern constraint, optionally `[Name=expr]`.
-    Pattern(Box<(Expr, Option<Rc<str>>)>),
+    Pattern(&'a (Expr<'a>, Option<&'a Rc<str>>)),
 }
 
 /// `let name = expr`.
-#[derive(Debug, Clone)]
-pub struct LetClause {
+#[derive(Debug, Clone, Copy)]
+pub struct LetClause<'a> {
     /// Bound name.
-    pub name: Rc<str>,
+    pub name: &'a Rc<str>,
     /// The expression.
-    pub expr: Expr,
+    pub expr: Expr<'a>,
     /// Span.
     pub span: Span,
 }
 
 /// A comprehension: clauses then a struct body.
-#[derive(Debug, Clone)]
-pub struct Comprehension {
+#[derive(Debug, Clone, Copy)]
+pub struct Comprehension<'a> {
     /// `for`, `if` and `let` clauses.
-    pub clauses: Box<[Clause]>,
+    pub clauses: &'a [Clause<'a>],
     /// The struct yielded.
-    pub body: Box<Expr>,
+    pub body: &'a Expr<'a>,
     /// Span.
     pub span: Span,
 }
 
 /// A comprehension clause.
-#[derive(Debug, Clone)]
-pub enum Clause {
+#[derive(Debug, Clone, Copy)]
+pub enum Clause<'a> {
     /// `for k, v in expr` (key optional).
-    For(Option<Rc<str>>, Rc<str>, Expr),
+    For(Option<&'a Rc<str>>, &'a Rc<str>, Expr<'a>),
     /// `if cond`.
-    If(Expr),
+    If(Expr<'a>),
     /// `let x = expr`.
-    Let(Rc<str>, Expr),
+    Let(&'a Rc<str>, Expr<'a>),
 }
 
 /// Binary operators.
@@ -215,39 +239,39 @@ pub enum UnOp {
 }
 
 /// An expression with its span.
-#[derive(Debug, Clone)]
-pub struct Expr {
+#[derive(Debug, Clone, Copy)]
+pub struct Expr<'a> {
     /// The expression.
-    pub kind: ExprKind,
+    pub kind: ExprKind<'a>,
     /// Its span.
     pub span: Span,
 }
 
 /// A literal piece or interpolated expression of a string.
-#[derive(Debug, Clone)]
-pub enum StrPart {
+#[derive(Debug, Clone, Copy)]
+pub enum StrPart<'a> {
     /// Literal text.
-    Lit(Rc<str>),
+    Lit(&'a Rc<str>),
     /// `\(expr)`.
-    Expr(Expr),
+    Expr(Expr<'a>),
 }
 
 /// An element of a list literal.
-#[derive(Debug, Clone)]
-pub enum ListElem {
+#[derive(Debug, Clone, Copy)]
+pub enum ListElem<'a> {
     /// A value.
-    Expr(Expr),
+    Expr(Expr<'a>),
     /// `...` or `...T` (must be last).
-    Ellipsis(Option<Expr>),
+    Ellipsis(Option<Expr<'a>>),
     /// A list comprehension.
-    Comprehension(Comprehension),
+    Comprehension(Comprehension<'a>),
 }
 
 /// Expression kinds.
-#[derive(Debug, Clone)]
-pub enum ExprKind {
+#[derive(Debug, Clone, Copy)]
+pub enum ExprKind<'a> {
     /// An identifier reference (incl. `_`, predeclared names).
-    Ident(Rc<str>),
+    Ident(&'a Rc<str>),
     /// `_|_`.
     Bottom,
     /// `null`.
@@ -256,34 +280,34 @@ pub enum ExprKind {
     Bool(bool),
     /// Integer literal that fits `i64` (the common case), already decoded.
     Int(i64),
-    /// A larger integer literal (boxed to keep expressions small).
-    BigInt(Box<i128>),
-    /// Decimal literal: mantissa and exponent (value = mant × 10^exp), boxed.
-    Float(Box<(i128, i32)>),
+    /// A larger integer literal.
+    BigInt(&'a i128),
+    /// Decimal literal: mantissa and exponent (value = mant × 10^exp).
+    Float(&'a (i128, i32)),
     /// String literal, possibly interpolated.
-    Str(Box<[StrPart]>),
+    Str(&'a [StrPart<'a>]),
     /// String literal without interpolation (already unescaped).
-    Lit(Rc<str>),
+    Lit(&'a Rc<str>),
     /// Bytes literal.
-    Bytes(Box<[u8]>),
+    Bytes(&'a [u8]),
     /// `{...}`.
-    Struct(Box<[Decl]>),
+    Struct(&'a [Decl<'a>]),
     /// `[...]`.
-    List(Box<[ListElem]>),
-    /// `x.sel` (boxed together to keep expressions small).
-    Selector(Box<(Expr, Rc<str>)>),
+    List(&'a [ListElem<'a>]),
+    /// `x.sel`.
+    Selector(&'a Expr<'a>, &'a Rc<str>),
     /// `x[i]`.
-    Index(Box<Expr>, Box<Expr>),
-    /// `f(args)` (boxed together to keep expressions small).
-    Call(Box<(Expr, Vec<Expr>)>),
+    Index(&'a Expr<'a>, &'a Expr<'a>),
+    /// `f(args)` (function and arguments together: keeps expressions small).
+    Call(&'a (Expr<'a>, &'a [Expr<'a>])),
     /// Unary operation.
-    Unary(UnOp, Box<Expr>),
+    Unary(UnOp, &'a Expr<'a>),
     /// Binary operation.
-    Binary(BinOp, Box<Expr>, Box<Expr>),
+    Binary(BinOp, &'a Expr<'a>, &'a Expr<'a>),
     /// `(x)`.
-    Paren(Box<Expr>),
+    Paren(&'a Expr<'a>),
     /// Value-position attribute (`a: @artifact("x")`): evaluates to `_`.
     AttrOnly,
     /// Syntax that parses but is outside the supported subset.
-    Unsupported(Box<str>),
+    Unsupported(&'a str),
 }

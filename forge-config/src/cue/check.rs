@@ -4,9 +4,9 @@ use super::ast::{Clause, Comprehension, Decl, Expr, ExprKind, File, LabelKind, L
 use super::diag::{Diagnostic, DiagnosticKind};
 use super::source::SourceFile;
 
-fn uses_expr(e: &Expr, name: &str) -> bool {
+fn uses_expr(e: &Expr<'_>, name: &str) -> bool {
     match &e.kind {
-        ExprKind::Ident(n) => **n == *name,
+        ExprKind::Ident(n) => ***n == *name,
         ExprKind::Str(parts) => parts.iter().any(|p| matches!(p, StrPart::Expr(x) if uses_expr(x, name))),
         ExprKind::Struct(d) => uses_decls(d, name),
         ExprKind::List(items) => items.iter().any(|i| match i {
@@ -14,7 +14,7 @@ fn uses_expr(e: &Expr, name: &str) -> bool {
             ListElem::Ellipsis(x) => x.as_ref().is_some_and(|x| uses_expr(x, name)),
             ListElem::Comprehension(c) => uses_comp(c, name),
         }),
-        ExprKind::Selector(b) => uses_expr(&b.0, name),
+        ExprKind::Selector(x, _) => uses_expr(x, name),
         ExprKind::Index(a, b) => uses_expr(a, name) || uses_expr(b, name),
         ExprKind::Call(c) => uses_expr(&c.0, name) || c.1.iter().any(|a| uses_expr(a, name)),
         ExprKind::Unary(_, x) | ExprKind::Paren(x) => uses_expr(x, name),
@@ -23,13 +23,13 @@ fn uses_expr(e: &Expr, name: &str) -> bool {
     }
 }
 
-fn uses_comp(c: &Comprehension, name: &str) -> bool {
+fn uses_comp(c: &Comprehension<'_>, name: &str) -> bool {
     c.clauses.iter().any(|cl| match cl {
         Clause::For(_, _, e) | Clause::If(e) | Clause::Let(_, e) => uses_expr(e, name),
     }) || uses_expr(&c.body, name)
 }
 
-fn uses_decls(decls: &[Decl], name: &str) -> bool {
+fn uses_decls(decls: &[Decl<'_>], name: &str) -> bool {
     decls.iter().any(|d| match d {
         Decl::Field(f) => {
             uses_expr(&f.value, name)
@@ -47,11 +47,11 @@ fn uses_decls(decls: &[Decl], name: &str) -> bool {
     })
 }
 
-fn check_decls(decls: &[Decl], scope: &[&[Decl]], files: &[SourceFile]) -> Option<Diagnostic> {
+fn check_decls(decls: &[Decl<'_>], scope: &[&[Decl<'_>]], files: &[SourceFile]) -> Option<Diagnostic> {
     for d in decls {
         let (name, span) = match d {
-            Decl::Let(l) => (Some(&*l.name), l.span),
-            Decl::Field(f) => (f.label.alias().map(|a| &**a), f.label.span),
+            Decl::Let(l) => (Some(&**l.name), l.span),
+            Decl::Field(f) => (f.label.alias.map(|a| &**a), f.label.span),
             _ => (None, decls.first().map(|_| Default::default()).unwrap_or_default()),
         };
         if let (Decl::Let(_), Some(name)) = (d, name)
@@ -90,7 +90,7 @@ fn check_decls(decls: &[Decl], scope: &[&[Decl]], files: &[SourceFile]) -> Optio
     None
 }
 
-fn check_expr(e: &Expr, files: &[SourceFile]) -> Option<Diagnostic> {
+fn check_expr(e: &Expr<'_>, files: &[SourceFile]) -> Option<Diagnostic> {
     match &e.kind {
         ExprKind::Struct(d) => check_decls(d, &[], files),
         ExprKind::Binary(_, a, b) => check_expr(a, files).or_else(|| check_expr(b, files)),
@@ -105,11 +105,11 @@ fn check_expr(e: &Expr, files: &[SourceFile]) -> Option<Diagnostic> {
 }
 
 /// A field with this label declared in these declarations or nested struct literals.
-fn field_named(decls: &[Decl], name: &str) -> Option<super::source::Span> {
+fn field_named(decls: &[Decl<'_>], name: &str) -> Option<super::source::Span> {
     for d in decls {
         match d {
             Decl::Field(f) => {
-                if matches!(&f.label.kind, LabelKind::Name(n) if **n == *name) {
+                if matches!(&f.label.kind, LabelKind::Name(n) if ***n == *name) {
                     return Some(f.label.span);
                 }
                 if let Some(sp) = field_named_expr(&f.value, name) {
@@ -127,7 +127,7 @@ fn field_named(decls: &[Decl], name: &str) -> Option<super::source::Span> {
     None
 }
 
-fn field_named_expr(e: &Expr, name: &str) -> Option<super::source::Span> {
+fn field_named_expr(e: &Expr<'_>, name: &str) -> Option<super::source::Span> {
     match &e.kind {
         ExprKind::Struct(d) => field_named(d, name),
         ExprKind::Binary(_, a, b) => field_named_expr(a, name).or_else(|| field_named_expr(b, name)),
@@ -141,8 +141,8 @@ fn field_named_expr(e: &Expr, name: &str) -> Option<super::source::Span> {
 }
 
 /// Reports the first `let` or alias that nothing references (CUE rejects those).
-pub(crate) fn unused_lets(asts: &[File], files: &[SourceFile]) -> Option<Diagnostic> {
-    let all: Vec<&[Decl]> = asts.iter().map(|a| a.decls.as_slice()).collect();
+pub(crate) fn unused_lets(asts: &[File<'_>], files: &[SourceFile]) -> Option<Diagnostic> {
+    let all: Vec<&[Decl<'_>]> = asts.iter().map(|a| a.decls).collect();
     for a in asts {
         if let Some(d) = check_decls(&a.decls, &all, files) {
             return Some(d);

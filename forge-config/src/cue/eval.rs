@@ -232,8 +232,8 @@ impl Val {
 
 #[derive(Clone)]
 enum CK<'a> {
-    Expr(&'a Expr, EnvId),
-    Decls(&'a [Decl], EnvId, Span),
+    Expr(&'a Expr<'a>, EnvId),
+    Decls(&'a [Decl<'a>], EnvId, Span),
     Val(Val, Option<Span>),
 }
 
@@ -245,7 +245,7 @@ struct Conj<'a> {
 
 #[derive(Clone)]
 enum Bind<'a> {
-    Let(&'a Expr, EnvId),
+    Let(&'a Expr<'a>, EnvId),
     Val(Val),
     Alias(Rc<str>),
     Import(Rc<str>, usize, usize),
@@ -305,7 +305,7 @@ enum St {
 struct Pattern<'a> {
     pat: Val,
     alias: Option<&'a Rc<str>>,
-    value: &'a Expr,
+    value: &'a Expr<'a>,
     env: EnvId,
     groups: Groups,
 }
@@ -456,7 +456,7 @@ struct Cold<'a> {
     choices: Option<Rc<Vec<usize>>>,
     disj_seen: usize,
     patterns: Vec<Pattern<'a>>,
-    comps: Vec<(&'a Comprehension, EnvId, Groups)>,
+    comps: Vec<(&'a Comprehension<'a>, EnvId, Groups)>,
     deferred: Vec<Conj<'a>>,
     /// Label order of every struct literal with more than one field, until the fields are
     /// sorted at the end of expansion (only nodes with several literals need it).
@@ -475,7 +475,7 @@ impl Cold<'_> {
 /// The label order of one struct literal (for CUE's field ordering across literals).
 enum SeqSrc<'a> {
     /// A literal without dynamic labels: its `Name` labels in declaration order.
-    Decls(&'a [Decl]),
+    Decls(&'a [Decl<'a>]),
     /// A literal with dynamic labels: the labels as evaluated.
     Labels(Vec<Rc<str>>),
 }
@@ -718,7 +718,7 @@ struct OrderScratch {
 enum Target<'a> {
     Node(NodeId),
     Val(Val),
-    Let(&'a Expr, EnvId),
+    Let(&'a Expr<'a>, EnvId),
 }
 
 fn perr(kind: DiagnosticKind, msg: impl Into<String>, span: Span) -> Val {
@@ -728,7 +728,7 @@ fn perr(kind: DiagnosticKind, msg: impl Into<String>, span: Span) -> Val {
 const STD_PACKAGES: &[&str] =
     &["strings", "list", "math", "regexp", "strconv", "encoding/json", "encoding/yaml", "encoding/base64"];
 
-pub(crate) fn evaluate(files: &[SourceFile], asts: &[ast::File], opts: &EvalOptions) -> Result<Value, Diagnostics> {
+pub(crate) fn evaluate(files: &[SourceFile], asts: &[ast::File<'_>], opts: &EvalOptions) -> Result<Value, Diagnostics> {
     let (mut ev, root) = evaluate_root(files, asts, opts)?;
     let mut errs = Vec::new();
     let v = match ev.build_public(root, &mut String::new(), &mut errs, 0) {
@@ -746,7 +746,7 @@ pub(crate) fn evaluate(files: &[SourceFile], asts: &[ast::File], opts: &EvalOpti
 /// [`evaluate`] followed by [`Value::to_json_string`], so the text and the errors (every
 /// error of the tree first, else the first incomplete value in export order) are identical,
 /// at a fraction of the memory (the `Value` tree alone is about 20× the input).
-pub(crate) fn export_json(files: &[SourceFile], asts: &[ast::File], opts: &EvalOptions) -> Result<String, Diagnostics> {
+pub(crate) fn export_json(files: &[SourceFile], asts: &[ast::File<'_>], opts: &EvalOptions) -> Result<String, Diagnostics> {
     let (mut ev, root) = evaluate_root(files, asts, opts)?;
     let total: usize = files.iter().map(|f| f.text().len()).sum();
     let mut w =
@@ -786,7 +786,7 @@ impl JsonOut {
 /// finalizes the root and reports unused `let`s.
 fn evaluate_root<'a>(
     files: &'a [SourceFile],
-    asts: &'a [ast::File],
+    asts: &'a [ast::File<'a>],
     opts: &'a EvalOptions,
 ) -> Result<(Ev<'a>, NodeId), Diagnostics> {
     // package consistency
@@ -882,18 +882,18 @@ fn fatal_diag(f: Fatal, files: &[SourceFile]) -> Diagnostics {
     Diagnostics::one(d)
 }
 
-fn collect_names(decls: &[Decl], out: &mut NameSet) {
+fn collect_names(decls: &[Decl<'_>], out: &mut NameSet) {
     collect_labels(decls, out, |l, _| !l.quoted);
 }
 
 /// Adds the `Name` labels of the fields in `decls` that `keep` accepts.
-fn collect_labels(decls: &[Decl], out: &mut NameSet, keep: impl Fn(&Label, &str) -> bool) {
+fn collect_labels(decls: &[Decl<'_>], out: &mut NameSet, keep: impl Fn(&Label<'_>, &str) -> bool) {
     for d in decls {
         if let Decl::Field(f) = d
             && let LabelKind::Name(n) = &f.label.kind
             && keep(&f.label, n)
         {
-            out.insert(n.clone());
+            out.insert(Rc::clone(n));
         }
     }
 }
@@ -902,8 +902,8 @@ fn collect_labels(decls: &[Decl], out: &mut NameSet, keep: impl Fn(&Label, &str)
 /// address) and shared.
 fn cached_label_set(
     cache: &mut HashMap<usize, Rc<NameSet>, FxBuild>,
-    decls: &[Decl],
-    keep: impl Fn(&Label, &str) -> bool,
+    decls: &[Decl<'_>],
+    keep: impl Fn(&Label<'_>, &str) -> bool,
 ) -> Rc<NameSet> {
     cache
         .entry(decls.as_ptr() as usize)
@@ -988,26 +988,26 @@ impl<'a> Ev<'a> {
     }
 
     /// The names a struct literal declares (what its scope resolves), cached per literal.
-    fn names_for(&mut self, decls: &'a [Decl]) -> Rc<NameSet> {
+    fn names_for(&mut self, decls: &'a [Decl<'a>]) -> Rc<NameSet> {
         cached_label_set(&mut self.names_cache, decls, |l, _| !l.quoted)
     }
 
     /// The regular labels of the static fields of a struct literal (what closedness allows),
     /// cached per literal.
-    fn static_labels(&mut self, decls: &'a [Decl]) -> Rc<NameSet> {
+    fn static_labels(&mut self, decls: &'a [Decl<'a>]) -> Rc<NameSet> {
         cached_label_set(&mut self.labels_cache, decls, |_, n| label_is_regular(n))
     }
 
-    fn new_env(&mut self, parent: EnvId, node: NodeId, decls: &'a [Decl]) -> EnvId {
+    fn new_env(&mut self, parent: EnvId, node: NodeId, decls: &'a [Decl<'a>]) -> EnvId {
         let names = self.names_for(decls);
         let mut binds = Vec::new();
         let id = self.envs.next_id();
         for d in decls {
             match d {
-                Decl::Let(l) => binds.push((l.name.clone(), Bind::Let(&l.expr, id))),
+                Decl::Let(l) => binds.push((Rc::clone(l.name), Bind::Let(&l.expr, id))),
                 Decl::Field(f) => {
-                    if let (Some(a), LabelKind::Name(n)) = (f.label.alias(), &f.label.kind) {
-                        binds.push((a.clone(), Bind::Alias(n.clone())));
+                    if let (Some(a), LabelKind::Name(n)) = (f.label.alias, &f.label.kind) {
+                        binds.push((Rc::clone(a), Bind::Alias(Rc::clone(n))));
                     }
                 }
                 _ => {}
@@ -1298,7 +1298,7 @@ impl<'a> Ev<'a> {
         }
     }
 
-    fn process_expr(&mut self, n: NodeId, e: &'a Expr, env: EnvId, groups: &Groups) -> R<Vec<GroupId>> {
+    fn process_expr(&mut self, n: NodeId, e: &'a Expr<'a>, env: EnvId, groups: &Groups) -> R<Vec<GroupId>> {
         match &e.kind {
             ExprKind::Paren(x) => self.process_expr(n, x, env, groups),
             ExprKind::Struct(decls) => self.process_struct(n, decls, env, groups, e.span),
@@ -1505,7 +1505,7 @@ impl<'a> Ev<'a> {
     fn process_struct(
         &mut self,
         n: NodeId,
-        decls: &'a [Decl],
+        decls: &'a [Decl<'a>],
         env: EnvId,
         groups: &Groups,
         _span: Span,
@@ -1557,7 +1557,7 @@ impl<'a> Ev<'a> {
                     continue;
                 }
                 let label: Rc<str> = match &fd.label.kind {
-                    LabelKind::Name(s) => s.clone(),
+                    LabelKind::Name(s) => Rc::clone(s),
                     LabelKind::Dynamic(e) => {
                         let v = self.eval(e, f)?;
                         let v = self.default_of(v)?;
@@ -1589,7 +1589,7 @@ impl<'a> Ev<'a> {
                         pats.push(pv.clone());
                         self.nodes[n].cx().patterns.push(Pattern {
                             pat: pv,
-                            alias: alias.as_ref(),
+                            alias: *alias,
                             value: &fd.value,
                             env: f,
                             groups: groups.clone(),
@@ -1618,7 +1618,7 @@ impl<'a> Ev<'a> {
                 if node.decl_span.is_none() {
                     node.decl_span = Some(fd.label.span);
                 }
-                for a in fd.attrs() {
+                for a in fd.attrs {
                     let attrs = &mut node.cx().attrs;
                     if !attrs.iter().any(|x| x.span == a.span) {
                         attrs.push(a.clone());
@@ -1683,7 +1683,7 @@ impl<'a> Ev<'a> {
         Ok(new_groups)
     }
 
-    fn process_list(&mut self, n: NodeId, elems: &'a [ListElem], env: EnvId, groups: &Groups, span: Span) -> R<()> {
+    fn process_list(&mut self, n: NodeId, elems: &'a [ListElem<'_>], env: EnvId, groups: &Groups, span: Span) -> R<()> {
         let elem_label: Rc<str> = Rc::from("[]");
         let derived = self.derive_all(groups, &elem_label);
         let mut idx = 0usize;
@@ -1727,7 +1727,7 @@ impl<'a> Ev<'a> {
     }
 
     /// Runs comprehension clauses from `i`, pushing the environment of every yield.
-    fn run_comp(&mut self, comp: &'a Comprehension, i: usize, env: EnvId, out: &mut Vec<Result<EnvId, Val>>) -> R<()> {
+    fn run_comp(&mut self, comp: &'a Comprehension<'a>, i: usize, env: EnvId, out: &mut Vec<Result<EnvId, Val>>) -> R<()> {
         self.step(Some(comp.span))?;
         let Some(cl) = comp.clauses.get(i) else {
             out.push(Ok(env));
@@ -1749,7 +1749,7 @@ impl<'a> Ev<'a> {
                 }
             }
             Clause::Let(name, e) => {
-                let nenv = self.bind_env(env, vec![(name.clone(), Bind::Let(e, env))]);
+                let nenv = self.bind_env(env, vec![(Rc::clone(name), Bind::Let(e, env))]);
                 self.run_comp(comp, i + 1, nenv, out)?;
             }
             Clause::For(kname, vname, src) => {
@@ -1794,9 +1794,9 @@ impl<'a> Ev<'a> {
                     }
                 };
                 for (kv, vv) in items {
-                    let mut binds = vec![(vname.clone(), Bind::Val(vv))];
+                    let mut binds = vec![(Rc::clone(vname), Bind::Val(vv))];
                     if let Some(kn) = kname {
-                        binds.push((kn.clone(), Bind::Val(kv)));
+                        binds.push((Rc::clone(kn), Bind::Val(kv)));
                     }
                     let nenv = self.bind_env(env, binds);
                     self.run_comp(comp, i + 1, nenv, out)?;
@@ -1806,7 +1806,7 @@ impl<'a> Ev<'a> {
         Ok(())
     }
 
-    fn run_struct_comp(&mut self, n: NodeId, comp: &'a Comprehension, env: EnvId, groups: Groups) -> R<()> {
+    fn run_struct_comp(&mut self, n: NodeId, comp: &'a Comprehension<'a>, env: EnvId, groups: Groups) -> R<()> {
         let mut yields = Vec::new();
         self.enter(Some(comp.span))?;
         let r = self.run_comp(comp, 0, env, &mut yields);
@@ -2149,7 +2149,7 @@ impl<'a> Ev<'a> {
 
     /// Whether `e` is a literal scalar or a predeclared type name (not shadowed), optionally
     /// combined with `|` and `*` (when `or` is set).
-    fn simple_expr(&self, e: &Expr, env: EnvId, or: bool) -> bool {
+    fn simple_expr(&self, e: &Expr<'_>, env: EnvId, or: bool) -> bool {
         match &e.kind {
             ExprKind::Null
             | ExprKind::Bool(_)
@@ -2160,13 +2160,13 @@ impl<'a> Ev<'a> {
             ExprKind::Lit(_) => true,
             ExprKind::Str(parts) => matches!(&parts[..], [StrPart::Lit(_)]),
             ExprKind::Ident(name) => {
-                if !matches!(&**name, "_" | "int" | "float" | "number" | "string" | "bytes" | "bool") {
+                if !matches!(&***name, "_" | "int" | "float" | "number" | "string" | "bytes" | "bool") {
                     return false;
                 }
                 let mut cur = Some(env);
                 while let Some(id) = cur {
                     let en = &self.envs[id];
-                    if en.binds.iter().any(|(b, _)| **b == **name) || en.names.contains(&**name) {
+                    if en.binds.iter().any(|(b, _)| **b == ***name) || en.names.contains(&***name) {
                         return false;
                     }
                     cur = en.parent;
@@ -2340,12 +2340,11 @@ impl<'a> Ev<'a> {
         Ok(Err(perr(DiagnosticKind::Incomplete, format!("undefined field: {label}"), span)))
     }
 
-    fn resolve(&mut self, e: &'a Expr, env: EnvId) -> R<Result<Target<'a>, Val>> {
+    fn resolve(&mut self, e: &'a Expr<'a>, env: EnvId) -> R<Result<Target<'a>, Val>> {
         match &e.kind {
             ExprKind::Ident(name) => self.lookup(name, env, e.span),
             ExprKind::Paren(x) => self.resolve(x, env),
-            ExprKind::Selector(bs) => {
-                let (base, sel) = &**bs;
+            ExprKind::Selector(base, sel) => {
                 let b = match self.resolve(base, env)? {
                     Ok(t) => t,
                     Err(v) => return Ok(Err(v)),
@@ -2428,7 +2427,7 @@ impl<'a> Ev<'a> {
 
     // ---------------------------------------------------------------- value evaluation
 
-    fn anon(&mut self, e: &'a Expr, env: EnvId) -> R<Val> {
+    fn anon(&mut self, e: &'a Expr<'a>, env: EnvId) -> R<Val> {
         let parent = self.envs[env].node;
         let n = self.new_node(Some(parent), None, false)?;
         self.nodes[n].add_conj(Conj { kind: CK::Expr(e, env), groups: self.no_groups.clone() });
@@ -2511,7 +2510,7 @@ impl<'a> Ev<'a> {
         Ok(out)
     }
 
-    pub(crate) fn eval(&mut self, e: &'a Expr, env: EnvId) -> R<Val> {
+    pub(crate) fn eval(&mut self, e: &'a Expr<'a>, env: EnvId) -> R<Val> {
         self.step(Some(e.span))?;
         self.enter(Some(e.span))?;
         let r = self.eval_inner(e, env);
@@ -2519,7 +2518,7 @@ impl<'a> Ev<'a> {
         r
     }
 
-    fn eval_inner(&mut self, e: &'a Expr, env: EnvId) -> R<Val> {
+    fn eval_inner(&mut self, e: &'a Expr<'a>, env: EnvId) -> R<Val> {
         let sp = e.span;
         Ok(match &e.kind {
             ExprKind::Null => Val::Null,
@@ -2532,14 +2531,14 @@ impl<'a> Ev<'a> {
             ExprKind::AttrOnly => Val::Top,
             ExprKind::Unsupported(what) => perr(DiagnosticKind::Unsupported, format!("not supported: {what}"), sp),
             ExprKind::Paren(x) => self.eval(x, env)?,
-            ExprKind::Lit(l) => Val::Str(l.clone()),
+            ExprKind::Lit(l) => Val::Str(Rc::clone(l)),
             ExprKind::Str(parts) if matches!(&parts[..], [StrPart::Lit(_)]) => match &parts[..] {
-                [StrPart::Lit(l)] => Val::Str(l.clone()),
+                [StrPart::Lit(l)] => Val::Str(Rc::clone(l)),
                 _ => Val::Top,
             },
             ExprKind::Str(parts) => {
                 let mut s = String::new();
-                for p in parts {
+                for p in parts.iter() {
                     match p {
                         StrPart::Lit(l) => s.push_str(l),
                         StrPart::Expr(x) => {
@@ -2599,7 +2598,7 @@ impl<'a> Ev<'a> {
                 let (f, args) = &**c;
                 let fv = self.eval(f, env)?;
                 let mut avs = Vec::with_capacity(args.len());
-                for a in args {
+                for a in args.iter() {
                     let v = self.eval(a, env)?;
                     avs.push(self.default_of(v)?);
                 }
@@ -3382,7 +3381,7 @@ fn hint_for(msg: &str) -> Option<&'static str> {
     })
 }
 
-fn flatten_or<'a>(e: &'a Expr, _in_paren: bool, out: &mut Vec<(&'a Expr, bool)>) {
+fn flatten_or<'a>(e: &'a Expr<'a>, _in_paren: bool, out: &mut Vec<(&'a Expr<'a>, bool)>) {
     match &e.kind {
         ExprKind::Binary(BinOp::Or, l, r) => {
             flatten_or(l, false, out);
@@ -3473,7 +3472,7 @@ mod size_tests {
         assert!(std::mem::size_of::<Node<'static>>() <= 264, "Node: {}", std::mem::size_of::<Node<'static>>());
         assert!(std::mem::size_of::<Conj<'static>>() <= 56);
         assert!(std::mem::size_of::<Val>() <= 24);
-        assert!(std::mem::size_of::<Expr>() <= 40, "Expr: {}", std::mem::size_of::<Expr>());
-        assert!(std::mem::size_of::<Decl>() <= 112, "Decl: {}", std::mem::size_of::<Decl>());
+        assert!(std::mem::size_of::<Expr<'static>>() <= 40, "Expr: {}", std::mem::size_of::<Expr<'static>>());
+        assert!(std::mem::size_of::<Decl<'static>>() <= 112, "Decl: {}", std::mem::size_of::<Decl<'static>>());
     }
 }

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use super::ast::Arena;
 use super::diag::DiagnosticKind;
 use super::eval::FxHasher;
 use super::source::{FileId, Span};
@@ -48,15 +49,18 @@ pub(crate) mod kw {
 /// string. The keywords of [`kw`] come first.
 pub(crate) struct Interner<'a> {
     map: HashMap<&'a str, Sym, std::hash::BuildHasherDefault<FxHasher>>,
-    strs: Vec<Rc<str>>,
+    strs: Vec<&'a Rc<str>>,
+    arena: &'a Arena,
 }
 
 impl<'a> Interner<'a> {
-    /// An interner sized for a source of `len` bytes, holding the keywords.
-    pub fn with_capacity(len: usize) -> Self {
+    /// An interner sized for a source of `len` bytes, holding the keywords; the strings live
+    /// in `arena`.
+    pub fn with_capacity(len: usize, arena: &'a Arena) -> Self {
         let mut i = Interner {
             map: HashMap::with_capacity_and_hasher(len / 24 + kw::WORDS.len(), Default::default()),
             strs: Vec::with_capacity(len / 48 + kw::WORDS.len()),
+            arena,
         };
         for w in kw::WORDS {
             i.intern(w);
@@ -67,9 +71,9 @@ impl<'a> Interner<'a> {
     /// The symbol for a slice of the source.
     #[inline]
     pub fn intern(&mut self, s: &'a str) -> Sym {
-        let strs = &mut self.strs;
+        let (strs, arena) = (&mut self.strs, self.arena);
         *self.map.entry(s).or_insert_with(|| {
-            strs.push(Rc::from(s));
+            strs.push(arena.str(Rc::from(s)));
             // fewer distinct strings than tokens, and tokens are limited far below u32::MAX
             (strs.len() - 1) as Sym
         })
@@ -77,8 +81,8 @@ impl<'a> Interner<'a> {
 
     /// The shared string of a symbol.
     #[inline]
-    pub fn get(&self, s: Sym) -> &Rc<str> {
-        &self.strs[s as usize]
+    pub fn get(&self, s: Sym) -> &'a Rc<str> {
+        self.strs[s as usize]
     }
 }
 

@@ -84,10 +84,24 @@ impl EvalOptions {
     }
 }
 
-/// Parses one file. `id` is the file's index in the slice later given to the evaluator
-/// (used in spans).
-pub fn parse_file(file: &SourceFile, id: FileId, opts: &ParseOptions) -> Result<ast::File, Diagnostics> {
-    parser::parse(file.text(), id, opts).map_err(|e| {
+/// Parses one file into `arena`. `id` is the file's index in the slice later given to the
+/// evaluator (used in spans). The tree borrows the arena and the file's text.
+///
+/// ```
+/// use forge_config::cue::{ast::Arena, FileId, ParseOptions, SourceFile, parse_file};
+///
+/// let file = SourceFile::new("a.cue", "a: 1\nb: a + 1\n");
+/// let arena = Arena::new();
+/// let tree = parse_file(&arena, &file, FileId(0), &ParseOptions::strict()).expect("valid CUE");
+/// assert_eq!(tree.decls.len(), 2);
+/// ```
+pub fn parse_file<'a>(
+    arena: &'a ast::Arena,
+    file: &'a SourceFile,
+    id: FileId,
+    opts: &ParseOptions,
+) -> Result<ast::File<'a>, Diagnostics> {
+    parser::parse(file.text(), arena, id, opts).map_err(|e| {
         let mut sp = e.span;
         sp.file = FileId(0);
         Diagnostics::one(Diagnostic::new(e.kind, e.msg).with_span(sp, std::slice::from_ref(file)).with_id_fix(id))
@@ -107,17 +121,22 @@ impl Diagnostic {
 /// and returns the evaluated tree. Non-concrete fields are kept (see [`Value::is_concrete`]);
 /// conflicts, closedness violations, cycles and limits are errors.
 pub fn evaluate_files(files: &[SourceFile], opts: &EvalOptions) -> Result<Value, Diagnostics> {
-    let asts = parse_all(files, opts)?;
+    let arena = ast::Arena::new();
+    let asts = parse_all(&arena, files, opts)?;
     eval::evaluate(files, &asts, opts)
 }
 
 /// Parses every file (with its index as file id); all syntax errors are reported together.
-fn parse_all(files: &[SourceFile], opts: &EvalOptions) -> Result<Vec<ast::File>, Diagnostics> {
+fn parse_all<'a>(
+    arena: &'a ast::Arena,
+    files: &'a [SourceFile],
+    opts: &EvalOptions,
+) -> Result<Vec<ast::File<'a>>, Diagnostics> {
     let mut asts = Vec::with_capacity(files.len());
     let mut errs = Vec::new();
     for (i, f) in files.iter().enumerate() {
         let id = FileId(u32::try_from(i).unwrap_or(u32::MAX));
-        match parser::parse(f.text(), id, &opts.parse) {
+        match parser::parse(f.text(), arena, id, &opts.parse) {
             Ok(a) => asts.push(a),
             Err(e) => {
                 let hint = syntax_hint(&e.msg);
@@ -153,7 +172,8 @@ fn syntax_hint(msg: &str) -> Option<&'static str> {
 /// from the evaluator (no [`Value`] tree is built), and an incomplete value's error carries
 /// its file, line and column.
 pub fn export_json(files: &[SourceFile], opts: &EvalOptions) -> Result<String, Diagnostics> {
-    let asts = parse_all(files, opts)?;
+    let arena = ast::Arena::new();
+    let asts = parse_all(&arena, files, opts)?;
     eval::export_json(files, &asts, opts)
 }
 

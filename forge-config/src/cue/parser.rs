@@ -1,6 +1,7 @@
 //! Recursive-descent parser producing [`ast::File`](super::ast::File).
 
 use super::ast::*;
+use super::ast::Arena;
 use super::diag::DiagnosticKind;
 use super::lexer::{Interner, LResult, LexPart, Lexer, P, Sym, SynErr, Tok, Token, kw};
 use super::source::{FileId, Span};
@@ -34,15 +35,16 @@ impl ParseOptions {
     }
 }
 
-pub(crate) fn parse(src: &str, file: FileId, opts: &ParseOptions) -> LResult<File> {
-    let mut interner = Interner::with_capacity(src.len());
+pub(crate) fn parse<'a>(src: &'a str, arena: &'a Arena, file: FileId, opts: &ParseOptions) -> LResult<File<'a>> {
+    let mut interner = Interner::with_capacity(src.len(), arena);
     let toks = Lexer::new(src, file, 0, src.len(), &mut interner).run()?;
     let mut p = Parser {
         src,
+        arena,
         file,
         toks,
         pos: 0,
-        opts,
+        opts: opts.clone(),
         depth: 0,
         interner: &mut interner,
         decl_stack: Vec::new(),
@@ -53,18 +55,20 @@ pub(crate) fn parse(src: &str, file: FileId, opts: &ParseOptions) -> LResult<Fil
 
 struct Parser<'a, 'i> {
     src: &'a str,
+    /// Where the syntax tree goes.
+    arena: &'a Arena,
     file: FileId,
     toks: Vec<Token>,
     pos: usize,
-    opts: &'a ParseOptions,
+    opts: ParseOptions,
     depth: usize,
     /// The file's interner, shared with the lexers and parsers of interpolations.
     interner: &'i mut Interner<'a>,
     /// Declarations of the structs being parsed, innermost last: a struct's declarations are
     /// moved into an exactly sized slice once, instead of growing a vector per struct.
-    decl_stack: Vec<Decl>,
+    decl_stack: Vec<Decl<'a>>,
     /// The same for list elements.
-    elem_stack: Vec<ListElem>,
+    elem_stack: Vec<ListElem<'a>>,
 }
 
 /// Whether the token is the keyword (or identifier) `k`.
@@ -106,6 +110,20 @@ impl<'a, 'i> Parser<'a, 'i> {
             }
             _ => None,
         }
+    }
+    /// Moves a node into the arena.
+    #[inline]
+    fn alloc<T: Copy>(&self, v: T) -> &'a T {
+        self.arena.bump.alloc(v)
+    }
+    /// Copies nodes into an exactly sized arena slice.
+    #[inline]
+    fn slice<T: Copy>(&self, v: &[T]) -> &'a [T] {
+        self.arena.bump.alloc_slice_copy(v)
+    }
+    /// Keeps a shared string (one not from the interner) in the arena.
+    fn str(&self, s: &std::rc::Rc<str>) -> &'a std::rc::Rc<str> {
+        self.arena.str(s.clone())
     }
 
     /// Cheap pre-check: can a label (followed by `:`) start here?
@@ -175,12 +193,12 @@ impl<'a, 'i> Parser<'a, 'i> {
     }
     /// The shared string of an interned symbol.
     #[inline]
-    fn sym(&self, s: Sym) -> std::rc::Rc<str> {
-        self.interner.get(s).clone()
+    fn sym(&self, s: Sym) -> &'a std::rc::Rc<str> {
+        self.interner.get(s)
     }
 
     /// An identifier operand: `null`, `true`, `false` or a reference.
-    fn ident_expr(&self, n: Sym) -> ExprKind {
+    fn ident_expr(&self, n: Sym) -> ExprKind<'a> {
         match n {
             kw::NULL => ExprKind::Null,
             kw::TRUE => ExprKind::Bool(true),
@@ -200,12 +218,12 @@ impl<'a, 'i> Parser<'a, 'i> {
         }
     }
 
-    fn file(&mut self) -> LResult<File> {
+    fn file(&mut self) -> LResult<File<'a>> {
         let start = self.span();
         let mut decls = Vec::new();
         // leading file attributes
         while let Some(a) = self.take_attr() {
-            decls.push(Decl::Attribute(Box::new(a)));
+            decls.push(Decl::Attribute(self.arena.attrs.alloc(a)));
             self.skip_commas();
         }
         let mut package = None;
@@ -251,7 +269,7 @@ impl<'a, 'i> Parser<'a, 'i> {
             }
             self.end_decl()?;
         }
-        Ok(File { package, imports, decls, span: start.to(self.span()) })
+        Ok(File { package, imports, decls: self.slice(&decls), span: start.to(self.span()) })
     }
 
     fn end_decl(&mut self) -> LResult<()> {
@@ -300,14 +318,14 @@ impl<'a, 'i> Parser<'a, 'i> {
         }
     }
 
-    fn decl(&mut self) -> LResult<Decl> {
+    fn decl(&mut self) -> LResult<Decl<'a>> {
         self.enter()?;
         let r = self.decl_inner();
         self.leave();
         r
     }
 
-    fn decl_inner(&mut self) -> LResult<Decl> {
+    fn decl_inner(&mut self) -> LResult<Decl<'a>> {
         let start = self.span();
         // the common case first: `name: value` (a keyword followed by `:` is a label too)
         if let Some(label) = self.simple_label() {
@@ -315,7 +333,7 @@ impl<'a, 'i> Parser<'a, 'i> {
             return Ok(Decl::Field(f));
         }
         if let Some(a) = self.take_attr() {
-            return Ok(Decl::Attribute(Box::new(a)));
+            return Ok(Decl::Attribute(self.arena.attrs.alloc(a)));
         }
         if is_kw(self.tok(), kw::LET)
             && matches!(self.tok_at(1), Tok::Ident(_))
@@ -362,7 +380,7 @@ impl<'a, 'i> Parser<'a, 'i> {
 
     /// Consumes `name:` where `name` is an identifier or a plain string, the common label.
     #[inline]
-    fn simple_label(&mut self) -> Option<Label> {
+    fn simple_label(&mut self) -> Option<Label<'a>> {
         let (Some(t), Some(Token { tok: Tok::P(P::Colon), .. })) =
             (self.toks.get(self.pos), self.toks.get(self.pos + 1))
         else {
@@ -379,7 +397,7 @@ impl<'a, 'i> Parser<'a, 'i> {
     }
 
     /// Parses `label[?!]:` if present. Returns None (position unspecified) if not a label.
-    fn try_label(&mut self) -> LResult<Option<(Label, Constraint)>> {
+    fn try_label(&mut self) -> LResult<Option<(Label<'a>, Constraint)>> {
         let start = self.span();
         let stacks = (self.decl_stack.len(), self.elem_stack.len());
         let mut alias = None;
@@ -397,7 +415,7 @@ impl<'a, 'i> Parser<'a, 'i> {
             }
             Tok::Str(parts) => match &parts[..] {
                 [LexPart::Lit(s)] => {
-                    let s = s.clone();
+                    let s = self.str(s);
                     self.pos += 1;
                     LabelKind::Name(s)
                 }
@@ -405,7 +423,7 @@ impl<'a, 'i> Parser<'a, 'i> {
                     let parts = parts.clone();
                     self.pos += 1;
                     let e = self.string_expr(&parts, lstart)?;
-                    LabelKind::Dynamic(Box::new(e))
+                    LabelKind::Dynamic(self.alloc(e))
                 }
             },
             Tok::P(P::LParen) => {
@@ -420,7 +438,7 @@ impl<'a, 'i> Parser<'a, 'i> {
                 if !self.eat_p(P::RParen) {
                     return Ok(None);
                 }
-                LabelKind::Dynamic(Box::new(e))
+                LabelKind::Dynamic(self.alloc(e))
             }
             Tok::P(P::LBrack) => {
                 self.pos += 1;
@@ -439,7 +457,7 @@ impl<'a, 'i> Parser<'a, 'i> {
                 if !self.eat_p(P::RBrack) {
                     return Ok(None);
                 }
-                LabelKind::Pattern(Box::new((e, palias)))
+                LabelKind::Pattern(self.alloc((e, palias)))
             }
             _ => return Ok(None),
         };
@@ -467,10 +485,10 @@ impl<'a, 'i> Parser<'a, 'i> {
             return self.err("pattern constraints cannot be optional or required");
         }
         self.pos += 1;
-        Ok(Some((Label { kind, alias: alias.map(Box::new), span: lspan, quoted }, constraint)))
+        Ok(Some((Label { kind, alias, span: lspan, quoted }, constraint)))
     }
 
-    fn field_rest(&mut self, label: Label, constraint: Constraint, start: Span) -> LResult<Field> {
+    fn field_rest(&mut self, label: Label<'a>, constraint: Constraint, start: Span) -> LResult<Field<'a>> {
         let mut attrs: Vec<Attribute> = Vec::new();
         // value-position attribute
         let value = if let Tok::Attr(a) = self.tok() {
@@ -505,9 +523,9 @@ impl<'a, 'i> Parser<'a, 'i> {
                 return Ok(Field {
                     label,
                     constraint,
-                    value: Expr { kind: ExprKind::Struct(Box::new([Decl::Field(inner)])), span: sp },
+                    value: Expr { kind: ExprKind::Struct(self.slice(&[Decl::Field(inner)])), span: sp },
                     // attributes follow the innermost value of a shorthand
-                    attrs: None,
+                    attrs: &[],
                     span: start.to(sp),
                 });
             }
@@ -521,12 +539,12 @@ impl<'a, 'i> Parser<'a, 'i> {
             label,
             constraint,
             value,
-            attrs: (!attrs.is_empty()).then(|| Box::new(attrs)),
+            attrs: if attrs.is_empty() { &[] } else { self.arena.attrs.alloc_extend(attrs) },
             span: start.to(self.prev_span()),
         })
     }
 
-    fn comprehension(&mut self) -> LResult<Comprehension> {
+    fn comprehension(&mut self) -> LResult<Comprehension<'a>> {
         let start = self.span();
         let mut clauses = Vec::new();
         loop {
@@ -570,13 +588,13 @@ impl<'a, 'i> Parser<'a, 'i> {
         }
         let body = self.operand()?;
         Ok(Comprehension {
-            clauses: clauses.into_boxed_slice(),
-            body: Box::new(body),
+            clauses: self.slice(&clauses),
+            body: self.alloc(body),
             span: start.to(self.prev_span()),
         })
     }
 
-    fn expr(&mut self) -> LResult<Expr> {
+    fn expr(&mut self) -> LResult<Expr<'a>> {
         if let Some(e) = self.lone_operand() {
             return Ok(e);
         }
@@ -590,7 +608,7 @@ impl<'a, 'i> Parser<'a, 'i> {
     /// the end of the expression, built without descending through the precedence levels.
     /// Everything else (and anything at the depth limit) takes the general path.
     #[inline]
-    fn lone_operand(&mut self) -> Option<Expr> {
+    fn lone_operand(&mut self) -> Option<Expr<'a>> {
         if self.depth >= self.opts.max_depth {
             return None;
         }
@@ -632,7 +650,7 @@ impl<'a, 'i> Parser<'a, 'i> {
         })
     }
 
-    fn binary(&mut self, min: u8) -> LResult<Expr> {
+    fn binary(&mut self, min: u8) -> LResult<Expr<'a>> {
         let mut lhs = self.unary()?;
         while let Some((op, prec)) = self.binop() {
             if prec < min {
@@ -644,12 +662,12 @@ impl<'a, 'i> Parser<'a, 'i> {
             self.leave();
             let rhs = rhs?;
             let span = lhs.span.to(rhs.span);
-            lhs = Expr { kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span };
+            lhs = Expr { kind: ExprKind::Binary(op, self.alloc(lhs), self.alloc(rhs)), span };
         }
         Ok(lhs)
     }
 
-    fn unary(&mut self) -> LResult<Expr> {
+    fn unary(&mut self) -> LResult<Expr<'a>> {
         let start = self.span();
         let op = match self.tok() {
             Tok::P(P::Minus) => Some(UnOp::Neg),
@@ -672,12 +690,12 @@ impl<'a, 'i> Parser<'a, 'i> {
             self.leave();
             let e = e?;
             let span = start.to(e.span);
-            return Ok(Expr { kind: ExprKind::Unary(op, Box::new(e)), span });
+            return Ok(Expr { kind: ExprKind::Unary(op, self.alloc(e)), span });
         }
         self.primary()
     }
 
-    fn primary(&mut self) -> LResult<Expr> {
+    fn primary(&mut self) -> LResult<Expr<'a>> {
         let mut e = self.operand()?;
         let mut n = 0usize;
         loop {
@@ -701,7 +719,7 @@ impl<'a, 'i> Parser<'a, 'i> {
                     }
                     Tok::Ident(s) | Tok::Lit(s) => self.sym(s),
                     Tok::Str(parts) => match &parts[..] {
-                        [LexPart::Lit(s)] => s.clone(),
+                        [LexPart::Lit(s)] => self.str(s),
                         _ => return self.err("invalid selector"),
                     },
                     _ => {
@@ -713,7 +731,7 @@ impl<'a, 'i> Parser<'a, 'i> {
                     }
                 };
                 let span = e.span.to(sp);
-                e = Expr { kind: ExprKind::Selector(Box::new((e, sel))), span };
+                e = Expr { kind: ExprKind::Selector(self.alloc(e), sel), span };
             } else if self.is_p(P::LBrack) {
                 self.pos += 1;
                 if self.is_p(P::Colon) {
@@ -733,7 +751,7 @@ impl<'a, 'i> Parser<'a, 'i> {
                 }
                 let end = self.expect_p(P::RBrack)?;
                 let span = e.span.to(end);
-                e = Expr { kind: ExprKind::Index(Box::new(e), Box::new(idx)), span };
+                e = Expr { kind: ExprKind::Index(self.alloc(e), self.alloc(idx)), span };
             } else if self.is_p(P::LParen) {
                 self.pos += 1;
                 let mut args = Vec::new();
@@ -750,7 +768,8 @@ impl<'a, 'i> Parser<'a, 'i> {
                 }
                 let end = self.expect_p(P::RParen)?;
                 let span = e.span.to(end);
-                e = Expr { kind: ExprKind::Call(Box::new((e, args))), span };
+                let args = self.slice(&args);
+                e = Expr { kind: ExprKind::Call(self.alloc((e, args))), span };
             } else {
                 break;
             }
@@ -758,20 +777,21 @@ impl<'a, 'i> Parser<'a, 'i> {
         Ok(e)
     }
 
-    fn string_expr(&mut self, parts: &[LexPart], span: Span) -> LResult<Expr> {
+    fn string_expr(&mut self, parts: &[LexPart], span: Span) -> LResult<Expr<'a>> {
         let mut out = Vec::new();
         for p in parts {
             match p {
-                LexPart::Lit(s) => out.push(StrPart::Lit(s.clone())),
+                LexPart::Lit(s) => out.push(StrPart::Lit(self.str(s))),
                 LexPart::Interp(s, e) => {
                     // the sub-lexer and sub-parser borrow the file's interner
                     let toks = Lexer::new(self.src, self.file, *s, *e, self.interner).run()?;
                     let mut sub = Parser {
                         src: self.src,
+                        arena: self.arena,
                         file: self.file,
                         toks,
                         pos: 0,
-                        opts: self.opts,
+                        opts: self.opts.clone(),
                         depth: self.depth + 1,
                         interner: self.interner,
                         decl_stack: Vec::new(),
@@ -787,12 +807,12 @@ impl<'a, 'i> Parser<'a, 'i> {
             }
         }
         if let [StrPart::Lit(s)] = out.as_slice() {
-            return Ok(Expr { kind: ExprKind::Lit(s.clone()), span });
+            return Ok(Expr { kind: ExprKind::Lit(s), span });
         }
-        Ok(Expr { kind: ExprKind::Str(out.into_boxed_slice()), span })
+        Ok(Expr { kind: ExprKind::Str(self.slice(&out)), span })
     }
 
-    fn operand(&mut self) -> LResult<Expr> {
+    fn operand(&mut self) -> LResult<Expr<'a>> {
         let sp = self.span();
         let mk = |kind| Expr { kind, span: sp };
         match self.tok() {
@@ -807,12 +827,12 @@ impl<'a, 'i> Parser<'a, 'i> {
                 Ok(mk(ExprKind::Int(i)))
             }
             Tok::BigInt(i) => {
-                let i = i.clone();
+                let i = self.alloc(**i);
                 self.pos += 1;
                 Ok(mk(ExprKind::BigInt(i)))
             }
             Tok::Float(f) => {
-                let f = f.clone();
+                let f = self.alloc(**f);
                 self.pos += 1;
                 Ok(mk(ExprKind::Float(f)))
             }
@@ -821,7 +841,7 @@ impl<'a, 'i> Parser<'a, 'i> {
                 Ok(mk(ExprKind::Bottom))
             }
             Tok::Bytes(b) => {
-                let b = b.as_slice().into();
+                let b = self.slice(b.as_slice());
                 self.pos += 1;
                 Ok(mk(ExprKind::Bytes(b)))
             }
@@ -832,7 +852,7 @@ impl<'a, 'i> Parser<'a, 'i> {
             }
             Tok::Str(parts) => {
                 if let [LexPart::Lit(s)] = &parts[..] {
-                    let kind = ExprKind::Lit(s.clone());
+                    let kind = ExprKind::Lit(self.str(s));
                     self.pos += 1;
                     return Ok(mk(kind));
                 }
@@ -844,7 +864,7 @@ impl<'a, 'i> Parser<'a, 'i> {
                 self.pos += 1;
                 let e = self.expr()?;
                 let end = self.expect_p(P::RParen)?;
-                Ok(Expr { kind: ExprKind::Paren(Box::new(e)), span: sp.to(end) })
+                Ok(Expr { kind: ExprKind::Paren(self.alloc(e)), span: sp.to(end) })
             }
             Tok::P(P::LBrace) => {
                 self.pos += 1;
@@ -868,7 +888,8 @@ impl<'a, 'i> Parser<'a, 'i> {
                 }
                 self.leave();
                 let end = self.expect_p(P::RBrace)?;
-                let decls: Box<[Decl]> = self.decl_stack.drain(base..).collect();
+                let decls = self.slice(&self.decl_stack[base..]);
+                self.decl_stack.truncate(base);
                 Ok(Expr { kind: ExprKind::Struct(decls), span: sp.to(end) })
             }
             Tok::P(P::LBrack) => {
@@ -910,7 +931,8 @@ impl<'a, 'i> Parser<'a, 'i> {
                 }
                 self.leave();
                 let end = self.expect_p(P::RBrack)?;
-                let elems: Box<[ListElem]> = self.elem_stack.drain(base..).collect();
+                let elems = self.slice(&self.elem_stack[base..]);
+                self.elem_stack.truncate(base);
                 Ok(Expr { kind: ExprKind::List(elems), span: sp.to(end) })
             }
             Tok::Attr(a) => Err(SynErr {
