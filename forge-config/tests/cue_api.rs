@@ -103,7 +103,8 @@ fn unsupported_input_reports_position() {
 #[test]
 fn deep_nesting_is_a_limit_error_not_a_crash() {
     let deep = format!("a: {}1{}\n", "[".repeat(5000), "]".repeat(5000));
-    let err = parse_file(&Arena::new(), &SourceFile::new("d.cue", deep), FileId(0), &ParseOptions::strict()).expect_err("too deep");
+    let err = parse_file(&Arena::new(), &SourceFile::new("d.cue", deep), FileId(0), &ParseOptions::strict())
+        .expect_err("too deep");
     assert_eq!(err.0[0].kind, DiagnosticKind::Limit);
     let deep = format!("a: {}\n", "{b: ".repeat(3000) + &"}".repeat(3000));
     assert!(eval(&deep, &EvalOptions::strict()).is_err());
@@ -162,4 +163,37 @@ fn export_file_from_env() {
     };
     eprintln!("exported in {:?}", start.elapsed());
     std::fs::write(out, text).expect("writable output");
+}
+
+/// The parser lexes on demand and forgets tokens behind it; a speculative label parse that
+/// runs over many tokens and then backtracks must still find them.
+#[test]
+fn a_long_speculative_label_backtracks_over_lexed_on_demand_tokens() {
+    // 1,400 tokens inside the parentheses, far more than one refill of the token window
+    let ones = vec!["1"; 700].join(", ");
+    // `(...)` that is not followed by `:` is an embedded value, parsed twice
+    let embed = format!("x: {{ (len([{ones}])) }}\n");
+    let out = export_json(&[SourceFile::new("e.cue", embed)], &EvalOptions::strict()).expect("exports");
+    assert_eq!(out, "{\n    \"x\": 700\n}\n");
+    // `(...)` followed by `:` is a dynamic label
+    let keys = vec!["\"k\""; 700].join(", ");
+    let label = format!("([{keys}][699]): 1\n");
+    let out = export_json(&[SourceFile::new("l.cue", label)], &EvalOptions::strict()).expect("exports");
+    assert_eq!(out, "{\n    \"k\": 1\n}\n");
+}
+
+/// A lexical error anywhere in the file is the error reported, even when the parser meets a
+/// syntax error first or would accept the input up to the bad token.
+#[test]
+fn a_lexical_error_wins_over_syntax_and_truncation() {
+    let filler = "f: 1\n".repeat(1000);
+    for src in [format!("a: ]\n{filler}b: \"open\n"), format!("a: 1\n{filler}b: 2 ^\n")] {
+        let err =
+            parse_file(&Arena::new(), &SourceFile::new("x.cue", src.as_str()), FileId(0), &ParseOptions::strict())
+                .expect_err("invalid");
+        let d = &err.0[0];
+        assert_eq!(d.kind, DiagnosticKind::Syntax);
+        assert_eq!(d.line, Some(1002), "{}", d.message);
+        assert!(d.message.contains("not terminated") || d.message.contains("illegal character"), "{}", d.message);
+    }
 }

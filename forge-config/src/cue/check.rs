@@ -26,7 +26,7 @@ fn uses_expr(e: &Expr<'_>, name: &str) -> bool {
 fn uses_comp(c: &Comprehension<'_>, name: &str) -> bool {
     c.clauses.iter().any(|cl| match cl {
         Clause::For(_, _, e) | Clause::If(e) | Clause::Let(_, e) => uses_expr(e, name),
-    }) || uses_expr(&c.body, name)
+    }) || uses_expr(c.body, name)
 }
 
 fn uses_decls(decls: &[Decl<'_>], name: &str) -> bool {
@@ -80,7 +80,7 @@ fn check_decls(decls: &[Decl<'_>], scope: &[&[Decl<'_>]], files: &[SourceFile]) 
             Decl::Field(f) => check_expr(&f.value, files),
             Decl::Embed(e) => check_expr(e, files),
             Decl::Let(l) => check_expr(&l.expr, files),
-            Decl::Comprehension(c) => check_expr(&c.body, files),
+            Decl::Comprehension(c) => check_expr(c.body, files),
             _ => None,
         };
         if r.is_some() {
@@ -97,7 +97,7 @@ fn check_expr(e: &Expr<'_>, files: &[SourceFile]) -> Option<Diagnostic> {
         ExprKind::Paren(x) | ExprKind::Unary(_, x) => check_expr(x, files),
         ExprKind::List(items) => items.iter().find_map(|i| match i {
             ListElem::Expr(x) => check_expr(x, files),
-            ListElem::Comprehension(c) => check_expr(&c.body, files),
+            ListElem::Comprehension(c) => check_expr(c.body, files),
             ListElem::Ellipsis(_) => None,
         }),
         _ => None,
@@ -144,7 +144,7 @@ fn field_named_expr(e: &Expr<'_>, name: &str) -> Option<super::source::Span> {
 pub(crate) fn unused_lets(asts: &[File<'_>], files: &[SourceFile]) -> Option<Diagnostic> {
     let all: Vec<&[Decl<'_>]> = asts.iter().map(|a| a.decls).collect();
     for a in asts {
-        if let Some(d) = check_decls(&a.decls, &all, files) {
+        if let Some(d) = check_decls(a.decls, &all, files) {
             return Some(d);
         }
     }

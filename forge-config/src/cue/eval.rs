@@ -30,7 +30,9 @@
 //!   scalar never consults them), and a struct literal's field order is recorded by reference to
 //!   its declarations unless it has dynamic labels. A group allows a literal's static labels
 //!   through one set shared by every use of the literal ([`Ev::static_labels`]): instantiating
-//!   a definition does not rebuild its label set.
+//!   a definition does not rebuild its label set. Scopes and groups read the labels of a small
+//!   literal (up to [`LABEL_SCAN_MAX`] declarations) straight from its syntax tree
+//!   ([`Labels::Scan`]); only larger literals get a hash set, built once.
 //!
 //! * **Export without a `Value` tree.** [`export_json`] (what `forge cue export` and
 //!   [`super::export_json`] use) writes JSON while walking the final nodes, in the same order
@@ -92,6 +94,71 @@ type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
 
 /// A set of labels or names.
 type NameSet = HashSet<Rc<str>, FxBuild>;
+
+/// Struct literals with at most this many declarations answer label lookups by scanning
+/// their declarations; larger ones build a hash set once (per literal, shared).
+const LABEL_SCAN_MAX: usize = 16;
+
+/// Which of a literal's `Name` labels a [`Labels`] holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LabelFilter {
+    /// The names a scope resolves: unquoted labels.
+    Names,
+    /// The labels closedness allows: regular (not `#definition`, not `_hidden`) labels.
+    Regular,
+}
+
+impl LabelFilter {
+    fn keep(self, l: &Label<'_>, name: &str) -> bool {
+        match self {
+            LabelFilter::Names => !l.quoted,
+            LabelFilter::Regular => label_is_regular(name),
+        }
+    }
+}
+
+/// The labels of a struct literal (or of several, for the package scope), read from the
+/// syntax tree: no allocation for the common small literal.
+#[derive(Clone)]
+enum Labels<'a> {
+    None,
+    /// The fields of a small literal that the filter keeps.
+    Scan(&'a [Decl<'a>], LabelFilter),
+    /// A large literal's labels, hashed once and shared by every use of the literal.
+    Set(Rc<NameSet>),
+}
+
+impl Labels<'_> {
+    fn contains(&self, label: &str) -> bool {
+        match self {
+            Labels::None => false,
+            Labels::Scan(decls, f) => decls.iter().any(|d| {
+                matches!(d, Decl::Field(fd) if matches!(fd.label.kind, LabelKind::Name(n) if **n == *label)
+                    && f.keep(&fd.label, label))
+            }),
+            Labels::Set(s) => s.contains(label),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Labels::None => true,
+            Labels::Scan(decls, f) => !decls.iter().any(
+                |d| matches!(d, Decl::Field(fd) if matches!(fd.label.kind, LabelKind::Name(n) if f.keep(&fd.label, n))),
+            ),
+            Labels::Set(s) => s.is_empty(),
+        }
+    }
+
+    /// Whether both are the labels of the same literal.
+    fn same(&self, other: &Labels<'_>) -> bool {
+        match (self, other) {
+            (Labels::Scan(a, f), Labels::Scan(b, g)) => std::ptr::eq(*a, *b) && f == g,
+            (Labels::Set(a), Labels::Set(b)) => Rc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
 
 pub(crate) type NodeId = u32;
 pub(crate) type EnvId = u32;
@@ -254,16 +321,16 @@ enum Bind<'a> {
 struct Env<'a> {
     parent: Option<EnvId>,
     node: NodeId,
-    names: Rc<NameSet>,
+    names: Labels<'a>,
     binds: Vec<(Rc<str>, Bind<'a>)>,
 }
 
 /// A closedness group: the labels a closed struct allows.
 #[derive(Default)]
-struct Group {
+struct Group<'a> {
     /// The regular static labels of each struct literal of the group, shared between every
     /// use of the literal (a definition instantiated many times builds its set once).
-    sets: Vec<Rc<NameSet>>,
+    sets: Vec<Labels<'a>>,
     open: bool,
     /// Dynamic labels and pattern constraints, which most groups do not have.
     more: Option<Box<GroupMore>>,
@@ -276,7 +343,7 @@ struct GroupMore {
     patterns: Vec<(Val, bool)>,
 }
 
-impl Group {
+impl Group<'_> {
     fn more(&mut self) -> &mut GroupMore {
         self.more.get_or_insert_with(Default::default)
     }
@@ -682,13 +749,12 @@ pub(crate) struct Ev<'a> {
     opts: &'a EvalOptions,
     nodes: Nodes<'a>,
     envs: IdVec<Env<'a>>,
-    groups: IdVec<Group>,
+    groups: IdVec<Group<'a>>,
     derived: HashMap<(GroupId, Rc<str>), GroupId, FxBuild>,
     names_cache: HashMap<usize, Rc<NameSet>, FxBuild>,
     /// Regular static field labels of a struct literal (keyed by its declarations' address).
     labels_cache: HashMap<usize, Rc<NameSet>, FxBuild>,
     /// The empty name set of binding-only environments.
-    no_names: Rc<NameSet>,
     /// Labels `"0"`, `"1"`, ... of list elements.
     index_labels: Vec<Rc<str>>,
     /// The empty closedness-group list.
@@ -746,7 +812,11 @@ pub(crate) fn evaluate(files: &[SourceFile], asts: &[ast::File<'_>], opts: &Eval
 /// [`evaluate`] followed by [`Value::to_json_string`], so the text and the errors (every
 /// error of the tree first, else the first incomplete value in export order) are identical,
 /// at a fraction of the memory (the `Value` tree alone is about 20× the input).
-pub(crate) fn export_json(files: &[SourceFile], asts: &[ast::File<'_>], opts: &EvalOptions) -> Result<String, Diagnostics> {
+pub(crate) fn export_json(
+    files: &[SourceFile],
+    asts: &[ast::File<'_>],
+    opts: &EvalOptions,
+) -> Result<String, Diagnostics> {
     let (mut ev, root) = evaluate_root(files, asts, opts)?;
     let total: usize = files.iter().map(|f| f.text().len()).sum();
     let mut w =
@@ -819,7 +889,6 @@ fn evaluate_root<'a>(
         derived: HashMap::default(),
         names_cache: HashMap::default(),
         labels_cache: HashMap::default(),
-        no_names: Rc::default(),
         index_labels: Vec::new(),
         no_groups: Rc::from([]),
         depth: 0,
@@ -832,7 +901,7 @@ fn evaluate_root<'a>(
     // package scope: union of all top-level names
     let mut all = NameSet::default();
     for a in asts {
-        collect_names(&a.decls, &mut all);
+        collect_names(a.decls, &mut all);
     }
     let all = Rc::new(all);
     let empty: Groups = Rc::from([]);
@@ -854,8 +923,8 @@ fn evaluate_root<'a>(
             used.push(false);
         }
         ev.imports_used.push(used);
-        let env = ev.envs.push(Env { parent: None, node: root, names: all.clone(), binds });
-        ev.nodes[root].add_conj(Conj { kind: CK::Decls(&a.decls, env, a.span), groups: empty.clone() });
+        let env = ev.envs.push(Env { parent: None, node: root, names: Labels::Set(all.clone()), binds });
+        ev.nodes[root].add_conj(Conj { kind: CK::Decls(a.decls, env, a.span), groups: empty.clone() });
     }
     if let Err(f) = ev.finalize(root) {
         return Err(fatal_diag(f, files));
@@ -898,21 +967,26 @@ fn collect_labels(decls: &[Decl<'_>], out: &mut NameSet, keep: impl Fn(&Label<'_
     }
 }
 
-/// The label set of a struct literal, built once per literal (keyed by its declarations'
-/// address) and shared.
-fn cached_label_set(
+/// The labels of a struct literal: a small literal is scanned where asked, a large one gets a
+/// set built once (keyed by its declarations' address) and shared.
+fn literal_labels<'a>(
     cache: &mut HashMap<usize, Rc<NameSet>, FxBuild>,
-    decls: &[Decl<'_>],
-    keep: impl Fn(&Label<'_>, &str) -> bool,
-) -> Rc<NameSet> {
-    cache
-        .entry(decls.as_ptr() as usize)
-        .or_insert_with(|| {
-            let mut set = NameSet::default();
-            collect_labels(decls, &mut set, keep);
-            Rc::new(set)
-        })
-        .clone()
+    decls: &'a [Decl<'a>],
+    filter: LabelFilter,
+) -> Labels<'a> {
+    if decls.len() <= LABEL_SCAN_MAX {
+        return Labels::Scan(decls, filter);
+    }
+    Labels::Set(
+        cache
+            .entry(decls.as_ptr() as usize)
+            .or_insert_with(|| {
+                let mut set = NameSet::default();
+                collect_labels(decls, &mut set, |l, n| filter.keep(l, n));
+                Rc::new(set)
+            })
+            .clone(),
+    )
 }
 
 /// A scalar, `_`, or a basic type without bounds: values whose unification is order-independent.
@@ -988,14 +1062,14 @@ impl<'a> Ev<'a> {
     }
 
     /// The names a struct literal declares (what its scope resolves), cached per literal.
-    fn names_for(&mut self, decls: &'a [Decl<'a>]) -> Rc<NameSet> {
-        cached_label_set(&mut self.names_cache, decls, |l, _| !l.quoted)
+    fn names_for(&mut self, decls: &'a [Decl<'a>]) -> Labels<'a> {
+        literal_labels(&mut self.names_cache, decls, LabelFilter::Names)
     }
 
     /// The regular labels of the static fields of a struct literal (what closedness allows),
     /// cached per literal.
-    fn static_labels(&mut self, decls: &'a [Decl<'a>]) -> Rc<NameSet> {
-        cached_label_set(&mut self.labels_cache, decls, |_, n| label_is_regular(n))
+    fn static_labels(&mut self, decls: &'a [Decl<'a>]) -> Labels<'a> {
+        literal_labels(&mut self.labels_cache, decls, LabelFilter::Regular)
     }
 
     fn new_env(&mut self, parent: EnvId, node: NodeId, decls: &'a [Decl<'a>]) -> EnvId {
@@ -1019,7 +1093,7 @@ impl<'a> Ev<'a> {
 
     fn bind_env(&mut self, parent: EnvId, binds: Vec<(Rc<str>, Bind<'a>)>) -> EnvId {
         let node = self.envs[parent].node;
-        self.envs.push(Env { parent: Some(parent), node, names: self.no_names.clone(), binds })
+        self.envs.push(Env { parent: Some(parent), node, names: Labels::None, binds })
     }
 
     pub(crate) fn path_of(&self, mut n: NodeId) -> String {
@@ -1535,7 +1609,7 @@ impl<'a> Ev<'a> {
             if !set.is_empty() {
                 for g in groups.iter() {
                     let sets = &mut self.groups[*g].sets;
-                    if !sets.iter().any(|x| Rc::ptr_eq(x, &set)) {
+                    if !sets.iter().any(|x| x.same(&set)) {
                         sets.push(set.clone());
                     }
                 }
@@ -1709,7 +1783,7 @@ impl<'a> Ev<'a> {
                                 self.nodes[c].decl_span = Some(comp.body.span);
                                 self.nodes[c].n_regular = self.nodes[c].n_regular.saturating_add(1);
                                 self.nodes[c]
-                                    .add_conj(Conj { kind: CK::Expr(&comp.body, yenv), groups: derived.clone() });
+                                    .add_conj(Conj { kind: CK::Expr(comp.body, yenv), groups: derived.clone() });
                                 idx += 1;
                             }
                             Err(e) => self.add_err(n, e),
@@ -1727,7 +1801,13 @@ impl<'a> Ev<'a> {
     }
 
     /// Runs comprehension clauses from `i`, pushing the environment of every yield.
-    fn run_comp(&mut self, comp: &'a Comprehension<'a>, i: usize, env: EnvId, out: &mut Vec<Result<EnvId, Val>>) -> R<()> {
+    fn run_comp(
+        &mut self,
+        comp: &'a Comprehension<'a>,
+        i: usize,
+        env: EnvId,
+        out: &mut Vec<Result<EnvId, Val>>,
+    ) -> R<()> {
         self.step(Some(comp.span))?;
         let Some(cl) = comp.clauses.get(i) else {
             out.push(Ok(env));
@@ -1815,7 +1895,7 @@ impl<'a> Ev<'a> {
         for y in yields {
             match y {
                 Ok(yenv) => {
-                    self.process(n, Conj { kind: CK::Expr(&comp.body, yenv), groups: groups.clone() })?;
+                    self.process(n, Conj { kind: CK::Expr(comp.body, yenv), groups: groups.clone() })?;
                 }
                 Err(e) => self.add_err(n, e),
             }
@@ -2166,7 +2246,7 @@ impl<'a> Ev<'a> {
                 let mut cur = Some(env);
                 while let Some(id) = cur {
                     let en = &self.envs[id];
-                    if en.binds.iter().any(|(b, _)| **b == ***name) || en.names.contains(&***name) {
+                    if en.binds.iter().any(|(b, _)| **b == ***name) || en.names.contains(name) {
                         return false;
                     }
                     cur = en.parent;

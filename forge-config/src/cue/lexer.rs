@@ -58,7 +58,9 @@ impl<'a> Interner<'a> {
     /// in `arena`.
     pub fn with_capacity(len: usize, arena: &'a Arena) -> Self {
         let mut i = Interner {
-            map: HashMap::with_capacity_and_hasher(len / 24 + kw::WORDS.len(), Default::default()),
+            // about one distinct string per 60 bytes of configuration: a table that fits the
+            // typical file without rehashing, and no larger (its pages are touched at random)
+            map: HashMap::with_capacity_and_hasher(len / 48 + kw::WORDS.len(), Default::default()),
             strs: Vec::with_capacity(len / 48 + kw::WORDS.len()),
             arena,
         };
@@ -213,7 +215,7 @@ impl P {
 }
 
 /// The punctuation token starting `rest` (longest match first) and its length in bytes.
-#[inline]
+#[inline(always)]
 fn punct(rest: &[u8]) -> Option<(P, usize)> {
     let c1 = rest.get(1).copied().unwrap_or(0);
     Some(match rest.first()? {
@@ -250,6 +252,9 @@ fn punct(rest: &[u8]) -> Option<(P, usize)> {
     })
 }
 
+/// Lexes on demand: [`Lexer::fill`] appends tokens to a window ([`Lexer::tokens`]) that the
+/// parser drops the front of as it goes ([`Lexer::forget`]), so a file's tokens are never
+/// all in memory at once.
 pub(crate) struct Lexer<'a, 'i> {
     src: &'a str,
     bytes: &'a [u8],
@@ -257,8 +262,12 @@ pub(crate) struct Lexer<'a, 'i> {
     end: usize,
     file: FileId,
     out: Vec<Token>,
+    /// Tokens dropped from the front of `out`: `out[0]` is token number `forgotten`.
+    forgotten: usize,
+    /// The end-of-file token has been produced.
+    done: bool,
     /// The file's interner, shared with the lexers of its interpolations.
-    interner: &'i mut Interner<'a>,
+    pub(crate) interner: &'i mut Interner<'a>,
 }
 
 /// Bytes that may continue an identifier: ASCII letters and digits, `_`, `$`, and every byte
@@ -285,6 +294,9 @@ fn is_ident_char(c: u8) -> bool {
 /// Maximum number of tokens per file (size limit).
 const MAX_TOKENS: usize = 20_000_000;
 
+/// Tokens lexed per refill of the parser's window.
+pub(crate) const FILL_BATCH: usize = 256;
+
 impl<'a, 'i> Lexer<'a, 'i> {
     /// A lexer for `src[start..end]` that interns into `interner`.
     pub fn new(src: &'a str, file: FileId, start: usize, end: usize, interner: &'i mut Interner<'a>) -> Self {
@@ -294,7 +306,9 @@ impl<'a, 'i> Lexer<'a, 'i> {
             pos: start,
             end: end.min(src.len()),
             file,
-            out: Vec::with_capacity(end.saturating_sub(start) / 3 + 4),
+            out: Vec::with_capacity(FILL_BATCH * 2),
+            forgotten: 0,
+            done: false,
             interner,
         }
     }
@@ -332,95 +346,132 @@ impl<'a, 'i> Lexer<'a, 'i> {
         }
     }
 
-    /// Appends a token (the token limit is checked once per token by [`Lexer::run`]).
-    #[inline]
+    /// Appends a token (the token limit is checked once per token by [`Lexer::step`]).
+    #[inline(always)]
     fn push(&mut self, tok: Tok, a: usize, b: usize) {
         let Span { start, end, .. } = self.span(a, b);
         self.out.push(Token { tok, start, end });
     }
 
-    /// Lexes everything.
-    pub fn run(mut self) -> LResult<Vec<Token>> {
-        loop {
-            // skip whitespace and comments, inserting commas at newlines
-            while self.pos < self.end {
-                let c = self.bytes[self.pos];
-                if c == b'\n' {
-                    if self.needs_comma() {
-                        self.push(Tok::Comma(true), self.pos, self.pos + 1);
-                    }
-                    self.pos += 1;
-                } else if c == b' ' || c == b'\t' || c == b'\r' {
-                    self.pos += 1;
-                } else if c == b'/' && self.peek(1) == b'/' {
-                    while self.pos < self.end && self.bytes[self.pos] != b'\n' {
-                        self.pos += 1;
-                    }
-                } else {
-                    break;
-                }
-            }
-            if self.pos >= self.end {
+    /// The window of tokens not yet forgotten: token number `first()` is `tokens()[0]`.
+    #[inline]
+    pub fn tokens(&self) -> &[Token] {
+        &self.out
+    }
+
+    /// Number of the first token of the window.
+    #[inline]
+    pub fn first(&self) -> usize {
+        self.forgotten
+    }
+
+    /// Whether the end-of-file token has been produced.
+    #[inline]
+    pub fn done(&self) -> bool {
+        self.done
+    }
+
+    /// Drops the tokens numbered below `n` from the window.
+    pub fn forget(&mut self, n: usize) {
+        let k = n.saturating_sub(self.forgotten).min(self.out.len());
+        if k > 0 {
+            self.out.drain(..k);
+            self.forgotten += k;
+        }
+    }
+
+    /// Lexes until the window holds tokens up to number `want` (exclusive) or the end of file.
+    /// After an error the lexer stays where the error is (the caller reports it).
+    pub fn fill(&mut self, want: usize) -> LResult<()> {
+        while !self.done && self.forgotten + self.out.len() < want {
+            self.step()?;
+        }
+        Ok(())
+    }
+
+    /// Lexes the next token (and the comma a newline before it inserts).
+    #[inline(always)]
+    fn step(&mut self) -> LResult<()> {
+        // skip whitespace and comments, inserting commas at newlines
+        while self.pos < self.end {
+            let c = self.bytes[self.pos];
+            if c == b'\n' {
                 if self.needs_comma() {
-                    self.push(Tok::Comma(true), self.end, self.end);
-                }
-                self.push(Tok::Eof, self.end, self.end);
-                return Ok(self.out);
-            }
-            let start = self.pos;
-            if self.out.len() >= MAX_TOKENS {
-                return Err(SynErr {
-                    kind: DiagnosticKind::Limit,
-                    msg: "file too large (token limit)".into(),
-                    span: self.span(start, start + 1),
-                });
-            }
-            let c = self.bytes[start];
-            if c == b'_' && self.peek(1) == b'|' && self.peek(2) == b'_' {
-                self.pos += 3;
-                self.push(Tok::Bottom, start, self.pos);
-            } else if c == b'"' || c == b'\'' || (c == b'#' && matches!(self.peek(1), b'#' | b'"' | b'\'')) {
-                let tok = self.string()?;
-                self.push(tok, start, self.pos);
-            } else if is_ident_start(c) || c >= 0x80 {
-                if c >= 0x80 {
-                    let ch = self.src[start..].chars().next().unwrap_or('?');
-                    if !ch.is_alphabetic() {
-                        return self.err(start, start + ch.len_utf8(), format!("illegal character {ch:?}"));
-                    }
+                    self.push(Tok::Comma(true), self.pos, self.pos + 1);
                 }
                 self.pos += 1;
-                if c == b'_' && self.peek(0) == b'#' {
+            } else if c == b' ' || c == b'\t' || c == b'\r' {
+                self.pos += 1;
+            } else if c == b'/' && self.peek(1) == b'/' {
+                while self.pos < self.end && self.bytes[self.pos] != b'\n' {
                     self.pos += 1;
                 }
-                while self.pos < self.end && is_ident_char(self.bytes[self.pos]) {
-                    self.pos += 1;
-                }
-                let text = &self.src[start..self.pos];
-                if text == "#" || text == "_#" {
-                    return self.err(start, self.pos, "invalid identifier");
-                }
-                let id = self.interner.intern(text);
-                self.push(Tok::Ident(id), start, self.pos);
-            } else if c.is_ascii_digit() || (c == b'.' && self.peek(1).is_ascii_digit()) {
-                let tok = self.number()?;
-                self.push(tok, start, self.pos);
-            } else if c == b'@' {
-                let attr = self.attribute()?;
-                self.push(Tok::Attr(Box::new(attr)), start, self.pos);
             } else {
-                let Some((p, len)) = punct(&self.bytes[start..self.end]) else {
-                    let ch = self.src[start..self.end].chars().next().unwrap_or('?');
-                    return self.err(start, start + ch.len_utf8(), format!("illegal character {ch:?}"));
-                };
-                self.pos += len;
-                if p == P::Comma {
-                    self.push(Tok::Comma(false), start, self.pos);
-                } else {
-                    self.push(Tok::P(p), start, self.pos);
-                }
+                break;
             }
         }
+        if self.pos >= self.end {
+            if self.needs_comma() {
+                self.push(Tok::Comma(true), self.end, self.end);
+            }
+            self.push(Tok::Eof, self.end, self.end);
+            self.done = true;
+            return Ok(());
+        }
+        let start = self.pos;
+        if self.forgotten + self.out.len() >= MAX_TOKENS {
+            return Err(SynErr {
+                kind: DiagnosticKind::Limit,
+                msg: "file too large (token limit)".into(),
+                span: self.span(start, start + 1),
+            });
+        }
+        let c = self.bytes[start];
+        if c == b'_' && self.peek(1) == b'|' && self.peek(2) == b'_' {
+            self.pos += 3;
+            self.push(Tok::Bottom, start, self.pos);
+        } else if c == b'"' || c == b'\'' || (c == b'#' && matches!(self.peek(1), b'#' | b'"' | b'\'')) {
+            let tok = self.string()?;
+            self.push(tok, start, self.pos);
+        } else if is_ident_start(c) || c >= 0x80 {
+            if c >= 0x80 {
+                let ch = self.src[start..].chars().next().unwrap_or('?');
+                if !ch.is_alphabetic() {
+                    return self.err(start, start + ch.len_utf8(), format!("illegal character {ch:?}"));
+                }
+            }
+            self.pos += 1;
+            if c == b'_' && self.peek(0) == b'#' {
+                self.pos += 1;
+            }
+            while self.pos < self.end && is_ident_char(self.bytes[self.pos]) {
+                self.pos += 1;
+            }
+            let text = &self.src[start..self.pos];
+            if text == "#" || text == "_#" {
+                return self.err(start, self.pos, "invalid identifier");
+            }
+            let id = self.interner.intern(text);
+            self.push(Tok::Ident(id), start, self.pos);
+        } else if c.is_ascii_digit() || (c == b'.' && self.peek(1).is_ascii_digit()) {
+            let tok = self.number()?;
+            self.push(tok, start, self.pos);
+        } else if c == b'@' {
+            let attr = self.attribute()?;
+            self.push(Tok::Attr(Box::new(attr)), start, self.pos);
+        } else {
+            let Some((p, len)) = punct(&self.bytes[start..self.end]) else {
+                let ch = self.src[start..self.end].chars().next().unwrap_or('?');
+                return self.err(start, start + ch.len_utf8(), format!("illegal character {ch:?}"));
+            };
+            self.pos += len;
+            if p == P::Comma {
+                self.push(Tok::Comma(false), start, self.pos);
+            } else {
+                self.push(Tok::P(p), start, self.pos);
+            }
+        }
+        Ok(())
     }
 
     fn number(&mut self) -> LResult<Tok> {

@@ -1,9 +1,12 @@
 //! Recursive-descent parser producing [`ast::File`](super::ast::File).
 
-use super::ast::*;
 use super::ast::Arena;
+use super::ast::*;
 use super::diag::DiagnosticKind;
-use super::lexer::{Interner, LResult, LexPart, Lexer, P, Sym, SynErr, Tok, Token, kw};
+use super::lexer::{FILL_BATCH, Interner, LResult, LexPart, Lexer, P, Sym, SynErr, Tok, Token, kw};
+
+/// Tokens the parser looks at beyond the current one (`tok_at(2)` at most).
+const LOOKAHEAD: usize = 3;
 use super::source::{FileId, Span};
 use super::value::Attribute;
 
@@ -37,20 +40,9 @@ impl ParseOptions {
 
 pub(crate) fn parse<'a>(src: &'a str, arena: &'a Arena, file: FileId, opts: &ParseOptions) -> LResult<File<'a>> {
     let mut interner = Interner::with_capacity(src.len(), arena);
-    let toks = Lexer::new(src, file, 0, src.len(), &mut interner).run()?;
-    let mut p = Parser {
-        src,
-        arena,
-        file,
-        toks,
-        pos: 0,
-        opts: opts.clone(),
-        depth: 0,
-        interner: &mut interner,
-        decl_stack: Vec::new(),
-        elem_stack: Vec::new(),
-    };
-    p.file()
+    let mut p = Parser::new(src, arena, file, opts.clone(), 0, Lexer::new(src, file, 0, src.len(), &mut interner))?;
+    let r = p.file();
+    p.finish(r)
 }
 
 struct Parser<'a, 'i> {
@@ -58,12 +50,21 @@ struct Parser<'a, 'i> {
     /// Where the syntax tree goes.
     arena: &'a Arena,
     file: FileId,
-    toks: Vec<Token>,
+    /// The tokens, lexed on demand: the window holds at least [`LOOKAHEAD`] tokens after
+    /// `pos` (or up to the end of file), and nothing before `pos - 1` or the oldest
+    /// [`Parser::pins`] entry.
+    lex: Lexer<'a, 'i>,
+    /// A lexical error met while refilling the window: it wins over any syntax error, as if
+    /// the whole file had been lexed first.
+    lex_err: Option<SynErr>,
+    /// Positions a speculative parse may return to (innermost last).
+    pins: Vec<usize>,
+    /// Number of the current token.
     pos: usize,
+    /// `pos` from which the window must be refilled to keep its lookahead.
+    refill_at: usize,
     opts: ParseOptions,
     depth: usize,
-    /// The file's interner, shared with the lexers and parsers of interpolations.
-    interner: &'i mut Interner<'a>,
     /// Declarations of the structs being parsed, innermost last: a struct's declarations are
     /// moved into an exactly sized slice once, instead of growing a vector per struct.
     decl_stack: Vec<Decl<'a>>,
@@ -77,39 +78,118 @@ fn is_kw(t: &Tok, k: Sym) -> bool {
 }
 
 impl<'a, 'i> Parser<'a, 'i> {
+    fn new(
+        src: &'a str,
+        arena: &'a Arena,
+        file: FileId,
+        opts: ParseOptions,
+        depth: usize,
+        lex: Lexer<'a, 'i>,
+    ) -> LResult<Self> {
+        let mut p = Parser {
+            src,
+            arena,
+            file,
+            lex,
+            lex_err: None,
+            pins: Vec::new(),
+            pos: 0,
+            refill_at: 0,
+            opts,
+            depth,
+            decl_stack: Vec::new(),
+            elem_stack: Vec::new(),
+        };
+        p.refill();
+        Ok(p)
+    }
+
+    /// The result of a parse: a lexical error anywhere in the file wins (the parser may have
+    /// stopped before the lexer reached it, or accepted the truncated input).
+    fn finish<T>(&mut self, r: LResult<T>) -> LResult<T> {
+        if self.lex_err.is_none()
+            && let Err(e) = self.lex.fill(usize::MAX)
+        {
+            self.lex_err = Some(e);
+        }
+        match self.lex_err.take() {
+            Some(e) => Err(e),
+            None => r,
+        }
+    }
+
+    /// Lexes ahead and forgets what no one can return to.
+    #[cold]
+    fn refill(&mut self) {
+        let keep = self.pins.first().copied().unwrap_or(self.pos).min(self.pos).saturating_sub(1);
+        if keep >= self.lex.first() + FILL_BATCH {
+            self.lex.forget(keep);
+        }
+        if self.lex_err.is_none()
+            && let Err(e) = self.lex.fill(self.pos + LOOKAHEAD + FILL_BATCH)
+        {
+            // the parser sees the end of file; `finish` reports the error
+            self.lex_err = Some(e);
+        }
+        self.refill_at = if self.lex.done() || self.lex_err.is_some() {
+            usize::MAX
+        } else {
+            (self.lex.first() + self.lex.tokens().len()).saturating_sub(LOOKAHEAD)
+        };
+    }
+
+    /// Moves `n` tokens on.
+    #[inline]
+    fn advance(&mut self, n: usize) {
+        self.pos += n;
+        if self.pos >= self.refill_at {
+            self.refill();
+        }
+    }
+
+    /// The token numbered `i`, if lexed (and not forgotten).
+    #[inline]
+    fn token(&self, i: usize) -> Option<&Token> {
+        self.lex.tokens().get(i.wrapping_sub(self.lex.first()))
+    }
+
     fn tok(&self) -> &Tok {
-        self.toks.get(self.pos).map(|t| &t.tok).unwrap_or(&Tok::Eof)
+        self.token(self.pos).map(|t| &t.tok).unwrap_or(&Tok::Eof)
     }
     fn tok_at(&self, n: usize) -> &Tok {
-        self.toks.get(self.pos + n).map(|t| &t.tok).unwrap_or(&Tok::Eof)
+        self.token(self.pos + n).map(|t| &t.tok).unwrap_or(&Tok::Eof)
     }
     fn span(&self) -> Span {
-        self.toks
-            .get(self.pos)
-            .or_else(|| self.toks.last())
+        self.token(self.pos)
+            .or_else(|| self.lex.tokens().last())
             .map(|t| t.span(self.file))
             .unwrap_or(Span::new(self.file, 0, 0))
     }
     fn prev_span(&self) -> Span {
-        self.toks.get(self.pos.wrapping_sub(1)).map(|t| t.span(self.file)).unwrap_or_else(|| self.span())
+        self.token(self.pos.wrapping_sub(1)).map(|t| t.span(self.file)).unwrap_or_else(|| self.span())
     }
     fn bump(&mut self) -> Tok {
         let t = self.tok().clone();
-        if self.pos < self.toks.len() {
-            self.pos += 1;
+        if self.token(self.pos).is_some() {
+            self.advance(1);
         }
         t
     }
     /// Consumes an attribute token.
     fn take_attr(&mut self) -> Option<Attribute> {
-        match self.toks.get(self.pos) {
+        match self.token(self.pos) {
             Some(Token { tok: Tok::Attr(a), .. }) => {
                 let a = (**a).clone();
-                self.pos += 1;
+                self.advance(1);
                 Some(a)
             }
             _ => None,
         }
+    }
+    /// The interner of the file.
+    #[inline]
+    fn interner(&self) -> &Interner<'a> {
+        self.lex.interner
     }
     /// Moves a node into the arena.
     #[inline]
@@ -145,7 +225,7 @@ impl<'a, 'i> Parser<'a, 'i> {
     }
     fn eat_p(&mut self, p: P) -> bool {
         if self.is_p(p) {
-            self.pos += 1;
+            self.advance(1);
             true
         } else {
             false
@@ -157,7 +237,7 @@ impl<'a, 'i> Parser<'a, 'i> {
     fn expect_p(&mut self, p: P) -> LResult<Span> {
         if self.is_p(p) {
             let s = self.span();
-            self.pos += 1;
+            self.advance(1);
             Ok(s)
         } else {
             self.err(format!("expected '{}', found {}", p.as_str(), self.describe()))
@@ -165,7 +245,7 @@ impl<'a, 'i> Parser<'a, 'i> {
     }
     fn describe(&self) -> String {
         match self.tok() {
-            Tok::Ident(s) => format!("'{}'", self.interner.get(*s)),
+            Tok::Ident(s) => format!("'{}'", self.interner().get(*s)),
             Tok::Int(_) | Tok::BigInt(_) | Tok::Float(..) => "number".into(),
             Tok::Str(_) | Tok::Lit(_) => "string".into(),
             Tok::Bytes(_) => "bytes".into(),
@@ -194,7 +274,7 @@ impl<'a, 'i> Parser<'a, 'i> {
     /// The shared string of an interned symbol.
     #[inline]
     fn sym(&self, s: Sym) -> &'a std::rc::Rc<str> {
-        self.interner.get(s)
+        self.interner().get(s)
     }
 
     /// An identifier operand: `null`, `true`, `false` or a reference.
@@ -214,7 +294,7 @@ impl<'a, 'i> Parser<'a, 'i> {
     }
     fn skip_commas(&mut self) {
         while matches!(self.tok(), Tok::Comma(_)) {
-            self.pos += 1;
+            self.advance(1);
         }
     }
 
@@ -228,10 +308,10 @@ impl<'a, 'i> Parser<'a, 'i> {
         }
         let mut package = None;
         if is_kw(self.tok(), kw::PACKAGE) && matches!(self.tok_at(1), Tok::Ident(_)) {
-            self.pos += 1;
+            self.advance(1);
             let sp = self.span();
             if let Tok::Ident(name) = self.bump() {
-                package = Some((self.interner.get(name).to_string(), sp));
+                package = Some((self.interner().get(name).to_string(), sp));
             }
             self.end_decl()?;
         }
@@ -239,7 +319,7 @@ impl<'a, 'i> Parser<'a, 'i> {
         while is_kw(self.tok(), kw::IMPORT)
             && !matches!(self.tok_at(1), Tok::P(P::Colon) | Tok::P(P::Quest) | Tok::P(P::Bang))
         {
-            self.pos += 1;
+            self.advance(1);
             if self.eat_p(P::LParen) {
                 self.skip_commas();
                 while !self.is_p(P::RParen) {
@@ -249,7 +329,7 @@ impl<'a, 'i> Parser<'a, 'i> {
                     }
                     self.skip_commas();
                 }
-                self.pos += 1;
+                self.advance(1);
             } else {
                 imports.push(self.import_spec()?);
             }
@@ -275,7 +355,7 @@ impl<'a, 'i> Parser<'a, 'i> {
     fn end_decl(&mut self) -> LResult<()> {
         match self.tok() {
             Tok::Comma(_) => {
-                self.pos += 1;
+                self.advance(1);
                 Ok(())
             }
             Tok::Eof | Tok::P(P::RBrace) => Ok(()),
@@ -286,14 +366,14 @@ impl<'a, 'i> Parser<'a, 'i> {
     fn import_spec(&mut self) -> LResult<Import> {
         let sp = self.span();
         let alias = if let Tok::Ident(n) = self.tok() {
-            let n = self.interner.get(*n).to_string();
-            self.pos += 1;
+            let n = self.interner().get(*n).to_string();
+            self.advance(1);
             Some(n)
         } else {
             None
         };
         let path = match self.bump() {
-            Tok::Lit(s) => self.interner.get(s).to_string(),
+            Tok::Lit(s) => self.interner().get(s).to_string(),
             Tok::Str(parts) => match &parts[..] {
                 [LexPart::Lit(s)] => s.to_string(),
                 _ => return self.err("invalid import path"),
@@ -339,7 +419,7 @@ impl<'a, 'i> Parser<'a, 'i> {
             && matches!(self.tok_at(1), Tok::Ident(_))
             && matches!(self.tok_at(2), Tok::P(P::Eq))
         {
-            self.pos += 1;
+            self.advance(1);
             let Tok::Ident(name) = self.bump() else {
                 return self.err("expected identifier");
             };
@@ -360,29 +440,40 @@ impl<'a, 'i> Parser<'a, 'i> {
             return Ok(Decl::Ellipsis(ty, start.to(self.prev_span())));
         }
         // try a field
-        let save = self.pos;
         if !self.may_be_label() {
             let e = self.expr()?;
             return Ok(Decl::Embed(e));
         }
-        match self.try_label()? {
+        match self.try_label_or_back()? {
             Some((label, constraint)) => {
                 let f = self.field_rest(label, constraint, start)?;
                 Ok(Decl::Field(f))
             }
             None => {
-                self.pos = save;
                 let e = self.expr()?;
                 Ok(Decl::Embed(e))
             }
         }
     }
 
+    /// [`Parser::try_label`] from a pinned position: on `None` the parser is back where it
+    /// started (the tokens in between stay in the window until then).
+    fn try_label_or_back(&mut self) -> LResult<Option<(Label<'a>, Constraint)>> {
+        let save = self.pos;
+        self.pins.push(save);
+        let r = self.try_label();
+        self.pins.pop();
+        let r = r?;
+        if r.is_none() {
+            self.pos = save;
+        }
+        Ok(r)
+    }
+
     /// Consumes `name:` where `name` is an identifier or a plain string, the common label.
     #[inline]
     fn simple_label(&mut self) -> Option<Label<'a>> {
-        let (Some(t), Some(Token { tok: Tok::P(P::Colon), .. })) =
-            (self.toks.get(self.pos), self.toks.get(self.pos + 1))
+        let (Some(t), Some(Token { tok: Tok::P(P::Colon), .. })) = (self.token(self.pos), self.token(self.pos + 1))
         else {
             return None;
         };
@@ -392,7 +483,7 @@ impl<'a, 'i> Parser<'a, 'i> {
             _ => return None,
         };
         let span = t.span(self.file);
-        self.pos += 2;
+        self.advance(2);
         Some(Label { kind: LabelKind::Name(name), alias: None, span, quoted })
     }
 
@@ -403,31 +494,31 @@ impl<'a, 'i> Parser<'a, 'i> {
         let mut alias = None;
         if let (Tok::Ident(a), Tok::P(P::Eq)) = (self.tok(), self.tok_at(1)) {
             alias = Some(self.sym(*a));
-            self.pos += 2;
+            self.advance(2);
         }
         let lstart = self.span();
         let quoted = matches!(self.tok(), Tok::Str(_) | Tok::Lit(_));
         let kind = match self.tok() {
             Tok::Ident(n) | Tok::Lit(n) => {
                 let n = self.sym(*n);
-                self.pos += 1;
+                self.advance(1);
                 LabelKind::Name(n)
             }
             Tok::Str(parts) => match &parts[..] {
                 [LexPart::Lit(s)] => {
                     let s = self.str(s);
-                    self.pos += 1;
+                    self.advance(1);
                     LabelKind::Name(s)
                 }
                 _ => {
                     let parts = parts.clone();
-                    self.pos += 1;
+                    self.advance(1);
                     let e = self.string_expr(&parts, lstart)?;
                     LabelKind::Dynamic(self.alloc(e))
                 }
             },
             Tok::P(P::LParen) => {
-                self.pos += 1;
+                self.advance(1);
                 let e = match self.expr() {
                     Ok(e) => e,
                     Err(_) => {
@@ -441,11 +532,11 @@ impl<'a, 'i> Parser<'a, 'i> {
                 LabelKind::Dynamic(self.alloc(e))
             }
             Tok::P(P::LBrack) => {
-                self.pos += 1;
+                self.advance(1);
                 let mut palias = None;
                 if let (Tok::Ident(a), Tok::P(P::Eq)) = (self.tok(), self.tok_at(1)) {
                     palias = Some(self.sym(*a));
-                    self.pos += 2;
+                    self.advance(2);
                 }
                 let e = match self.expr() {
                     Ok(e) => e,
@@ -463,10 +554,10 @@ impl<'a, 'i> Parser<'a, 'i> {
         };
         let lspan = lstart.to(self.prev_span());
         let constraint = if self.is_p(P::Quest) {
-            self.pos += 1;
+            self.advance(1);
             Constraint::Optional
         } else if self.is_p(P::Bang) {
-            self.pos += 1;
+            self.advance(1);
             Constraint::Required
         } else {
             Constraint::None
@@ -484,7 +575,7 @@ impl<'a, 'i> Parser<'a, 'i> {
         if matches!(kind, LabelKind::Pattern(..)) && constraint != Constraint::None {
             return self.err("pattern constraints cannot be optional or required");
         }
-        self.pos += 1;
+        self.advance(1);
         Ok(Some((Label { kind, alias, span: lspan, quoted }, constraint)))
     }
 
@@ -507,11 +598,10 @@ impl<'a, 'i> Parser<'a, 'i> {
             Expr { kind: ExprKind::AttrOnly, span: sp }
         } else {
             // shorthand a: b: c
-            let save = self.pos;
             let vstart = self.span();
             let shorthand = match self.simple_label() {
                 Some(l2) => Some((l2, Constraint::None)),
-                None if self.may_be_label() && !self.is_clause_start() => self.try_label()?,
+                None if self.may_be_label() && !self.is_clause_start() => self.try_label_or_back()?,
                 None => None,
             };
             if let Some((l2, c2)) = shorthand {
@@ -529,7 +619,6 @@ impl<'a, 'i> Parser<'a, 'i> {
                     span: start.to(sp),
                 });
             }
-            self.pos = save;
             self.expr()?
         };
         while let Some(a) = self.take_attr() {
@@ -549,12 +638,12 @@ impl<'a, 'i> Parser<'a, 'i> {
         let mut clauses = Vec::new();
         loop {
             if is_kw(self.tok(), kw::FOR) {
-                self.pos += 1;
+                self.advance(1);
                 let Tok::Ident(a) = self.bump() else {
                     return self.err("expected identifier after 'for'");
                 };
                 let (k, v) = if matches!(self.tok(), Tok::Comma(false)) {
-                    self.pos += 1;
+                    self.advance(1);
                     let Tok::Ident(b) = self.bump() else {
                         return self.err("expected identifier");
                     };
@@ -565,14 +654,14 @@ impl<'a, 'i> Parser<'a, 'i> {
                 if !is_kw(self.tok(), kw::IN) {
                     return self.err("expected 'in'");
                 }
-                self.pos += 1;
+                self.advance(1);
                 let e = self.expr()?;
                 clauses.push(Clause::For(k, v, e));
             } else if is_kw(self.tok(), kw::IF) {
-                self.pos += 1;
+                self.advance(1);
                 clauses.push(Clause::If(self.expr()?));
             } else if is_kw(self.tok(), kw::LET) {
-                self.pos += 1;
+                self.advance(1);
                 let Tok::Ident(n) = self.bump() else {
                     return self.err("expected identifier after 'let'");
                 };
@@ -587,11 +676,7 @@ impl<'a, 'i> Parser<'a, 'i> {
             return self.err(format!("expected '{{' after comprehension clauses, found {}", self.describe()));
         }
         let body = self.operand()?;
-        Ok(Comprehension {
-            clauses: self.slice(&clauses),
-            body: self.alloc(body),
-            span: start.to(self.prev_span()),
-        })
+        Ok(Comprehension { clauses: self.slice(&clauses), body: self.alloc(body), span: start.to(self.prev_span()) })
     }
 
     fn expr(&mut self) -> LResult<Expr<'a>> {
@@ -612,7 +697,7 @@ impl<'a, 'i> Parser<'a, 'i> {
         if self.depth >= self.opts.max_depth {
             return None;
         }
-        let (t, next) = (self.toks.get(self.pos)?, self.toks.get(self.pos + 1)?);
+        let (t, next) = (self.token(self.pos)?, self.token(self.pos + 1)?);
         if !matches!(next.tok, Tok::Comma(_) | Tok::P(P::RBrace | P::RBrack | P::RParen) | Tok::Eof) {
             return None;
         }
@@ -623,7 +708,7 @@ impl<'a, 'i> Parser<'a, 'i> {
             _ => return None,
         };
         let span = t.span(self.file);
-        self.pos += 1;
+        self.advance(1);
         Some(Expr { kind, span })
     }
 
@@ -656,7 +741,7 @@ impl<'a, 'i> Parser<'a, 'i> {
             if prec < min {
                 break;
             }
-            self.pos += 1;
+            self.advance(1);
             self.enter()?;
             let rhs = self.binary(prec + 1);
             self.leave();
@@ -684,7 +769,7 @@ impl<'a, 'i> Parser<'a, 'i> {
             _ => None,
         };
         if let Some(op) = op {
-            self.pos += 1;
+            self.advance(1);
             self.enter()?;
             let e = self.unary();
             self.leave();
@@ -707,13 +792,13 @@ impl<'a, 'i> Parser<'a, 'i> {
                 return self.err("too many selectors");
             }
             if self.is_p(P::Dot) {
-                self.pos += 1;
+                self.advance(1);
                 let sp = self.span();
                 let sel = match self.bump() {
                     Tok::Ident(s) if s <= kw::LAST_RESERVED => {
                         return Err(SynErr {
                             kind: DiagnosticKind::Syntax,
-                            msg: format!("expected selector, found '{}'", self.interner.get(s)),
+                            msg: format!("expected selector, found '{}'", self.interner().get(s)),
                             span: sp,
                         });
                     }
@@ -733,7 +818,7 @@ impl<'a, 'i> Parser<'a, 'i> {
                 let span = e.span.to(sp);
                 e = Expr { kind: ExprKind::Selector(self.alloc(e), sel), span };
             } else if self.is_p(P::LBrack) {
-                self.pos += 1;
+                self.advance(1);
                 if self.is_p(P::Colon) {
                     return Err(SynErr {
                         kind: DiagnosticKind::Unsupported,
@@ -753,7 +838,7 @@ impl<'a, 'i> Parser<'a, 'i> {
                 let span = e.span.to(end);
                 e = Expr { kind: ExprKind::Index(self.alloc(e), self.alloc(idx)), span };
             } else if self.is_p(P::LParen) {
-                self.pos += 1;
+                self.advance(1);
                 let mut args = Vec::new();
                 self.skip_commas();
                 while !self.is_p(P::RParen) {
@@ -784,25 +869,18 @@ impl<'a, 'i> Parser<'a, 'i> {
                 LexPart::Lit(s) => out.push(StrPart::Lit(self.str(s))),
                 LexPart::Interp(s, e) => {
                     // the sub-lexer and sub-parser borrow the file's interner
-                    let toks = Lexer::new(self.src, self.file, *s, *e, self.interner).run()?;
-                    let mut sub = Parser {
-                        src: self.src,
-                        arena: self.arena,
-                        file: self.file,
-                        toks,
-                        pos: 0,
-                        opts: self.opts.clone(),
-                        depth: self.depth + 1,
-                        interner: self.interner,
-                        decl_stack: Vec::new(),
-                        elem_stack: Vec::new(),
-                    };
-                    let ex = sub.expr()?;
-                    sub.skip_commas();
-                    if !matches!(sub.tok(), Tok::Eof) {
-                        return sub.err("unexpected token in interpolation");
-                    }
-                    out.push(StrPart::Expr(ex));
+                    let (src, arena, file, opts, depth) =
+                        (self.src, self.arena, self.file, self.opts.clone(), self.depth + 1);
+                    let lex = Lexer::new(src, file, *s, *e, &mut *self.lex.interner);
+                    let mut sub = Parser::new(src, arena, file, opts, depth, lex)?;
+                    let r = sub.expr().and_then(|ex| {
+                        sub.skip_commas();
+                        if !matches!(sub.tok(), Tok::Eof) {
+                            return sub.err("unexpected token in interpolation");
+                        }
+                        Ok(ex)
+                    });
+                    out.push(StrPart::Expr(sub.finish(r)?));
                 }
             }
         }
@@ -818,56 +896,56 @@ impl<'a, 'i> Parser<'a, 'i> {
         match self.tok() {
             Tok::Ident(n) => {
                 let kind = self.ident_expr(*n);
-                self.pos += 1;
+                self.advance(1);
                 Ok(mk(kind))
             }
             Tok::Int(i) => {
                 let i = *i;
-                self.pos += 1;
+                self.advance(1);
                 Ok(mk(ExprKind::Int(i)))
             }
             Tok::BigInt(i) => {
                 let i = self.alloc(**i);
-                self.pos += 1;
+                self.advance(1);
                 Ok(mk(ExprKind::BigInt(i)))
             }
             Tok::Float(f) => {
                 let f = self.alloc(**f);
-                self.pos += 1;
+                self.advance(1);
                 Ok(mk(ExprKind::Float(f)))
             }
             Tok::Bottom => {
-                self.pos += 1;
+                self.advance(1);
                 Ok(mk(ExprKind::Bottom))
             }
             Tok::Bytes(b) => {
                 let b = self.slice(b.as_slice());
-                self.pos += 1;
+                self.advance(1);
                 Ok(mk(ExprKind::Bytes(b)))
             }
             Tok::Lit(s) => {
                 let kind = ExprKind::Lit(self.sym(*s));
-                self.pos += 1;
+                self.advance(1);
                 Ok(mk(kind))
             }
             Tok::Str(parts) => {
                 if let [LexPart::Lit(s)] = &parts[..] {
                     let kind = ExprKind::Lit(self.str(s));
-                    self.pos += 1;
+                    self.advance(1);
                     return Ok(mk(kind));
                 }
                 let parts = parts.clone();
-                self.pos += 1;
+                self.advance(1);
                 self.string_expr(&parts, sp)
             }
             Tok::P(P::LParen) => {
-                self.pos += 1;
+                self.advance(1);
                 let e = self.expr()?;
                 let end = self.expect_p(P::RParen)?;
                 Ok(Expr { kind: ExprKind::Paren(self.alloc(e)), span: sp.to(end) })
             }
             Tok::P(P::LBrace) => {
-                self.pos += 1;
+                self.advance(1);
                 self.enter()?;
                 let base = self.decl_stack.len();
                 self.skip_commas();
@@ -893,7 +971,7 @@ impl<'a, 'i> Parser<'a, 'i> {
                 Ok(Expr { kind: ExprKind::Struct(decls), span: sp.to(end) })
             }
             Tok::P(P::LBrack) => {
-                self.pos += 1;
+                self.advance(1);
                 self.enter()?;
                 let base = self.elem_stack.len();
                 self.skip_commas();
