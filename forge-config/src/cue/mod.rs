@@ -1,8 +1,11 @@
 //! The CUE language core: lexer, parser, evaluator, export and diagnostics (SPEC §2.2).
 //!
-//! Performance design (details in the notes at the top of `eval.rs`): the lexer interns
-//! identifiers and plain string literals into shared `Rc<str>`s, which the syntax tree, the
-//! evaluator's field labels and its string values reuse without copying; the evaluator keeps
+//! Performance design (details in the notes at the top of `eval.rs`): the parser pulls tokens
+//! from the lexer on demand through a small window (a file's tokens never exist all at once),
+//! and builds the syntax tree in an [`ast::Arena`] (bump-allocated `Copy` nodes, freed in one
+//! go). The lexer interns identifiers and plain string literals into shared `Rc<str>`s, which
+//! the syntax tree, the evaluator's field labels and its string values reuse without copying;
+//! the evaluator keeps
 //! its nodes in a chunked arena with small inline field maps (hashed only for large structs),
 //! boxes rarely used per-node state, and resolves disjunctions of literal scalars without
 //! cloning nodes. [`export_json`] writes JSON straight from the evaluator's final nodes (no
