@@ -53,7 +53,8 @@ use std::rc::Rc;
 
 use super::EvalOptions;
 use super::ast::{
-    self, BinOp, Clause, Comprehension, Constraint, Decl, Expr, ExprKind, Label, LabelKind, ListElem, StrPart, UnOp,
+    self, Arena, BinOp, Clause, Comprehension, Constraint, Decl, Expr, ExprKind, Label, LabelKind, ListElem, StrPart,
+    UnOp,
 };
 use super::decimal::Decimal;
 use super::diag::{Diagnostic, DiagnosticKind, Diagnostics};
@@ -387,19 +388,24 @@ struct ListLen<'a> {
     tail: Option<Option<(Conj<'a>, Span)>>,
 }
 
+/// A field label: a string the syntax-tree arena keeps for the whole evaluation (labels from
+/// the source, computed labels and list indices alike), so nodes and arcs share it by a plain
+/// reference: no reference counting per node or arc, and 8 bytes instead of 16.
+type Lbl<'a> = &'a Rc<str>;
+
 /// Child arcs of a node in insertion order. Most structs have a handful of fields, so the
 /// labels are scanned linearly; past [`ARC_INDEX_MIN`] entries a hash index is built.
 #[derive(Default)]
-struct Arcs {
-    entries: Vec<(Rc<str>, NodeId)>,
+struct Arcs<'a> {
+    entries: Vec<(Lbl<'a>, NodeId)>,
     #[allow(clippy::box_collection)] // boxed: a pointer in the (common) unindexed node
-    index: Option<Box<HashMap<Rc<str>, usize, FxBuild>>>,
+    index: Option<Box<HashMap<&'a str, usize, FxBuild>>>,
 }
 
 /// Number of arcs from which [`Arcs`] keeps a hash index.
 const ARC_INDEX_MIN: usize = 16;
 
-impl Arcs {
+impl<'a> Arcs<'a> {
     fn with_capacity(n: usize) -> Self {
         Arcs { entries: Vec::with_capacity(n), index: None }
     }
@@ -407,7 +413,7 @@ impl Arcs {
     fn get_index_of(&self, label: &str) -> Option<usize> {
         match &self.index {
             Some(ix) => ix.get(label).copied(),
-            None => self.entries.iter().position(|(k, _)| **k == *label),
+            None => self.entries.iter().position(|(k, _)| ***k == *label),
         }
     }
 
@@ -415,21 +421,21 @@ impl Arcs {
         self.get_index_of(label).map(|i| &self.entries[i].1)
     }
 
-    fn insert(&mut self, label: Rc<str>, v: NodeId) {
-        if let Some(i) = self.get_index_of(&label) {
+    fn insert(&mut self, label: Lbl<'a>, v: NodeId) {
+        if let Some(i) = self.get_index_of(label) {
             self.entries[i].1 = v;
             return;
         }
         let i = self.entries.len();
         if let Some(ix) = &mut self.index {
-            ix.insert(label.clone(), i);
+            ix.insert(label, i);
         } else if i + 1 >= ARC_INDEX_MIN {
-            let mut ix: HashMap<Rc<str>, usize, FxBuild> =
+            let mut ix: HashMap<&'a str, usize, FxBuild> =
                 HashMap::with_capacity_and_hasher(2 * i + 2, FxBuild::default());
             for (j, (k, _)) in self.entries.iter().enumerate() {
-                ix.insert(k.clone(), j);
+                ix.insert(k, j);
             }
-            ix.insert(label.clone(), i);
+            ix.insert(label, i);
             self.index = Some(Box::new(ix));
         }
         self.entries.push((label, v));
@@ -444,8 +450,8 @@ impl Arcs {
         self.entries.len()
     }
 
-    fn iter(&self) -> impl Iterator<Item = (&Rc<str>, &NodeId)> {
-        self.entries.iter().map(|(k, v)| (k, v))
+    fn iter(&self) -> impl Iterator<Item = (Lbl<'a>, &NodeId)> {
+        self.entries.iter().map(|(k, v)| (*k, v))
     }
 
     fn values(&self) -> impl Iterator<Item = &NodeId> {
@@ -567,9 +573,9 @@ impl SeqSrc<'_> {
 
 struct Node<'a> {
     parent: Option<NodeId>,
-    label: Option<Rc<str>>,
+    label: Option<Lbl<'a>>,
     conjs: Few<Conj<'a>>,
-    arcs: Arcs,
+    arcs: Arcs<'a>,
     acc: Val,
     value: Val,
     decl_span: Option<Span>,
@@ -598,8 +604,8 @@ struct Node<'a> {
 }
 
 impl<'a> Node<'a> {
-    fn new(parent: Option<NodeId>, label: Option<Rc<str>>, is_index: bool) -> Self {
-        let is_def = label.as_deref().is_some_and(|l| l.starts_with('#') || l.starts_with("_#"));
+    fn new(parent: Option<NodeId>, label: Option<Lbl<'a>>, is_index: bool) -> Self {
+        let is_def = label.is_some_and(|l| l.starts_with('#') || l.starts_with("_#"));
         Node {
             parent,
             label,
@@ -750,13 +756,17 @@ pub(crate) struct Ev<'a> {
     nodes: Nodes<'a>,
     envs: IdVec<Env<'a>>,
     groups: IdVec<Group<'a>>,
-    derived: HashMap<(GroupId, Rc<str>), GroupId, FxBuild>,
+    derived: HashMap<(GroupId, Lbl<'a>), GroupId, FxBuild>,
     names_cache: HashMap<usize, Rc<NameSet>, FxBuild>,
     /// Regular static field labels of a struct literal (keyed by its declarations' address).
     labels_cache: HashMap<usize, Rc<NameSet>, FxBuild>,
     /// The empty name set of binding-only environments.
     /// Labels `"0"`, `"1"`, ... of list elements.
-    index_labels: Vec<Rc<str>>,
+    index_labels: Vec<Lbl<'a>>,
+    /// The label closedness derives list elements' groups with (`[]`).
+    elem_label: Lbl<'a>,
+    /// Where computed labels live (with the syntax tree's own).
+    arena: &'a Arena,
     /// The empty closedness-group list.
     no_groups: Groups,
     depth: usize,
@@ -794,8 +804,13 @@ fn perr(kind: DiagnosticKind, msg: impl Into<String>, span: Span) -> Val {
 const STD_PACKAGES: &[&str] =
     &["strings", "list", "math", "regexp", "strconv", "encoding/json", "encoding/yaml", "encoding/base64"];
 
-pub(crate) fn evaluate(files: &[SourceFile], asts: &[ast::File<'_>], opts: &EvalOptions) -> Result<Value, Diagnostics> {
-    let (mut ev, root) = evaluate_root(files, asts, opts)?;
+pub(crate) fn evaluate<'a>(
+    arena: &'a Arena,
+    files: &'a [SourceFile],
+    asts: &'a [ast::File<'a>],
+    opts: &'a EvalOptions,
+) -> Result<Value, Diagnostics> {
+    let (mut ev, root) = evaluate_root(arena, files, asts, opts)?;
     let mut errs = Vec::new();
     let v = match ev.build_public(root, &mut String::new(), &mut errs, 0) {
         Ok(v) => v,
@@ -812,12 +827,13 @@ pub(crate) fn evaluate(files: &[SourceFile], asts: &[ast::File<'_>], opts: &Eval
 /// [`evaluate`] followed by [`Value::to_json_string`], so the text and the errors (every
 /// error of the tree first, else the first incomplete value in export order) are identical,
 /// at a fraction of the memory (the `Value` tree alone is about 20× the input).
-pub(crate) fn export_json(
-    files: &[SourceFile],
-    asts: &[ast::File<'_>],
-    opts: &EvalOptions,
+pub(crate) fn export_json<'a>(
+    arena: &'a Arena,
+    files: &'a [SourceFile],
+    asts: &'a [ast::File<'a>],
+    opts: &'a EvalOptions,
 ) -> Result<String, Diagnostics> {
-    let (mut ev, root) = evaluate_root(files, asts, opts)?;
+    let (mut ev, root) = evaluate_root(arena, files, asts, opts)?;
     let total: usize = files.iter().map(|f| f.text().len()).sum();
     let mut w =
         JsonOut { out: String::with_capacity(total * 2 + 16), path: String::new(), errs: Vec::new(), incomplete: None };
@@ -855,6 +871,7 @@ impl JsonOut {
 /// Parses-checked setup shared by [`evaluate`] and [`export_json`]: builds the evaluator,
 /// finalizes the root and reports unused `let`s.
 fn evaluate_root<'a>(
+    arena: &'a Arena,
     files: &'a [SourceFile],
     asts: &'a [ast::File<'a>],
     opts: &'a EvalOptions,
@@ -890,6 +907,8 @@ fn evaluate_root<'a>(
         names_cache: HashMap::default(),
         labels_cache: HashMap::default(),
         index_labels: Vec::new(),
+        elem_label: arena.str(Rc::from("[]")),
+        arena,
         no_groups: Rc::from([]),
         depth: 0,
         steps: 0,
@@ -1003,7 +1022,7 @@ fn label_is_regular(l: &str) -> bool {
 }
 
 impl<'a> Ev<'a> {
-    fn new_node(&mut self, parent: Option<NodeId>, label: Option<Rc<str>>, is_index: bool) -> R<NodeId> {
+    fn new_node(&mut self, parent: Option<NodeId>, label: Option<Lbl<'a>>, is_index: bool) -> R<NodeId> {
         // node ids are `u32`: the limit also keeps them in range
         if self.nodes.len() >= self.opts.max_nodes.min(u32::MAX as usize) {
             return Err(Fatal(EvalErr {
@@ -1052,12 +1071,12 @@ impl<'a> Ev<'a> {
         self.groups.push(Group::default())
     }
 
-    fn derive(&mut self, g: GroupId, label: &Rc<str>) -> GroupId {
-        if let Some(d) = self.derived.get(&(g, label.clone())) {
+    fn derive(&mut self, g: GroupId, label: Lbl<'a>) -> GroupId {
+        if let Some(d) = self.derived.get(&(g, label)) {
             return *d;
         }
         let d = self.new_group();
-        self.derived.insert((g, label.clone()), d);
+        self.derived.insert((g, label), d);
         d
     }
 
@@ -1105,7 +1124,7 @@ impl<'a> Ev<'a> {
                     if node.is_index {
                         segs.push(format!("[{l}]"));
                     } else {
-                        segs.push(String::from(&**l));
+                        segs.push(String::from(&***l));
                     }
                     n = p;
                 }
@@ -1123,8 +1142,8 @@ impl<'a> Ev<'a> {
         out
     }
 
-    fn arc(&mut self, n: NodeId, label: Rc<str>, is_index: bool) -> R<NodeId> {
-        if let Some(c) = self.nodes[n].arcs.get(&label) {
+    fn arc(&mut self, n: NodeId, label: Lbl<'a>, is_index: bool) -> R<NodeId> {
+        if let Some(c) = self.nodes[n].arcs.get(label) {
             let c = *c;
             if self.nodes[c].state == St::Done || self.nodes[c].state == St::Expanded {
                 // a conjunct arrives late: re-evaluate lazily
@@ -1132,21 +1151,26 @@ impl<'a> Ev<'a> {
             }
             return Ok(c);
         }
-        let c = self.new_node(Some(n), Some(label.clone()), is_index)?;
+        let c = self.new_node(Some(n), Some(label), is_index)?;
         self.nodes[n].arcs.insert(label, c);
         Ok(c)
     }
 
     /// The shared label of list index `i`.
-    fn index_label(&mut self, i: usize) -> Rc<str> {
+    fn index_label(&mut self, i: usize) -> Lbl<'a> {
         if i < 4096 {
             while self.index_labels.len() <= i {
-                let l: Rc<str> = Rc::from(self.index_labels.len().to_string());
+                let l = self.lbl(Rc::from(self.index_labels.len().to_string()));
                 self.index_labels.push(l);
             }
-            return self.index_labels[i].clone();
+            return self.index_labels[i];
         }
-        Rc::from(i.to_string())
+        self.lbl(Rc::from(i.to_string()))
+    }
+
+    /// A computed label, kept in the arena for the rest of the evaluation.
+    fn lbl(&self, s: Rc<str>) -> Lbl<'a> {
+        self.arena.str(s)
     }
 
     fn arc_index(&mut self, n: NodeId, i: usize) -> R<NodeId> {
@@ -1203,22 +1227,22 @@ impl<'a> Ev<'a> {
         }
         // pattern constraints
         if self.nodes[n].has_patterns() {
-            let arcs: Vec<(Rc<str>, NodeId)> = self.nodes[n].arcs.iter().map(|(k, v)| (k.clone(), *v)).collect();
+            let arcs: Vec<(Lbl<'a>, NodeId)> = self.nodes[n].arcs.iter().map(|(k, v)| (k, *v)).collect();
             let npat = self.nodes[n].x.as_deref().map_or(0, |x| x.patterns.len());
             for (label, child) in arcs {
-                if !label_is_regular(&label) {
+                if !label_is_regular(label) {
                     continue;
                 }
                 for pi in 0..npat {
                     let pat = self.nodes[n].cx().patterns[pi].pat.clone();
-                    if self.label_matches(&label, &pat)? {
+                    if self.label_matches(label, &pat)? {
                         let p = &self.nodes[n].cx().patterns[pi];
                         let (alias, value, env, groups) = (p.alias, p.value, p.env, p.groups.clone());
                         let env = match alias {
-                            Some(a) => self.bind_env(env, vec![(a.clone(), Bind::Val(Val::Str(label.clone())))]),
+                            Some(a) => self.bind_env(env, vec![(a.clone(), Bind::Val(Val::Str(Rc::clone(label))))]),
                             None => env,
                         };
-                        let groups = self.derive_all(&groups, &label);
+                        let groups = self.derive_all(&groups, label);
                         self.nodes[child].add_conj(Conj { kind: CK::Expr(value, env), groups });
                     }
                 }
@@ -1322,7 +1346,7 @@ impl<'a> Ev<'a> {
             let entries = arcs.entries;
             let mut out = Arcs::with_capacity(count);
             for &i in order.iter() {
-                let (k, v) = entries[i].clone();
+                let (k, v) = entries[i];
                 out.insert(k, v);
             }
             self.nodes[n].arcs = out;
@@ -1330,7 +1354,7 @@ impl<'a> Ev<'a> {
         self.order_scratch = sc;
     }
 
-    fn derive_all(&mut self, groups: &Groups, label: &Rc<str>) -> Groups {
+    fn derive_all(&mut self, groups: &Groups, label: Lbl<'a>) -> Groups {
         if groups.is_empty() {
             return groups.clone();
         }
@@ -1522,7 +1546,7 @@ impl<'a> Ev<'a> {
         }
         self.nodes[n].copied.push(v);
         if self.nodes[v].built {
-            let arcs: Vec<(Rc<str>, NodeId)> = self.nodes[v].arcs.iter().map(|(k, v)| (k.clone(), *v)).collect();
+            let arcs: Vec<(Lbl<'a>, NodeId)> = self.nodes[v].arcs.iter().map(|(k, v)| (k, *v)).collect();
             let is_list = self.nodes[v].has_lists;
             if is_list {
                 self.nodes[n].push_list(ListLen { len: arcs.len(), tail: None });
@@ -1630,13 +1654,13 @@ impl<'a> Ev<'a> {
                 if is_static != (pass == 0) {
                     continue;
                 }
-                let label: Rc<str> = match &fd.label.kind {
-                    LabelKind::Name(s) => Rc::clone(s),
+                let label: Lbl<'a> = match &fd.label.kind {
+                    LabelKind::Name(s) => s,
                     LabelKind::Dynamic(e) => {
                         let v = self.eval(e, f)?;
                         let v = self.default_of(v)?;
                         match v {
-                            Val::Str(s) => s,
+                            Val::Str(s) => self.lbl(s),
                             Val::Err(_) => {
                                 self.add_err(n, v);
                                 continue;
@@ -1672,21 +1696,21 @@ impl<'a> Ev<'a> {
                     }
                 };
                 // static labels are allowed through the literal's shared set (below)
-                if pass == 1 && label_is_regular(&label) {
+                if pass == 1 && label_is_regular(label) {
                     for g in groups.iter() {
-                        self.groups[*g].more().labels.insert(label.clone());
+                        self.groups[*g].more().labels.insert(Rc::clone(label));
                     }
                 }
-                let child = self.arc(n, label.clone(), false)?;
+                let child = self.arc(n, label, false)?;
                 if keep_seq {
-                    seq.push(label.clone());
+                    seq.push(Rc::clone(label));
                 }
                 nseq += 1;
                 // a literal scalar value never consults its closedness groups: skip deriving them
                 let derived = if groups.is_empty() || self.simple_expr(&fd.value, f, true) {
                     self.no_groups.clone()
                 } else {
-                    self.derive_all(groups, &label)
+                    self.derive_all(groups, label)
                 };
                 let node = &mut self.nodes[child];
                 if node.decl_span.is_none() {
@@ -1758,8 +1782,7 @@ impl<'a> Ev<'a> {
     }
 
     fn process_list(&mut self, n: NodeId, elems: &'a [ListElem<'_>], env: EnvId, groups: &Groups, span: Span) -> R<()> {
-        let elem_label: Rc<str> = Rc::from("[]");
-        let derived = self.derive_all(groups, &elem_label);
+        let derived = self.derive_all(groups, self.elem_label);
         let mut idx = 0usize;
         let mut tail = None;
         for el in elems {
@@ -2092,7 +2115,7 @@ impl<'a> Ev<'a> {
             let mut ch = base.clone();
             ch.push(i);
             let parent = self.nodes[n].parent;
-            let label = self.nodes[n].label.clone();
+            let label = self.nodes[n].label;
             let is_index = self.nodes[n].is_index;
             let c = self.new_node(parent, label, is_index)?;
             let conjs = self.nodes[n].conjs.clone();
@@ -2525,10 +2548,11 @@ impl<'a> Ev<'a> {
         let n = self.new_node(None, None, false)?;
         self.nodes[n].struct_seen = true;
         for (l, v) in fields {
-            let c = self.new_node(Some(n), Some(Rc::from(l.as_str())), false)?;
+            let l = self.lbl(Rc::from(l));
+            let c = self.new_node(Some(n), Some(l), false)?;
             self.nodes[c].n_regular = 1;
             self.nodes[c].add_conj(Conj { kind: CK::Val(v, None), groups: self.no_groups.clone() });
-            self.nodes[n].arcs.insert(Rc::from(l.as_str()), c);
+            self.nodes[n].arcs.insert(l, c);
         }
         self.nodes[n].built = true;
         self.nodes[n].state = St::Expanded;
@@ -2551,7 +2575,7 @@ impl<'a> Ev<'a> {
         let len = items.len();
         for (i, v) in items.into_iter().enumerate() {
             let label = self.index_label(i);
-            let c = self.new_node(Some(n), Some(label.clone()), true)?;
+            let c = self.new_node(Some(n), Some(label), true)?;
             self.nodes[c].n_regular = 1;
             self.nodes[c].add_conj(Conj { kind: CK::Val(v, None), groups: self.no_groups.clone() });
             self.nodes[n].arcs.insert(label, c);
@@ -3392,19 +3416,19 @@ impl Ev<'_> {
                 let inner = indent.map(|d| d + 1);
                 let mut written = 0;
                 for i in 0..len {
-                    let Some((label, c)) = self.nodes[m].arcs.entries.get(i).map(|(l, c)| (l.clone(), *c)) else {
+                    let Some((label, c)) = self.nodes[m].arcs.entries.get(i).map(|(l, c)| (*l, *c)) else {
                         break;
                     };
-                    let l = push_seg(&mut w.path, &label);
+                    let l = push_seg(&mut w.path, label);
                     let node = &self.nodes[c];
                     let optional = node.is_optional();
                     let missing_required = node.n_required > 0 && node.n_regular == 0;
                     let fspan = node.decl_span.unwrap_or_default();
-                    let is_regular = !optional && label_is_regular(&label);
+                    let is_regular = !optional && label_is_regular(label);
                     let child = if is_regular { inner } else { None };
                     if w.writing(child) {
                         write_indent(depth_of(inner), &mut w.out);
-                        write_str(&label, &mut w.out);
+                        write_str(label, &mut w.out);
                         w.out.push_str(": ");
                     }
                     if optional {
@@ -3549,7 +3573,7 @@ mod size_tests {
     /// 1 MiB benchmark holds ~77 k nodes): their sizes may only shrink.
     #[test]
     fn evaluator_and_syntax_tree_sizes_do_not_grow() {
-        assert!(std::mem::size_of::<Node<'static>>() <= 264, "Node: {}", std::mem::size_of::<Node<'static>>());
+        assert!(std::mem::size_of::<Node<'static>>() <= 256, "Node: {}", std::mem::size_of::<Node<'static>>());
         assert!(std::mem::size_of::<Conj<'static>>() <= 56);
         assert!(std::mem::size_of::<Val>() <= 24);
         assert!(std::mem::size_of::<Expr<'static>>() <= 40, "Expr: {}", std::mem::size_of::<Expr<'static>>());

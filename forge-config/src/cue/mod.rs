@@ -126,7 +126,7 @@ impl Diagnostic {
 pub fn evaluate_files(files: &[SourceFile], opts: &EvalOptions) -> Result<Value, Diagnostics> {
     let arena = ast::Arena::new();
     let asts = parse_all(&arena, files, opts)?;
-    eval::evaluate(files, &asts, opts)
+    eval::evaluate(&arena, files, &asts, opts)
 }
 
 /// Parses every file (with its index as file id); all syntax errors are reported together.
@@ -177,7 +177,7 @@ fn syntax_hint(msg: &str) -> Option<&'static str> {
 pub fn export_json(files: &[SourceFile], opts: &EvalOptions) -> Result<String, Diagnostics> {
     let arena = ast::Arena::new();
     let asts = parse_all(&arena, files, opts)?;
-    eval::export_json(files, &asts, opts)
+    eval::export_json(&arena, files, &asts, opts)
 }
 
 /// `forge cue export FILE...`: reads the files, evaluates them together in strict CUE mode
