@@ -571,16 +571,65 @@ impl SeqSrc<'_> {
     }
 }
 
+/// An optional node id in 4 bytes (`Option<NodeId>` takes 8): `u32::MAX` is none (node ids
+/// stay below the node limit, itself below `u32::MAX`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct OptId(u32);
+
+impl OptId {
+    const NONE: OptId = OptId(u32::MAX);
+
+    fn get(self) -> Option<NodeId> {
+        (self.0 != u32::MAX).then_some(self.0)
+    }
+}
+
+impl From<Option<NodeId>> for OptId {
+    fn from(o: Option<NodeId>) -> Self {
+        OptId(o.unwrap_or(u32::MAX))
+    }
+}
+
+/// An optional span in 12 bytes (`Option<Span>` takes 16): a span of file `u32::MAX` is none.
+#[derive(Clone, Copy)]
+struct OptSpan(Span);
+
+impl OptSpan {
+    const NONE: OptSpan = OptSpan(Span { file: super::source::FileId(u32::MAX), start: 0, end: 0 });
+
+    fn some(s: Span) -> Self {
+        OptSpan(s)
+    }
+
+    fn get(self) -> Option<Span> {
+        (self.0.file.0 != u32::MAX).then_some(self.0)
+    }
+
+    fn is_none(self) -> bool {
+        self.0.file.0 == u32::MAX
+    }
+
+    fn unwrap_or_default(self) -> Span {
+        self.get().unwrap_or_default()
+    }
+}
+
+impl From<Option<Span>> for OptSpan {
+    fn from(o: Option<Span>) -> Self {
+        o.map_or(OptSpan::NONE, OptSpan)
+    }
+}
+
 struct Node<'a> {
-    parent: Option<NodeId>,
+    parent: OptId,
     label: Option<Lbl<'a>>,
     conjs: Few<Conj<'a>>,
     arcs: Arcs<'a>,
     acc: Val,
     value: Val,
-    decl_span: Option<Span>,
-    acc_span: Option<Span>,
-    redirect: Option<NodeId>,
+    decl_span: OptSpan,
+    acc_span: OptSpan,
+    redirect: OptId,
     groups: Ids,
     copied: Ids,
     /// The first error of the subtree, once computed (`err_known`).
@@ -607,23 +656,23 @@ impl<'a> Node<'a> {
     fn new(parent: Option<NodeId>, label: Option<Lbl<'a>>, is_index: bool) -> Self {
         let is_def = label.is_some_and(|l| l.starts_with('#') || l.starts_with("_#"));
         Node {
-            parent,
+            parent: parent.into(),
             label,
             is_index,
             conjs: Few::None,
             state: St::New,
             arcs: Arcs::default(),
-            decl_span: None,
+            decl_span: OptSpan::NONE,
             n_regular: 0,
             n_optional: 0,
             n_required: 0,
             acc: Val::Top,
-            acc_span: None,
+            acc_span: OptSpan::NONE,
             struct_seen: false,
             groups: Few::None,
             copied: Few::None,
             value: Val::Top,
-            redirect: None,
+            redirect: OptId::NONE,
             err_sub: None,
             err_known: false,
             is_def,
@@ -1119,7 +1168,7 @@ impl<'a> Ev<'a> {
         let mut segs = Vec::new();
         loop {
             let node = &self.nodes[n];
-            match (&node.label, node.parent) {
+            match (&node.label, node.parent.get()) {
                 (Some(l), Some(p)) => {
                     if node.is_index {
                         segs.push(format!("[{l}]"));
@@ -1183,7 +1232,7 @@ impl<'a> Ev<'a> {
         node.state = St::New;
         node.arcs.clear();
         node.acc = Val::Top;
-        node.acc_span = None;
+        node.acc_span = OptSpan::NONE;
         node.struct_seen = false;
         if let Some(x) = &mut node.x {
             // keep only the attributes and the chosen disjuncts
@@ -1193,7 +1242,7 @@ impl<'a> Ev<'a> {
         node.groups.clear();
         node.copied.clear();
         node.value = Val::Top;
-        node.redirect = None;
+        node.redirect = OptId::NONE;
         node.err_sub = None;
         node.err_known = false;
         node.n_lits = 0;
@@ -1487,7 +1536,7 @@ impl<'a> Ev<'a> {
                 let acc = std::mem::replace(&mut self.nodes[n].acc, Val::Top);
                 let r = self.unify_scalar(acc, v, span)?;
                 if self.nodes[n].acc_span.is_none() {
-                    self.nodes[n].acc_span = span;
+                    self.nodes[n].acc_span = span.into();
                 }
                 self.nodes[n].acc = r;
                 Ok(Vec::new())
@@ -1500,7 +1549,7 @@ impl<'a> Ev<'a> {
             if self.nodes[v].is_def {
                 return true;
             }
-            match self.nodes[v].parent {
+            match self.nodes[v].parent.get() {
                 Some(p) => v = p,
                 None => return false,
             }
@@ -1508,7 +1557,7 @@ impl<'a> Ev<'a> {
     }
 
     fn is_ancestor(&self, a: NodeId, mut n: NodeId) -> bool {
-        while let Some(p) = self.nodes[n].parent {
+        while let Some(p) = self.nodes[n].parent.get() {
             if p == a {
                 return true;
             }
@@ -1527,16 +1576,16 @@ impl<'a> Ev<'a> {
         }
         // recursive definitions: an ancestor already unified with v and nothing else
         // constrains this node: the structure would be infinite
-        let mut a = self.nodes[n].parent;
+        let mut a = self.nodes[n].parent.get();
         let alone = self.nodes[n].conjs.len() <= 1;
         while let Some(p) = a {
             if alone && self.nodes[p].copied.contains(&v) {
                 self.add_err(n, perr(DiagnosticKind::Cycle, "structural cycle", span));
                 return Ok(Vec::new());
             }
-            a = self.nodes[p].parent;
+            a = self.nodes[p].parent.get();
         }
-        if let Some(p) = self.nodes[v].parent
+        if let Some(p) = self.nodes[v].parent.get()
             && self.nodes[p].state == St::New
         {
             self.enter(Some(span))?;
@@ -1714,7 +1763,7 @@ impl<'a> Ev<'a> {
                 };
                 let node = &mut self.nodes[child];
                 if node.decl_span.is_none() {
-                    node.decl_span = Some(fd.label.span);
+                    node.decl_span = OptSpan::some(fd.label.span);
                 }
                 for a in fd.attrs {
                     let attrs = &mut node.cx().attrs;
@@ -1790,7 +1839,7 @@ impl<'a> Ev<'a> {
                 ListElem::Expr(e) => {
                     let c = self.arc_index(n, idx)?;
                     if self.nodes[c].decl_span.is_none() {
-                        self.nodes[c].decl_span = Some(e.span);
+                        self.nodes[c].decl_span = OptSpan::some(e.span);
                     }
                     self.nodes[c].n_regular = self.nodes[c].n_regular.saturating_add(1);
                     self.nodes[c].add_conj(Conj { kind: CK::Expr(e, env), groups: derived.clone() });
@@ -1803,7 +1852,7 @@ impl<'a> Ev<'a> {
                         match r {
                             Ok(yenv) => {
                                 let c = self.arc_index(n, idx)?;
-                                self.nodes[c].decl_span = Some(comp.body.span);
+                                self.nodes[c].decl_span = OptSpan::some(comp.body.span);
                                 self.nodes[c].n_regular = self.nodes[c].n_regular.saturating_add(1);
                                 self.nodes[c]
                                     .add_conj(Conj { kind: CK::Expr(comp.body, yenv), groups: derived.clone() });
@@ -1938,7 +1987,7 @@ impl<'a> Ev<'a> {
             St::Done | St::Finalizing => return Ok(()),
             _ => {}
         }
-        let span = self.nodes[n].decl_span;
+        let span = self.nodes[n].decl_span.get();
         self.enter(span)?;
         let r = self.finalize_inner(n);
         self.leave();
@@ -1955,7 +2004,7 @@ impl<'a> Ev<'a> {
             return Ok(());
         }
         let acc = self.nodes[n].acc.clone();
-        let acc_span = self.nodes[n].acc_span.or(self.nodes[n].decl_span);
+        let acc_span = self.nodes[n].acc_span.get().or(self.nodes[n].decl_span.get());
         let struct_seen = self.nodes[n].struct_seen;
         let list_seen = self.nodes[n].has_lists;
         let value = if let Val::Err(_) = acc {
@@ -2117,7 +2166,7 @@ impl<'a> Ev<'a> {
             let parent = self.nodes[n].parent;
             let label = self.nodes[n].label;
             let is_index = self.nodes[n].is_index;
-            let c = self.new_node(parent, label, is_index)?;
+            let c = self.new_node(parent.get(), label, is_index)?;
             let conjs = self.nodes[n].conjs.clone();
             {
                 let src_def = self.nodes[n].is_def;
@@ -2193,7 +2242,7 @@ impl<'a> Ev<'a> {
             _ => Val::Disj(Rc::new(uniq)),
         };
         if let Val::Struct(m) | Val::List(m) = &value {
-            self.nodes[n].redirect = Some(*m);
+            self.nodes[n].redirect = OptId(*m);
         }
         self.nodes[n].value = value;
         Ok(())
@@ -2317,7 +2366,7 @@ impl<'a> Ev<'a> {
     pub(crate) fn finalize_follow(&mut self, mut n: NodeId) -> R<NodeId> {
         for _ in 0..64 {
             self.finalize(n)?;
-            if let Some(r) = self.nodes[n].redirect {
+            if let Some(r) = self.nodes[n].redirect.get() {
                 n = r;
                 continue;
             }
@@ -2342,11 +2391,11 @@ impl<'a> Ev<'a> {
             return Ok(Val::err(
                 DiagnosticKind::Cycle,
                 "cycle detected: reference to a value that depends on itself",
-                self.nodes[n].decl_span,
+                self.nodes[n].decl_span.get(),
             ));
         }
         if self.nodes[n].state == St::Expanding {
-            return Ok(Val::err(DiagnosticKind::Cycle, "cycle detected in evaluation", self.nodes[n].decl_span));
+            return Ok(Val::err(DiagnosticKind::Cycle, "cycle detected in evaluation", self.nodes[n].decl_span.get()));
         }
         self.finalize(n)?;
         Ok(self.nodes[n].value.clone())
@@ -2534,7 +2583,7 @@ impl<'a> Ev<'a> {
         let parent = self.envs[env].node;
         let n = self.new_node(Some(parent), None, false)?;
         self.nodes[n].add_conj(Conj { kind: CK::Expr(e, env), groups: self.no_groups.clone() });
-        self.nodes[n].decl_span = Some(e.span);
+        self.nodes[n].decl_span = OptSpan::some(e.span);
         self.finalize(n)?;
         let v = self.nodes[n].value.clone();
         if let Some(err) = self.subtree_error(n)? {
@@ -3203,11 +3252,11 @@ impl<'a> Ev<'a> {
                 path: None,
                 kind: DiagnosticKind::Limit,
                 msg: "value nested too deeply".into(),
-                span: self.nodes[n].decl_span,
+                span: self.nodes[n].decl_span.get(),
             }));
         }
         self.finalize(n)?;
-        let span = self.nodes[n].decl_span;
+        let span = self.nodes[n].decl_span.get();
         let v = self.nodes[n].value.clone();
         let v = self.default_of(v)?;
         Ok((v, span))
@@ -3573,7 +3622,7 @@ mod size_tests {
     /// 1 MiB benchmark holds ~77 k nodes): their sizes may only shrink.
     #[test]
     fn evaluator_and_syntax_tree_sizes_do_not_grow() {
-        assert!(std::mem::size_of::<Node<'static>>() <= 256, "Node: {}", std::mem::size_of::<Node<'static>>());
+        assert!(std::mem::size_of::<Node<'static>>() <= 240, "Node: {}", std::mem::size_of::<Node<'static>>());
         assert!(std::mem::size_of::<Conj<'static>>() <= 56);
         assert!(std::mem::size_of::<Val>() <= 24);
         assert!(std::mem::size_of::<Expr<'static>>() <= 40, "Expr: {}", std::mem::size_of::<Expr<'static>>());
