@@ -89,57 +89,53 @@ impl<'a> Interner<'a> {
 }
 
 /// Part of a string token.
-#[derive(Debug, Clone)]
-pub(crate) enum LexPart {
-    Lit(Rc<str>),
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum LexPart<'a> {
+    Lit(&'a Rc<str>),
     /// Interpolation: byte range of the expression inside `\( )`.
     Interp(usize, usize),
 }
 
-#[derive(Debug, Clone)]
-pub(crate) enum Tok {
+/// A token. Rare payloads (large numbers, strings with escapes or interpolations, bytes,
+/// attributes) live in the syntax-tree arena, so tokens are plain 16-byte values: copied,
+/// never dropped, and the parser moves their payloads into the tree without cloning.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Tok<'a> {
     Ident(Sym),
     /// An integer that fits `i64` (the common case; keeps tokens 8-byte aligned).
     Int(i64),
     /// A larger integer.
-    BigInt(Box<i128>),
+    BigInt(&'a i128),
     /// Mantissa and exponent.
-    Float(Box<(i128, i32)>),
+    Float(&'a (i128, i32)),
     /// A string with escapes or interpolations (boxed twice: keeps tokens at 16 bytes).
     #[allow(clippy::box_collection)] // a thin pointer: rare payloads must not widen every token
-    Str(Box<Vec<LexPart>>),
+    Str(&'a [LexPart<'a>]),
     /// A string literal without escapes or interpolation (the common case; no part list).
     Lit(Sym),
     /// A bytes literal (boxed twice, like `Str`).
     #[allow(clippy::box_collection)]
-    Bytes(Box<Vec<u8>>),
+    Bytes(&'a [u8]),
     Bottom,
-    Attr(Box<Attribute>),
+    Attr(&'a Attribute),
     P(P),
     /// Explicit or inserted comma; bool = inserted by newline.
     Comma(bool),
     Eof,
 }
 
-#[derive(Debug, Clone)]
-pub(crate) struct Token {
-    pub tok: Tok,
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Token<'a> {
+    pub tok: Tok<'a>,
     /// Byte range in the file (the file id is the lexer's).
     pub start: u32,
     pub end: u32,
 }
 
-impl Token {
+impl Token<'_> {
     /// The token's span in `file`.
     pub fn span(&self, file: FileId) -> Span {
         Span { file, start: self.start, end: self.end }
-    }
-}
-
-fn int_tok(v: i128) -> Tok {
-    match i64::try_from(v) {
-        Ok(x) => Tok::Int(x),
-        Err(_) => Tok::BigInt(Box::new(v)),
     }
 }
 
@@ -261,7 +257,7 @@ pub(crate) struct Lexer<'a, 'i> {
     pos: usize,
     end: usize,
     file: FileId,
-    out: Vec<Token>,
+    out: Vec<Token<'a>>,
     /// Tokens dropped from the front of `out`: `out[0]` is token number `forgotten`.
     forgotten: usize,
     /// The end-of-file token has been produced.
@@ -348,14 +344,14 @@ impl<'a, 'i> Lexer<'a, 'i> {
 
     /// Appends a token (the token limit is checked once per token by [`Lexer::step`]).
     #[inline(always)]
-    fn push(&mut self, tok: Tok, a: usize, b: usize) {
+    fn push(&mut self, tok: Tok<'a>, a: usize, b: usize) {
         let Span { start, end, .. } = self.span(a, b);
         self.out.push(Token { tok, start, end });
     }
 
     /// The window of tokens not yet forgotten: token number `first()` is `tokens()[0]`.
     #[inline]
-    pub fn tokens(&self) -> &[Token] {
+    pub fn tokens(&self) -> &[Token<'a>] {
         &self.out
     }
 
@@ -458,7 +454,8 @@ impl<'a, 'i> Lexer<'a, 'i> {
             self.push(tok, start, self.pos);
         } else if c == b'@' {
             let attr = self.attribute()?;
-            self.push(Tok::Attr(Box::new(attr)), start, self.pos);
+            let attr = self.interner.arena.attrs.alloc(attr);
+            self.push(Tok::Attr(attr), start, self.pos);
         } else {
             let Some((p, len)) = punct(&self.bytes[start..self.end]) else {
                 let ch = self.src[start..self.end].chars().next().unwrap_or('?');
@@ -474,7 +471,14 @@ impl<'a, 'i> Lexer<'a, 'i> {
         Ok(())
     }
 
-    fn number(&mut self) -> LResult<Tok> {
+    fn int_tok(&self, v: i128) -> Tok<'a> {
+        match i64::try_from(v) {
+            Ok(x) => Tok::Int(x),
+            Err(_) => Tok::BigInt(self.interner.arena.bump.alloc(v)),
+        }
+    }
+
+    fn number(&mut self) -> LResult<Tok<'a>> {
         let start = self.pos;
         let radix = if self.peek(0) == b'0' {
             match self.peek(1) {
@@ -512,7 +516,7 @@ impl<'a, 'i> Lexer<'a, 'i> {
             if self.pos < self.end && is_ident_char(self.bytes[self.pos]) {
                 return self.err(start, self.pos + 1, "invalid number literal");
             }
-            return Ok(int_tok(v));
+            return Ok(self.int_tok(v));
         }
         if self.peek(0) == b'0' && self.peek(1).is_ascii_digit() {
             return self.err(start, start + 2, "illegal octal number: use the 0o prefix");
@@ -612,12 +616,12 @@ impl<'a, 'i> Lexer<'a, 'i> {
             if self.pos < self.end && is_ident_char(self.bytes[self.pos]) {
                 return self.err(start, self.pos + 1, "invalid number literal");
             }
-            return Ok(int_tok(v));
+            return Ok(self.int_tok(v));
         }
         if self.pos < self.end && is_ident_char(self.bytes[self.pos]) && self.bytes[self.pos] != b'_' {
             return self.err(start, self.pos + 1, "invalid number literal");
         }
-        if is_float { Ok(Tok::Float(Box::new((mant, exp)))) } else { Ok(int_tok(mant)) }
+        if is_float { Ok(Tok::Float(self.interner.arena.bump.alloc((mant, exp)))) } else { Ok(self.int_tok(mant)) }
     }
 
     fn unsupported(&self, start: usize, msg: &str) -> SynErr {
@@ -688,7 +692,7 @@ impl<'a, 'i> Lexer<'a, 'i> {
     }
 
     /// Lexes a string or bytes literal starting at `self.pos`.
-    fn string(&mut self) -> LResult<Tok> {
+    fn string(&mut self) -> LResult<Tok<'a>> {
         let start = self.pos;
         let mut hashes = 0;
         while self.peek(0) == b'#' {
@@ -845,9 +849,9 @@ impl<'a, 'i> Lexer<'a, 'i> {
                     }
                 }
             }
-            Ok(Tok::Bytes(Box::new(out)))
+            Ok(Tok::Bytes(self.interner.arena.bump.alloc_slice_copy(&out)))
         } else {
-            Ok(Tok::Str(Box::new(parts)))
+            Ok(Tok::Str(self.interner.arena.bump.alloc_slice_copy(&parts)))
         }
     }
 
@@ -883,7 +887,7 @@ impl<'a, 'i> Lexer<'a, 'i> {
         self.err(from, p, "interpolation not terminated")
     }
 
-    fn unescape(&self, chars: &[(usize, char)], hashes: usize, is_bytes: bool) -> LResult<Vec<LexPart>> {
+    fn unescape(&self, chars: &[(usize, char)], hashes: usize, is_bytes: bool) -> LResult<Vec<LexPart<'a>>> {
         let mut parts = Vec::new();
         let mut cur = String::new();
         let mut i = 0;
@@ -943,7 +947,7 @@ impl<'a, 'i> Lexer<'a, 'i> {
                 }
                 '(' => {
                     if !cur.is_empty() {
-                        parts.push(LexPart::Lit(Rc::from(std::mem::take(&mut cur))));
+                        parts.push(LexPart::Lit(self.interner.arena.str(Rc::from(std::mem::take(&mut cur)))));
                     }
                     // find matching ')' in chars
                     let mut depth = 1;
@@ -983,7 +987,7 @@ impl<'a, 'i> Lexer<'a, 'i> {
             i = j;
         }
         if !cur.is_empty() || parts.is_empty() {
-            parts.push(LexPart::Lit(Rc::from(cur)));
+            parts.push(LexPart::Lit(self.interner.arena.str(Rc::from(cur))));
         }
         Ok(parts)
     }

@@ -73,8 +73,8 @@ struct Parser<'a, 'i> {
 }
 
 /// Whether the token is the keyword (or identifier) `k`.
-fn is_kw(t: &Tok, k: Sym) -> bool {
-    matches!(t, Tok::Ident(i) if *i == k)
+fn is_kw(t: Tok<'_>, k: Sym) -> bool {
+    matches!(t, Tok::Ident(i) if i == k)
 }
 
 impl<'a, 'i> Parser<'a, 'i> {
@@ -149,15 +149,15 @@ impl<'a, 'i> Parser<'a, 'i> {
 
     /// The token numbered `i`, if lexed (and not forgotten).
     #[inline]
-    fn token(&self, i: usize) -> Option<&Token> {
+    fn token(&self, i: usize) -> Option<&Token<'a>> {
         self.lex.tokens().get(i.wrapping_sub(self.lex.first()))
     }
 
-    fn tok(&self) -> &Tok {
-        self.token(self.pos).map(|t| &t.tok).unwrap_or(&Tok::Eof)
+    fn tok(&self) -> Tok<'a> {
+        self.token(self.pos).map_or(Tok::Eof, |t| t.tok)
     }
-    fn tok_at(&self, n: usize) -> &Tok {
-        self.token(self.pos + n).map(|t| &t.tok).unwrap_or(&Tok::Eof)
+    fn tok_at(&self, n: usize) -> Tok<'a> {
+        self.token(self.pos + n).map_or(Tok::Eof, |t| t.tok)
     }
     fn span(&self) -> Span {
         self.token(self.pos)
@@ -168,18 +168,17 @@ impl<'a, 'i> Parser<'a, 'i> {
     fn prev_span(&self) -> Span {
         self.token(self.pos.wrapping_sub(1)).map(|t| t.span(self.file)).unwrap_or_else(|| self.span())
     }
-    fn bump(&mut self) -> Tok {
-        let t = self.tok().clone();
+    fn bump(&mut self) -> Tok<'a> {
+        let t = self.tok();
         if self.token(self.pos).is_some() {
             self.advance(1);
         }
         t
     }
     /// Consumes an attribute token.
-    fn take_attr(&mut self) -> Option<Attribute> {
-        match self.token(self.pos) {
-            Some(Token { tok: Tok::Attr(a), .. }) => {
-                let a = (**a).clone();
+    fn take_attr(&mut self) -> Option<&'a Attribute> {
+        match self.tok() {
+            Tok::Attr(a) => {
                 self.advance(1);
                 Some(a)
             }
@@ -201,10 +200,6 @@ impl<'a, 'i> Parser<'a, 'i> {
     fn slice<T: Copy>(&self, v: &[T]) -> &'a [T] {
         self.arena.bump.alloc_slice_copy(v)
     }
-    /// Keeps a shared string (one not from the interner) in the arena.
-    fn str(&self, s: &std::rc::Rc<str>) -> &'a std::rc::Rc<str> {
-        self.arena.str(s.clone())
-    }
 
     /// Cheap pre-check: can a label (followed by `:`) start here?
     fn may_be_label(&self) -> bool {
@@ -221,7 +216,7 @@ impl<'a, 'i> Parser<'a, 'i> {
 
     #[inline]
     fn is_p(&self, p: P) -> bool {
-        matches!(self.tok(), Tok::P(x) if *x == p)
+        matches!(self.tok(), Tok::P(x) if x == p)
     }
     fn eat_p(&mut self, p: P) -> bool {
         if self.is_p(p) {
@@ -245,7 +240,7 @@ impl<'a, 'i> Parser<'a, 'i> {
     }
     fn describe(&self) -> String {
         match self.tok() {
-            Tok::Ident(s) => format!("'{}'", self.interner().get(*s)),
+            Tok::Ident(s) => format!("'{}'", self.interner().get(s)),
             Tok::Int(_) | Tok::BigInt(_) | Tok::Float(..) => "number".into(),
             Tok::Str(_) | Tok::Lit(_) => "string".into(),
             Tok::Bytes(_) => "bytes".into(),
@@ -303,7 +298,7 @@ impl<'a, 'i> Parser<'a, 'i> {
         let mut decls = Vec::new();
         // leading file attributes
         while let Some(a) = self.take_attr() {
-            decls.push(Decl::Attribute(self.arena.attrs.alloc(a)));
+            decls.push(Decl::Attribute(a));
             self.skip_commas();
         }
         let mut package = None;
@@ -366,7 +361,7 @@ impl<'a, 'i> Parser<'a, 'i> {
     fn import_spec(&mut self) -> LResult<Import> {
         let sp = self.span();
         let alias = if let Tok::Ident(n) = self.tok() {
-            let n = self.interner().get(*n).to_string();
+            let n = self.interner().get(n).to_string();
             self.advance(1);
             Some(n)
         } else {
@@ -374,7 +369,7 @@ impl<'a, 'i> Parser<'a, 'i> {
         };
         let path = match self.bump() {
             Tok::Lit(s) => self.interner().get(s).to_string(),
-            Tok::Str(parts) => match &parts[..] {
+            Tok::Str(parts) => match parts {
                 [LexPart::Lit(s)] => s.to_string(),
                 _ => return self.err("invalid import path"),
             },
@@ -413,7 +408,7 @@ impl<'a, 'i> Parser<'a, 'i> {
             return Ok(Decl::Field(f));
         }
         if let Some(a) = self.take_attr() {
-            return Ok(Decl::Attribute(self.arena.attrs.alloc(a)));
+            return Ok(Decl::Attribute(a));
         }
         if is_kw(self.tok(), kw::LET)
             && matches!(self.tok_at(1), Tok::Ident(_))
@@ -493,27 +488,26 @@ impl<'a, 'i> Parser<'a, 'i> {
         let stacks = (self.decl_stack.len(), self.elem_stack.len());
         let mut alias = None;
         if let (Tok::Ident(a), Tok::P(P::Eq)) = (self.tok(), self.tok_at(1)) {
-            alias = Some(self.sym(*a));
+            alias = Some(self.sym(a));
             self.advance(2);
         }
         let lstart = self.span();
         let quoted = matches!(self.tok(), Tok::Str(_) | Tok::Lit(_));
         let kind = match self.tok() {
             Tok::Ident(n) | Tok::Lit(n) => {
-                let n = self.sym(*n);
+                let n = self.sym(n);
                 self.advance(1);
                 LabelKind::Name(n)
             }
-            Tok::Str(parts) => match &parts[..] {
+            Tok::Str(parts) => match parts {
                 [LexPart::Lit(s)] => {
-                    let s = self.str(s);
+                    let s = *s;
                     self.advance(1);
                     LabelKind::Name(s)
                 }
                 _ => {
-                    let parts = parts.clone();
                     self.advance(1);
-                    let e = self.string_expr(&parts, lstart)?;
+                    let e = self.string_expr(parts, lstart)?;
                     LabelKind::Dynamic(self.alloc(e))
                 }
             },
@@ -535,7 +529,7 @@ impl<'a, 'i> Parser<'a, 'i> {
                 self.advance(1);
                 let mut palias = None;
                 if let (Tok::Ident(a), Tok::P(P::Eq)) = (self.tok(), self.tok_at(1)) {
-                    palias = Some(self.sym(*a));
+                    palias = Some(self.sym(a));
                     self.advance(2);
                 }
                 let e = match self.expr() {
@@ -583,7 +577,6 @@ impl<'a, 'i> Parser<'a, 'i> {
         let mut attrs: Vec<Attribute> = Vec::new();
         // value-position attribute
         let value = if let Tok::Attr(a) = self.tok() {
-            let a = (**a).clone();
             if !self.opts.value_position_attributes {
                 return Err(SynErr {
                     kind: DiagnosticKind::Syntax,
@@ -593,7 +586,7 @@ impl<'a, 'i> Parser<'a, 'i> {
             }
             let sp = a.span;
             while let Some(a) = self.take_attr() {
-                attrs.push(a);
+                attrs.push(a.clone());
             }
             Expr { kind: ExprKind::AttrOnly, span: sp }
         } else {
@@ -622,7 +615,7 @@ impl<'a, 'i> Parser<'a, 'i> {
             self.expr()?
         };
         while let Some(a) = self.take_attr() {
-            attrs.push(a);
+            attrs.push(a.clone());
         }
         Ok(Field {
             label,
@@ -714,7 +707,7 @@ impl<'a, 'i> Parser<'a, 'i> {
 
     fn binop(&self) -> Option<(BinOp, u8)> {
         let Tok::P(p) = self.tok() else { return None };
-        Some(match *p {
+        Some(match p {
             P::Bar => (BinOp::Or, 1),
             P::Amp => (BinOp::And, 2),
             P::LOr => (BinOp::LOr, 3),
@@ -803,8 +796,8 @@ impl<'a, 'i> Parser<'a, 'i> {
                         });
                     }
                     Tok::Ident(s) | Tok::Lit(s) => self.sym(s),
-                    Tok::Str(parts) => match &parts[..] {
-                        [LexPart::Lit(s)] => self.str(s),
+                    Tok::Str(parts) => match parts {
+                        [LexPart::Lit(s)] => *s,
                         _ => return self.err("invalid selector"),
                     },
                     _ => {
@@ -862,11 +855,11 @@ impl<'a, 'i> Parser<'a, 'i> {
         Ok(e)
     }
 
-    fn string_expr(&mut self, parts: &[LexPart], span: Span) -> LResult<Expr<'a>> {
+    fn string_expr(&mut self, parts: &'a [LexPart<'a>], span: Span) -> LResult<Expr<'a>> {
         let mut out = Vec::new();
         for p in parts {
             match p {
-                LexPart::Lit(s) => out.push(StrPart::Lit(self.str(s))),
+                LexPart::Lit(s) => out.push(StrPart::Lit(s)),
                 LexPart::Interp(s, e) => {
                     // the sub-lexer and sub-parser borrow the file's interner
                     let (src, arena, file, opts, depth) =
@@ -895,22 +888,19 @@ impl<'a, 'i> Parser<'a, 'i> {
         let mk = |kind| Expr { kind, span: sp };
         match self.tok() {
             Tok::Ident(n) => {
-                let kind = self.ident_expr(*n);
+                let kind = self.ident_expr(n);
                 self.advance(1);
                 Ok(mk(kind))
             }
             Tok::Int(i) => {
-                let i = *i;
                 self.advance(1);
                 Ok(mk(ExprKind::Int(i)))
             }
             Tok::BigInt(i) => {
-                let i = self.alloc(**i);
                 self.advance(1);
                 Ok(mk(ExprKind::BigInt(i)))
             }
             Tok::Float(f) => {
-                let f = self.alloc(**f);
                 self.advance(1);
                 Ok(mk(ExprKind::Float(f)))
             }
@@ -919,24 +909,22 @@ impl<'a, 'i> Parser<'a, 'i> {
                 Ok(mk(ExprKind::Bottom))
             }
             Tok::Bytes(b) => {
-                let b = self.slice(b.as_slice());
                 self.advance(1);
                 Ok(mk(ExprKind::Bytes(b)))
             }
             Tok::Lit(s) => {
-                let kind = ExprKind::Lit(self.sym(*s));
+                let kind = ExprKind::Lit(self.sym(s));
                 self.advance(1);
                 Ok(mk(kind))
             }
             Tok::Str(parts) => {
-                if let [LexPart::Lit(s)] = &parts[..] {
-                    let kind = ExprKind::Lit(self.str(s));
+                if let [LexPart::Lit(s)] = parts {
+                    let kind = ExprKind::Lit(s);
                     self.advance(1);
                     return Ok(mk(kind));
                 }
-                let parts = parts.clone();
                 self.advance(1);
-                self.string_expr(&parts, sp)
+                self.string_expr(parts, sp)
             }
             Tok::P(P::LParen) => {
                 self.advance(1);
