@@ -302,7 +302,8 @@ impl<'a, 'i> Lexer<'a, 'i> {
             pos: start,
             end: end.min(src.len()),
             file,
-            out: Vec::with_capacity(FILL_BATCH * 2),
+            // a window of two refills, or the whole range when it is smaller (interpolations)
+            out: Vec::with_capacity((FILL_BATCH * 2).min(end.saturating_sub(start) / 2 + 4)),
             forgotten: 0,
             done: false,
             interner,
