@@ -40,7 +40,7 @@ impl ParseOptions {
 
 pub(crate) fn parse<'a>(src: &'a str, arena: &'a Arena, file: FileId, opts: &ParseOptions) -> LResult<File<'a>> {
     let mut interner = Interner::with_capacity(src.len(), arena);
-    let mut p = Parser::new(src, arena, file, opts.clone(), 0, Lexer::new(src, file, 0, src.len(), &mut interner))?;
+    let mut p = Parser::new(src, arena, file, opts.clone(), 0, Lexer::new(src, file, 0, src.len(), &mut interner));
     let r = p.file();
     p.finish(r)
 }
@@ -78,14 +78,7 @@ fn is_kw(t: Tok<'_>, k: Sym) -> bool {
 }
 
 impl<'a, 'i> Parser<'a, 'i> {
-    fn new(
-        src: &'a str,
-        arena: &'a Arena,
-        file: FileId,
-        opts: ParseOptions,
-        depth: usize,
-        lex: Lexer<'a, 'i>,
-    ) -> LResult<Self> {
+    fn new(src: &'a str, arena: &'a Arena, file: FileId, opts: ParseOptions, depth: usize, lex: Lexer<'a, 'i>) -> Self {
         let mut p = Parser {
             src,
             arena,
@@ -101,7 +94,7 @@ impl<'a, 'i> Parser<'a, 'i> {
             elem_stack: Vec::new(),
         };
         p.refill();
-        Ok(p)
+        p
     }
 
     /// The result of a parse: a lexical error anywhere in the file wins (the parser may have
@@ -865,7 +858,7 @@ impl<'a, 'i> Parser<'a, 'i> {
                     let (src, arena, file, opts, depth) =
                         (self.src, self.arena, self.file, self.opts.clone(), self.depth + 1);
                     let lex = Lexer::new(src, file, *s, *e, &mut *self.lex.interner);
-                    let mut sub = Parser::new(src, arena, file, opts, depth, lex)?;
+                    let mut sub = Parser::new(src, arena, file, opts, depth, lex);
                     let r = sub.expr().and_then(|ex| {
                         sub.skip_commas();
                         if !matches!(sub.tok(), Tok::Eof) {
