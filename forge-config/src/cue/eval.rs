@@ -3,10 +3,12 @@
 //!
 //! # Memory layout and performance notes
 //!
-//! * **Interned labels.** Labels and identifiers are `Rc<str>` handed out by the parser's
-//!   interner ([`super::lexer::Interner`]); a field label, an arc key and a string value made
-//!   from a literal share one allocation. List index labels (`"0"`, `"1"`, ...) come from a
-//!   per-evaluation cache ([`Ev::index_label`]).
+//! * **Interned labels.** Labels and identifiers are `Rc<str>`s handed out by the parser's
+//!   interner ([`super::lexer::Interner`]) and kept by the syntax-tree arena; a field label,
+//!   an arc key and a string value made from a literal share one allocation. Nodes and arcs
+//!   hold labels as plain arena references ([`Lbl`]): no reference count changes per node or
+//!   arc. Computed labels and list index labels (`"0"`, `"1"`, ..., cached per evaluation by
+//!   [`Ev::index_label`]) are put in the same arena.
 //! * **Node arena.** Nodes live in fixed-size chunks ([`Nodes`]) indexed by [`NodeId`], so
 //!   creating a node never moves the existing ones (no transient doubling of the arena).
 //!   A node keeps its hot state inline; rarely used state (lists, disjunctions, patterns,
