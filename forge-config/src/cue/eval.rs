@@ -118,6 +118,17 @@ impl LabelFilter {
             LabelFilter::Regular => label_is_regular(name),
         }
     }
+
+    /// The `Name` labels of the fields in `decls` that the filter keeps, in order.
+    fn names<'a>(self, decls: &'a [Decl<'a>]) -> impl Iterator<Item = &'a Rc<str>> {
+        decls.iter().filter_map(move |d| match d {
+            Decl::Field(fd) => match fd.label.kind {
+                LabelKind::Name(n) if self.keep(&fd.label, n) => Some(n),
+                _ => None,
+            },
+            _ => None,
+        })
+    }
 }
 
 /// The labels of a struct literal (or of several, for the package scope), read from the
@@ -135,10 +146,7 @@ impl Labels<'_> {
     fn contains(&self, label: &str) -> bool {
         match self {
             Labels::None => false,
-            Labels::Scan(decls, f) => decls.iter().any(|d| {
-                matches!(d, Decl::Field(fd) if matches!(fd.label.kind, LabelKind::Name(n) if **n == *label)
-                    && f.keep(&fd.label, label))
-            }),
+            Labels::Scan(decls, f) => f.names(decls).any(|n| **n == *label),
             Labels::Set(s) => s.contains(label),
         }
     }
@@ -146,9 +154,7 @@ impl Labels<'_> {
     fn is_empty(&self) -> bool {
         match self {
             Labels::None => true,
-            Labels::Scan(decls, f) => !decls.iter().any(
-                |d| matches!(d, Decl::Field(fd) if matches!(fd.label.kind, LabelKind::Name(n) if f.keep(&fd.label, n))),
-            ),
+            Labels::Scan(decls, f) => f.names(decls).next().is_none(),
             Labels::Set(s) => s.is_empty(),
         }
     }
@@ -971,7 +977,7 @@ fn evaluate_root<'a>(
     // package scope: union of all top-level names
     let mut all = NameSet::default();
     for a in asts {
-        collect_names(a.decls, &mut all);
+        all.extend(LabelFilter::Names.names(a.decls).cloned());
     }
     let all = Rc::new(all);
     let empty: Groups = Rc::from([]);
@@ -1021,22 +1027,6 @@ fn fatal_diag(f: Fatal, files: &[SourceFile]) -> Diagnostics {
     Diagnostics::one(d)
 }
 
-fn collect_names(decls: &[Decl<'_>], out: &mut NameSet) {
-    collect_labels(decls, out, |l, _| !l.quoted);
-}
-
-/// Adds the `Name` labels of the fields in `decls` that `keep` accepts.
-fn collect_labels(decls: &[Decl<'_>], out: &mut NameSet, keep: impl Fn(&Label<'_>, &str) -> bool) {
-    for d in decls {
-        if let Decl::Field(f) = d
-            && let LabelKind::Name(n) = &f.label.kind
-            && keep(&f.label, n)
-        {
-            out.insert(Rc::clone(n));
-        }
-    }
-}
-
 /// The labels of a struct literal: a small literal is scanned where asked, a large one gets a
 /// set built once (keyed by its declarations' address) and shared.
 fn literal_labels<'a>(
@@ -1048,14 +1038,7 @@ fn literal_labels<'a>(
         return Labels::Scan(decls, filter);
     }
     Labels::Set(
-        cache
-            .entry(decls.as_ptr() as usize)
-            .or_insert_with(|| {
-                let mut set = NameSet::default();
-                collect_labels(decls, &mut set, |l, n| filter.keep(l, n));
-                Rc::new(set)
-            })
-            .clone(),
+        cache.entry(decls.as_ptr() as usize).or_insert_with(|| Rc::new(filter.names(decls).cloned().collect())).clone(),
     )
 }
 

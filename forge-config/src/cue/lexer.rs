@@ -57,11 +57,12 @@ impl<'a> Interner<'a> {
     /// An interner sized for a source of `len` bytes, holding the keywords; the strings live
     /// in `arena`.
     pub fn with_capacity(len: usize, arena: &'a Arena) -> Self {
+        // about one distinct string per 60 bytes of configuration: a table that fits the
+        // typical file without rehashing, and no larger (its pages are touched at random)
+        let n = len / 48 + kw::WORDS.len();
         let mut i = Interner {
-            // about one distinct string per 60 bytes of configuration: a table that fits the
-            // typical file without rehashing, and no larger (its pages are touched at random)
-            map: HashMap::with_capacity_and_hasher(len / 48 + kw::WORDS.len(), Default::default()),
-            strs: Vec::with_capacity(len / 48 + kw::WORDS.len()),
+            map: HashMap::with_capacity_and_hasher(n, Default::default()),
+            strs: Vec::with_capacity(n),
             arena,
         };
         for w in kw::WORDS {
@@ -108,13 +109,11 @@ pub(crate) enum Tok<'a> {
     BigInt(&'a i128),
     /// Mantissa and exponent.
     Float(&'a (i128, i32)),
-    /// A string with escapes or interpolations (boxed twice: keeps tokens at 16 bytes).
-    #[allow(clippy::box_collection)] // a thin pointer: rare payloads must not widen every token
+    /// A string with escapes or interpolations.
     Str(&'a [LexPart<'a>]),
     /// A string literal without escapes or interpolation (the common case; no part list).
     Lit(Sym),
-    /// A bytes literal (boxed twice, like `Str`).
-    #[allow(clippy::box_collection)]
+    /// A bytes literal.
     Bytes(&'a [u8]),
     Bottom,
     Attr(&'a Attribute),

@@ -1,14 +1,13 @@
 //! Recursive-descent parser producing [`ast::File`](super::ast::File).
 
-use super::ast::Arena;
 use super::ast::*;
 use super::diag::DiagnosticKind;
 use super::lexer::{FILL_BATCH, Interner, LResult, LexPart, Lexer, P, Sym, SynErr, Tok, Token, kw};
+use super::source::{FileId, Span};
+use super::value::Attribute;
 
 /// Tokens the parser looks at beyond the current one (`tok_at(2)` at most).
 const LOOKAHEAD: usize = 3;
-use super::source::{FileId, Span};
-use super::value::Attribute;
 
 /// Parser options.
 #[derive(Debug, Clone)]
