@@ -421,7 +421,11 @@ impl<'a> Arcs<'a> {
     fn get_index_of(&self, label: &str) -> Option<usize> {
         match &self.index {
             Some(ix) => ix.get(label).copied(),
-            None => self.entries.iter().position(|(k, _)| ***k == *label),
+            // interned labels of one file are one string: compare addresses before bytes
+            None => self
+                .entries
+                .iter()
+                .position(|(k, _)| k.len() == label.len() && (k.as_ptr() == label.as_ptr() || ***k == *label)),
         }
     }
 
@@ -832,6 +836,12 @@ pub(crate) struct Ev<'a> {
     imports_used: Vec<Vec<bool>>,
     /// Reused buffers of [`Ev::sort_arcs`].
     order_scratch: OrderScratch,
+    /// The predeclared basic types (`int`, `string`, ...) in [`BASIC_TYPES`] order, built once
+    /// and shared by every reference to them.
+    basic_types: Vec<Val>,
+    /// The message-less error of a conflict nobody will see (a failed disjunction
+    /// alternative), shared instead of allocated per conflict.
+    quiet_conflict: Rc<EvalErr>,
 }
 
 /// Working buffers of the field-order sort, kept between calls to avoid allocating per struct.
@@ -972,6 +982,8 @@ fn evaluate_root<'a>(
         regex_cache: HashMap::new(),
         imports_used: Vec::new(),
         order_scratch: OrderScratch::default(),
+        basic_types: BASIC_TYPES.iter().map(|(_, kk)| Val::Basic(*kk, Rc::new(Vec::new()))).collect(),
+        quiet_conflict: Rc::new(EvalErr { path: None, kind: DiagnosticKind::Eval, msg: String::new(), span: None }),
     };
     let root = ev.new_node(None, None, false).map_err(|f| fatal_diag(f, files))?;
     // package scope: union of all top-level names
@@ -1043,6 +1055,43 @@ fn literal_labels<'a>(
 }
 
 /// A scalar, `_`, or a basic type without bounds: values whose unification is order-independent.
+/// Whether [`Ev::sort_arcs`] would keep the arcs in insertion order, decided without building
+/// the order graph, in the common case that settles it: one literal lists every field exactly
+/// in insertion order (a chain of edges `i → i+1` through all arcs) and every literal lists its
+/// fields in increasing insertion order (all edges point forward). Then only arc 0 starts with
+/// no predecessor, and after arc `i` only arc `i+1` can become ready, so Kahn's algorithm
+/// yields the insertion order. `false` means "not known": the full sort decides.
+fn keeps_insertion_order(arcs: &Arcs<'_>, seqs: &Few<SeqSrc<'_>>) -> bool {
+    let mut chain = false;
+    for src in seqs.iter() {
+        let (mut ok, mut full, mut next) = (true, true, 0usize);
+        let mut prev: Option<usize> = None;
+        src.for_each_label(|label| {
+            if !ok {
+                return;
+            }
+            let cur = if full && arcs.entries.get(next).is_some_and(|(l, _)| ***l == *label) {
+                Some(next)
+            } else {
+                full = false;
+                arcs.get_index_of(label)
+            };
+            match cur {
+                Some(c) if prev.is_none_or(|p| p < c) => {
+                    prev = Some(c);
+                    next = c + 1;
+                }
+                _ => ok = false,
+            }
+        });
+        if !ok {
+            return false;
+        }
+        chain |= full && next == arcs.len();
+    }
+    chain
+}
+
 fn scalar_like(v: &Val) -> bool {
     match v {
         Val::Null | Val::Bool(_) | Val::Int(_) | Val::Float(_) | Val::Str(_) | Val::Bytes(_) | Val::Top => true,
@@ -1294,6 +1343,9 @@ impl<'a> Ev<'a> {
     /// Orders fields topologically by the order of every struct literal that declared them
     /// (ties and cycles broken by first appearance), as CUE does.
     fn sort_arcs(&mut self, n: NodeId, seqs: Few<SeqSrc<'a>>) {
+        if keeps_insertion_order(&self.nodes[n].arcs, &seqs) {
+            return;
+        }
         let arcs = std::mem::take(&mut self.nodes[n].arcs);
         let count = arcs.len();
         // Buffers reused across calls (a struct with two or more literals sorts its fields).
@@ -1649,6 +1701,10 @@ impl<'a> Ev<'a> {
             self.nodes[n].struct_seen = true;
         }
         let f = self.new_env(env, n, decls);
+        if self.nodes[n].arcs.len() == 0 {
+            // the first literal sizes the arcs exactly (most nodes get all fields from one)
+            self.nodes[n].arcs.entries.reserve_exact(decls.len());
+        }
         for g in groups.iter() {
             if !self.nodes[n].groups.contains(g) {
                 self.nodes[n].groups.push(*g);
@@ -2440,6 +2496,9 @@ impl<'a> Ev<'a> {
             }
             e = self.envs[id].parent;
         }
+        if let Some(i) = BASIC_TYPES.iter().position(|(n, _)| *n == name) {
+            return Ok(Ok(Target::Val(self.basic_types[i].clone())));
+        }
         if let Some(v) = predeclared(name) {
             return Ok(Ok(Target::Val(v)));
         }
@@ -2981,7 +3040,7 @@ impl<'a> Ev<'a> {
     /// A conflict found by [`Ev::unify_scalar_with`]; the message is only rendered when it
     /// can be seen (`describe`), since a failed disjunction alternative is discarded anyway.
     fn conflict(&self, describe: bool, span: Option<Span>, msg: impl FnOnce() -> String) -> Val {
-        Val::err(DiagnosticKind::Eval, if describe { msg() } else { String::new() }, span)
+        if describe { Val::err(DiagnosticKind::Eval, msg(), span) } else { Val::Err(Rc::clone(&self.quiet_conflict)) }
     }
 
     /// [`Ev::unify_scalar`]; without `describe`, a conflict is an error without a message.
@@ -3584,16 +3643,20 @@ pub(crate) fn kind_name(kk: u16) -> String {
     }
 }
 
+/// The predeclared basic types and their kinds ([`Ev::lookup`] shares one value of each).
+const BASIC_TYPES: [(&str, u16); 6] = [
+    ("int", k::INT),
+    ("float", k::FLOAT),
+    ("number", k::NUMBER),
+    ("string", k::STRING),
+    ("bytes", k::BYTES),
+    ("bool", k::BOOL),
+];
+
+/// The other predeclared identifiers (the basic types are in [`BASIC_TYPES`]).
 fn predeclared(name: &str) -> Option<Val> {
-    let basic = |kk| Some(Val::Basic(kk, Rc::new(Vec::new())));
     match name {
         "_" => Some(Val::Top),
-        "int" => basic(k::INT),
-        "float" => basic(k::FLOAT),
-        "number" => basic(k::NUMBER),
-        "string" => basic(k::STRING),
-        "bytes" => basic(k::BYTES),
-        "bool" => basic(k::BOOL),
         "null" => Some(Val::Null),
         "len" | "close" | "and" | "or" | "div" | "mod" | "quo" | "rem" => Some(Val::Builtin(Rc::from(name))),
         _ => None,

@@ -45,6 +45,11 @@ pub(crate) mod kw {
     pub const WORDS: [&str; 9] = ["package", "import", "for", "if", "let", "in", "null", "true", "false"];
 }
 
+thread_local! {
+    /// The strings of [`kw::WORDS`], in symbol order.
+    static KEYWORDS: [Rc<str>; kw::WORDS.len()] = kw::WORDS.map(Rc::from);
+}
+
 /// Deduplicates identifier and literal text: one symbol, and one `Rc<str>`, per distinct
 /// string. The keywords of [`kw`] come first.
 pub(crate) struct Interner<'a> {
@@ -59,15 +64,20 @@ impl<'a> Interner<'a> {
     pub fn with_capacity(len: usize, arena: &'a Arena) -> Self {
         // about one distinct string per 60 bytes of configuration: a table that fits the
         // typical file without rehashing, and no larger (its pages are touched at random)
-        let n = len / 48 + kw::WORDS.len();
+        // (small files have more distinct strings per byte: a floor of 64 avoids rehashing)
+        let n = len / 48 + 64;
         let mut i = Interner {
             map: HashMap::with_capacity_and_hasher(n, Default::default()),
             strs: Vec::with_capacity(n),
             arena,
         };
-        for w in kw::WORDS {
-            i.intern(w);
-        }
+        // the keywords' strings are made once per thread and shared by every file's interner
+        KEYWORDS.with(|words| {
+            for (sym, w) in words.iter().enumerate() {
+                i.map.insert(kw::WORDS[sym], sym as Sym);
+                i.strs.push(arena.str(Rc::clone(w)));
+            }
+        });
         i
     }
 

@@ -517,6 +517,9 @@ impl<'a, 'i> Parser<'a, 'i> {
                 }
                 LabelKind::Dynamic(self.alloc(e))
             }
+            // `[...` and `[]` start lists, never a pattern label: no speculative parse (and no
+            // error message built only to be dropped)
+            Tok::P(P::LBrack) if matches!(self.tok_at(1), Tok::P(P::Ellipsis | P::RBrack)) => return Ok(None),
             Tok::P(P::LBrack) => {
                 self.advance(1);
                 let mut palias = None;

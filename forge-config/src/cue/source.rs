@@ -1,7 +1,7 @@
 //! Source files, file ids and byte spans.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
 
@@ -37,20 +37,24 @@ impl Span {
 pub struct SourceFile {
     name: String,
     text: Arc<str>,
-    line_starts: Vec<usize>,
+    /// Byte offsets of line starts, computed on first use: only diagnostics need them, so a
+    /// file that evaluates cleanly never pays for (or holds) its line table.
+    line_starts: OnceLock<Vec<usize>>,
 }
 
 impl SourceFile {
     /// Creates a source file from a name (usually its path) and text.
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
         let text: String = text.into();
-        let mut line_starts = vec![0];
-        for (i, b) in text.bytes().enumerate() {
-            if b == b'\n' {
-                line_starts.push(i + 1);
-            }
-        }
-        SourceFile { name: name.into(), text: Arc::from(text), line_starts }
+        SourceFile { name: name.into(), text: Arc::from(text), line_starts: OnceLock::new() }
+    }
+
+    fn line_starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i + 1))
+                .collect()
+        })
     }
 
     /// Reads a file from disk; the name is the path as given.
@@ -77,21 +81,23 @@ impl SourceFile {
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
-        let line = match self.line_starts.binary_search(&offset) {
+        let line_starts = self.line_starts();
+        let line = match line_starts.binary_search(&offset) {
             Ok(i) => i,
             Err(i) => i.saturating_sub(1),
         };
-        let start = self.line_starts.get(line).copied().unwrap_or(0);
+        let start = line_starts.get(line).copied().unwrap_or(0);
         let col = self.text.get(start..offset).map(|s| s.chars().count()).unwrap_or(offset - start);
         (line + 1, col + 1)
     }
 
     /// Text of a 1-based line, without its newline.
     pub fn line_text(&self, line: usize) -> &str {
-        let Some(&start) = self.line_starts.get(line.wrapping_sub(1)) else {
+        let line_starts = self.line_starts();
+        let Some(&start) = line_starts.get(line.wrapping_sub(1)) else {
             return "";
         };
-        let end = self.line_starts.get(line).map(|e| e.saturating_sub(1)).unwrap_or(self.text.len());
+        let end = line_starts.get(line).map(|e| e.saturating_sub(1)).unwrap_or(self.text.len());
         self.text.get(start..end.max(start)).unwrap_or("").trim_end_matches('\r')
     }
 }
