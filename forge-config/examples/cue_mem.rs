@@ -7,6 +7,7 @@
 //! cargo run --release -p forge-config --example cue_mem -- parse 20    # parse only
 //! cargo run --release -p forge-config --example cue_mem -- parse-projects 20
 //! cargo run --release -p forge-config --example cue_mem -- dump DIR  # write the corpus as .cue files
+//! cargo run --release -p forge-config --example cue_mem -- export FILE...  # print the export (JSON)
 //! ```
 //!
 //! Peak memory is measured without a custom allocator (the workspace forbids `unsafe`):
@@ -63,6 +64,27 @@ fn main() {
             std::process::exit(1);
         }
         println!("wrote the corpus (p0.cue .. p99.cue, big.cue) to {}", dir.display());
+        return;
+    }
+    if which == "export" {
+        // prints what `forge cue export FILE...` prints, to compare with official CUE
+        let mut files = Vec::new();
+        for path in args {
+            match SourceFile::read(std::path::Path::new(&path)) {
+                Ok(f) => files.push(f),
+                Err(e) => {
+                    eprintln!("cannot read {path}: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        match export_json(&files, &EvalOptions::strict()) {
+            Ok(json) => print!("{json}"),
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(1);
+            }
+        }
         return;
     }
     let runs: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(1);

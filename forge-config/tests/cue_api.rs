@@ -197,3 +197,29 @@ fn a_lexical_error_wins_over_syntax_and_truncation() {
         assert!(d.message.contains("not terminated") || d.message.contains("illegal character"), "{}", d.message);
     }
 }
+
+/// A predeclared type name that no declaration binds resolves without a scope walk; one that
+/// any declaration binds (field, `let`, alias, pattern alias, comprehension variable) is looked
+/// up through the scopes, where the binding shadows the type. Outputs agree with official CUE.
+#[test]
+fn predeclared_types_resolve_unless_a_declaration_shadows_them() {
+    let shadowed = "x: {int: 3, a: int}\nb: int & 4\nl: {\n\tlet string = \"s\"\n\tc: string\n}\n\
+                    f: [for bool in [1, 2] {bool}]\np: {[number=string]: {k: number}}\np: q: {}\n\
+                    n: {\n\tbytes=\"k\": 1\n\tm: bytes\n}\nt: float & 1.5\n";
+    let out = export_json(&[SourceFile::new("s.cue", shadowed)], &EvalOptions::strict()).expect("exports");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(
+        v,
+        serde_json::json!({"x": {"int": 3, "a": 3}, "b": 4, "l": {"c": "s"}, "f": [1, 2],
+            "p": {"q": {"k": "q"}}, "n": {"k": 1, "m": 1}, "t": 1.5})
+    );
+    let plain = "a: string & \"x\"\nb: [...int] & [1, 2]\nc: number | *1.5\nd: bool & true\n";
+    let out = export_json(&[SourceFile::new("p.cue", plain)], &EvalOptions::strict()).expect("exports");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v, serde_json::json!({"a": "x", "b": [1, 2], "c": 1.5, "d": true}));
+    // a field in one file shadows the type in another file of the package
+    let files =
+        [SourceFile::new("a.cue", "package p\ny: string\n"), SourceFile::new("b.cue", "package p\nstring: 1\n")];
+    let out = export_json(&files, &EvalOptions::strict()).expect("exports");
+    assert_eq!(out, "{\n    \"y\": 1,\n    \"string\": 1\n}\n");
+}

@@ -150,3 +150,106 @@ pub(crate) fn unused_lets(asts: &[File<'_>], files: &[SourceFile]) -> Option<Dia
     }
     None
 }
+
+/// Which of `names` some declaration of the files binds: a field label (quoted or not), an
+/// alias, a `let`, a comprehension variable or an import name. Bit `i` is set when `names[i]`
+/// is bound anywhere. The evaluator resolves a predeclared identifier that no file binds
+/// without walking the scopes, which cannot find it.
+pub(crate) fn bound_names(asts: &[File<'_>], names: &[&str]) -> u64 {
+    let mut mask = 0u64;
+    let mut note = |n: &str| {
+        if let Some(i) = names.iter().position(|x| *x == n) {
+            mask |= 1 << i;
+        }
+    };
+    for a in asts {
+        a.imports.iter().for_each(|i| note(&i.name));
+        bound_in_decls(a.decls, &mut note);
+    }
+    mask
+}
+
+fn bound_in_decls(decls: &[Decl<'_>], note: &mut impl FnMut(&str)) {
+    for d in decls {
+        match d {
+            Decl::Field(f) => {
+                match &f.label.kind {
+                    LabelKind::Name(n) => note(n),
+                    LabelKind::Dynamic(e) => bound_in_expr(e, note),
+                    LabelKind::Pattern(pe) => {
+                        if let Some(a) = pe.1 {
+                            note(a);
+                        }
+                        bound_in_expr(&pe.0, note);
+                    }
+                }
+                if let Some(a) = f.label.alias {
+                    note(a);
+                }
+                bound_in_expr(&f.value, note);
+            }
+            Decl::Embed(e) => bound_in_expr(e, note),
+            Decl::Let(l) => {
+                note(l.name);
+                bound_in_expr(&l.expr, note);
+            }
+            Decl::Ellipsis(e, _) => {
+                if let Some(e) = e {
+                    bound_in_expr(e, note);
+                }
+            }
+            Decl::Comprehension(c) => bound_in_comp(c, note),
+            Decl::Attribute(_) => {}
+        }
+    }
+}
+
+fn bound_in_comp(c: &Comprehension<'_>, note: &mut impl FnMut(&str)) {
+    for cl in c.clauses {
+        match cl {
+            Clause::For(k, v, e) => {
+                if let Some(k) = k {
+                    note(k);
+                }
+                note(v);
+                bound_in_expr(e, note);
+            }
+            Clause::If(e) => bound_in_expr(e, note),
+            Clause::Let(n, e) => {
+                note(n);
+                bound_in_expr(e, note);
+            }
+        }
+    }
+    bound_in_expr(c.body, note);
+}
+
+fn bound_in_expr(e: &Expr<'_>, note: &mut impl FnMut(&str)) {
+    match &e.kind {
+        ExprKind::Struct(d) => bound_in_decls(d, note),
+        ExprKind::List(items) => {
+            for i in items.iter() {
+                match i {
+                    ListElem::Expr(x) | ListElem::Ellipsis(Some(x)) => bound_in_expr(x, note),
+                    ListElem::Ellipsis(None) => {}
+                    ListElem::Comprehension(c) => bound_in_comp(c, note),
+                }
+            }
+        }
+        ExprKind::Str(parts) => parts.iter().for_each(|p| {
+            if let StrPart::Expr(x) = p {
+                bound_in_expr(x, note)
+            }
+        }),
+        ExprKind::Selector(x, _) | ExprKind::Unary(_, x) | ExprKind::Paren(x) => bound_in_expr(x, note),
+        ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => {
+            bound_in_expr(a, note);
+            bound_in_expr(b, note);
+        }
+        ExprKind::Call(c) => {
+            bound_in_expr(&c.0, note);
+            c.1.iter().for_each(|a| bound_in_expr(a, note));
+        }
+        _ => {}
+    }
+}

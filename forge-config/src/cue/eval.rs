@@ -842,6 +842,9 @@ pub(crate) struct Ev<'a> {
     /// The message-less error of a conflict nobody will see (a failed disjunction
     /// alternative), shared instead of allocated per conflict.
     quiet_conflict: Rc<EvalErr>,
+    /// Bit `i` is set when a declaration binds the name of `BASIC_TYPES[i]` somewhere
+    /// ([`super::check::bound_names`]); an unbound one resolves without a scope walk.
+    basic_bound: u64,
 }
 
 /// Working buffers of the field-order sort, kept between calls to avoid allocating per struct.
@@ -984,6 +987,7 @@ fn evaluate_root<'a>(
         order_scratch: OrderScratch::default(),
         basic_types: BASIC_TYPES.iter().map(|(_, kk)| Val::Basic(*kk, Rc::new(Vec::new()))).collect(),
         quiet_conflict: Rc::new(EvalErr { path: None, kind: DiagnosticKind::Eval, msg: String::new(), span: None }),
+        basic_bound: super::check::bound_names(asts, &BASIC_TYPES.map(|(n, _)| n)),
     };
     let root = ev.new_node(None, None, false).map_err(|f| fatal_diag(f, files))?;
     // package scope: union of all top-level names
@@ -2353,6 +2357,9 @@ impl<'a> Ev<'a> {
             ExprKind::Lit(_) => true,
             ExprKind::Str(parts) => matches!(&parts[..], [StrPart::Lit(_)]),
             ExprKind::Ident(name) => {
+                if self.unbound_basic_type(name).is_some() {
+                    return true;
+                }
                 if !matches!(&***name, "_" | "int" | "float" | "number" | "string" | "bytes" | "bool") {
                     return false;
                 }
@@ -2459,6 +2466,9 @@ impl<'a> Ev<'a> {
     // ---------------------------------------------------------------- references
 
     fn lookup(&mut self, name: &str, env: EnvId, span: Span) -> R<Result<Target<'a>, Val>> {
+        if let Some(i) = self.unbound_basic_type(name) {
+            return Ok(Ok(Target::Val(self.basic_types[i].clone())));
+        }
         let mut e = Some(env);
         while let Some(id) = e {
             let mut found: Option<Bind<'a>> = None;
@@ -2503,6 +2513,16 @@ impl<'a> Ev<'a> {
             return Ok(Ok(Target::Val(v)));
         }
         Ok(Err(perr(DiagnosticKind::Eval, format!("reference \"{name}\" not found"), span)))
+    }
+
+    /// The index in [`BASIC_TYPES`] of a predeclared basic type that no declaration binds:
+    /// such a reference means the type wherever it appears.
+    #[inline]
+    fn unbound_basic_type(&self, name: &str) -> Option<usize> {
+        if !(3..=6).contains(&name.len()) {
+            return None;
+        }
+        BASIC_TYPES.iter().position(|(n, _)| *n == name).filter(|i| self.basic_bound & (1 << i) == 0)
     }
 
     /// Child arc of a node (following disjunction results when needed).
