@@ -526,6 +526,17 @@ impl<T, M: AsRef<Vec<T>> + AsMut<Vec<T>> + From<Vec<T>>> Few<T, M> {
     }
 }
 
+impl<T> Few<T> {
+    /// The first element, dropping the others.
+    fn into_first(self) -> Option<T> {
+        match self {
+            Few::None => None,
+            Few::One(t) => Some(t),
+            Few::Many(v) => v.into_iter().next(),
+        }
+    }
+}
+
 impl<T: PartialEq, M: AsRef<Vec<T>> + AsMut<Vec<T>> + From<Vec<T>>> Few<T, M> {
     fn contains(&self, x: &T) -> bool {
         self.iter().any(|y| y == x)
@@ -537,7 +548,8 @@ impl<T: PartialEq, M: AsRef<Vec<T>> + AsMut<Vec<T>> + From<Vec<T>>> Few<T, M> {
 struct Cold<'a> {
     attrs: Vec<Attribute>,
     lists: Vec<ListLen<'a>>,
-    disjs: Vec<DisjInfo<'a>>,
+    /// Disjunctions not yet resolved (almost always one: kept inline).
+    disjs: Few<DisjInfo<'a>>,
     choices: Option<Rc<Vec<usize>>>,
     disj_seen: usize,
     patterns: Vec<Pattern<'a>>,
@@ -845,6 +857,8 @@ pub(crate) struct Ev<'a> {
     /// Bit `i` is set when a declaration binds the name of `BASIC_TYPES[i]` somewhere
     /// ([`super::check::bound_names`]); an unbound one resolves without a scope walk.
     basic_bound: u64,
+    /// Reused buffer for the flattened alternatives of a disjunction.
+    or_scratch: Vec<(&'a Expr<'a>, bool)>,
 }
 
 /// Working buffers of the field-order sort, kept between calls to avoid allocating per struct.
@@ -988,6 +1002,7 @@ fn evaluate_root<'a>(
         basic_types: BASIC_TYPES.iter().map(|(_, kk)| Val::Basic(*kk, Rc::new(Vec::new()))).collect(),
         quiet_conflict: Rc::new(EvalErr { path: None, kind: DiagnosticKind::Eval, msg: String::new(), span: None }),
         basic_bound: super::check::bound_names(asts, &BASIC_TYPES.map(|(n, _)| n)),
+        or_scratch: Vec::new(),
     };
     let root = ev.new_node(None, None, false).map_err(|f| fatal_diag(f, files))?;
     // package scope: union of all top-level names
@@ -1500,13 +1515,13 @@ impl<'a> Ev<'a> {
                 Ok(g)
             }
             ExprKind::Binary(BinOp::Or, _, _) => {
-                let mut alts = Vec::new();
-                flatten_or(e, false, &mut alts);
-                let has_default = alts.iter().any(|(_, d)| *d);
-                let alts = alts
-                    .into_iter()
-                    .map(|(x, d)| (Conj { kind: CK::Expr(x, env), groups: groups.clone() }, d))
-                    .collect();
+                let mut leaves = std::mem::take(&mut self.or_scratch);
+                leaves.clear();
+                flatten_or(e, false, &mut leaves);
+                let has_default = leaves.iter().any(|(_, d)| *d);
+                let alts =
+                    leaves.iter().map(|&(x, d)| (Conj { kind: CK::Expr(x, env), groups: groups.clone() }, d)).collect();
+                self.or_scratch = leaves;
                 self.add_disj(n, DisjInfo { alts, has_default })
             }
             ExprKind::Unary(UnOp::Default, x) => self.process_expr(n, x, env, groups),
@@ -2112,18 +2127,21 @@ impl<'a> Ev<'a> {
     }
 
     fn check_closed(&mut self, n: NodeId) -> R<Option<Val>> {
-        let groups: Vec<GroupId> = self.nodes[n].groups.iter().copied().collect();
-        if groups.is_empty() {
+        let ngroups = self.nodes[n].groups.len();
+        if ngroups == 0 {
             return Ok(None);
         }
-        let arcs: Vec<(Rc<str>, NodeId)> = self.nodes[n].arcs.iter().map(|(k, v)| (k.clone(), *v)).collect();
-        for (label, c) in arcs {
-            if !label_is_regular(&label) {
+        // arcs and groups are read by index (both are plain ids): no copies of the lists
+        let narcs = self.nodes[n].arcs.len();
+        for i in 0..narcs {
+            let Some(&(label, c)) = self.nodes[n].arcs.entries.get(i) else { break };
+            if !label_is_regular(label) {
                 continue;
             }
-            for g in &groups {
-                let grp = &self.groups[*g];
-                if grp.allows(&label) {
+            for gi in 0..ngroups {
+                let Some(&g) = self.nodes[n].groups.get(gi) else { break };
+                let grp = &self.groups[g];
+                if grp.allows(label) {
                     continue;
                 }
                 let pats: Vec<Val> = grp.patterns().iter().map(|p| p.0.clone()).collect();
@@ -2193,9 +2211,10 @@ impl<'a> Ev<'a> {
 
     fn resolve_disj(&mut self, n: NodeId) -> R<()> {
         let x = self.nodes[n].cx();
-        let single = x.disjs.len() == 1;
-        let d = x.disjs.remove(0);
-        x.disjs.clear();
+        let disjs = std::mem::take(&mut x.disjs);
+        let single = disjs.len() == 1;
+        // the others come back through the chosen alternatives' re-evaluation
+        let Some(d) = disjs.into_first() else { return Ok(()) };
         let base: Vec<usize> = x.choices.as_ref().map(|c| c.to_vec()).unwrap_or_default();
         let mut leaves: Vec<(Val, bool)> = Vec::new();
         let mut first_err: Option<Val> = None;
@@ -2252,21 +2271,26 @@ impl<'a> Ev<'a> {
             }
         }
         let _ = incomplete;
-        // dedupe
-        let mut uniq: Vec<(Val, bool)> = Vec::new();
-        for (v, dflt) in leaves {
-            let mut found = false;
-            for (u, ud) in uniq.iter_mut() {
-                if self.equal(u, &v)? {
-                    *ud = *ud || dflt;
-                    found = true;
-                    break;
+        // dedupe (a single leaf, the usual outcome, needs no second list)
+        let mut uniq: Vec<(Val, bool)> = if leaves.len() <= 1 {
+            leaves
+        } else {
+            let mut uniq: Vec<(Val, bool)> = Vec::with_capacity(leaves.len());
+            for (v, dflt) in leaves {
+                let mut found = false;
+                for (u, ud) in uniq.iter_mut() {
+                    if self.equal(u, &v)? {
+                        *ud = *ud || dflt;
+                        found = true;
+                        break;
+                    }
+                }
+                if !found {
+                    uniq.push((v, dflt));
                 }
             }
-            if !found {
-                uniq.push((v, dflt));
-            }
-        }
+            uniq
+        };
         let value = match uniq.len() {
             0 => match first_err {
                 Some(Val::Err(e)) => Val::Err(Rc::new(EvalErr {
