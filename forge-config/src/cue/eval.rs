@@ -2147,7 +2147,7 @@ impl<'a> Ev<'a> {
                 let pats: Vec<Val> = grp.patterns().iter().map(|p| p.0.clone()).collect();
                 let mut ok = false;
                 for p in pats {
-                    if self.label_matches(&label, &p)? {
+                    if self.label_matches(label, &p)? {
                         ok = true;
                         break;
                     }
@@ -2158,7 +2158,7 @@ impl<'a> Ev<'a> {
                     if !path.is_empty() {
                         path.push('.');
                     }
-                    path.push_str(&label);
+                    path.push_str(label);
                     return Ok(Some(Val::Err(Rc::new(EvalErr {
                         path: Some(path),
                         kind: DiagnosticKind::Eval,
