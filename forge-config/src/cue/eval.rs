@@ -309,8 +309,17 @@ impl Val {
 #[derive(Clone)]
 enum CK<'a> {
     Expr(&'a Expr<'a>, EnvId),
-    Decls(&'a [Decl<'a>], EnvId, Span),
-    Val(Val, Option<Span>),
+    /// A file's top-level declarations (the package root's conjuncts).
+    Decls(&'a [Decl<'a>], EnvId),
+    /// An evaluated value and where it came from: rare (builtin results, copies of built
+    /// values, disjunction leaves), so shared behind one pointer to keep conjuncts small.
+    Val(Rc<(Val, OptSpan)>),
+}
+
+impl CK<'_> {
+    fn val(v: Val, span: Option<Span>) -> Self {
+        CK::Val(Rc::new((v, span.into())))
+    }
 }
 
 #[derive(Clone)]
@@ -1031,7 +1040,7 @@ fn evaluate_root<'a>(
         }
         ev.imports_used.push(used);
         let env = ev.envs.push(Env { parent: None, node: root, names: Labels::Set(all.clone()), binds });
-        ev.nodes[root].add_conj(Conj { kind: CK::Decls(a.decls, env, a.span), groups: empty.clone() });
+        ev.nodes[root].add_conj(Conj { kind: CK::Decls(a.decls, env), groups: empty.clone() });
     }
     if let Err(f) = ev.finalize(root) {
         return Err(fatal_diag(f, files));
@@ -1490,13 +1499,16 @@ impl<'a> Ev<'a> {
     fn process(&mut self, n: NodeId, c: Conj<'a>) -> R<Vec<GroupId>> {
         let sp = match &c.kind {
             CK::Expr(e, _) => Some(e.span),
-            CK::Decls(_, _, s) => Some(*s),
-            CK::Val(_, s) => *s,
+            CK::Decls(..) => None,
+            CK::Val(b) => b.1.get(),
         };
         self.step(sp)?;
         match c.kind {
-            CK::Val(v, s) => self.add_val(n, v, s, &c.groups),
-            CK::Decls(decls, env, span) => self.process_struct(n, decls, env, &c.groups, span),
+            CK::Val(b) => {
+                let (v, s) = &*b;
+                self.add_val(n, v.clone(), s.get(), &c.groups)
+            }
+            CK::Decls(decls, env) => self.process_struct(n, decls, env, &c.groups),
             CK::Expr(e, env) => self.process_expr(n, e, env, &c.groups),
         }
     }
@@ -1504,7 +1516,7 @@ impl<'a> Ev<'a> {
     fn process_expr(&mut self, n: NodeId, e: &'a Expr<'a>, env: EnvId, groups: &Groups) -> R<Vec<GroupId>> {
         match &e.kind {
             ExprKind::Paren(x) => self.process_expr(n, x, env, groups),
-            ExprKind::Struct(decls) => self.process_struct(n, decls, env, groups, e.span),
+            ExprKind::Struct(decls) => self.process_struct(n, decls, env, groups),
             ExprKind::List(elems) => {
                 self.process_list(n, elems, env, groups, e.span)?;
                 Ok(Vec::new())
@@ -1576,7 +1588,7 @@ impl<'a> Ev<'a> {
                 let has_default = leaves.iter().any(|(_, d)| *d);
                 let alts = leaves
                     .iter()
-                    .map(|(v, d)| (Conj { kind: CK::Val(v.clone(), span), groups: groups.clone() }, *d))
+                    .map(|(v, d)| (Conj { kind: CK::val(v.clone(), span), groups: groups.clone() }, *d))
                     .collect();
                 self.add_disj(n, DisjInfo { alts, has_default })
             }
@@ -1663,7 +1675,7 @@ impl<'a> Ev<'a> {
                 let val = self.value_of(c)?;
                 let child = self.arc(n, label, is_list)?;
                 self.nodes[child].n_regular = self.nodes[child].n_regular.saturating_add(1);
-                self.nodes[child].add_conj(Conj { kind: CK::Val(val, Some(span)), groups: empty.clone() });
+                self.nodes[child].add_conj(Conj { kind: CK::val(val, Some(span)), groups: empty.clone() });
             }
             return Ok(Vec::new());
         }
@@ -1705,14 +1717,7 @@ impl<'a> Ev<'a> {
         Ok(new_groups)
     }
 
-    fn process_struct(
-        &mut self,
-        n: NodeId,
-        decls: &'a [Decl<'a>],
-        env: EnvId,
-        groups: &Groups,
-        _span: Span,
-    ) -> R<Vec<GroupId>> {
+    fn process_struct(&mut self, n: NodeId, decls: &'a [Decl<'a>], env: EnvId, groups: &Groups) -> R<Vec<GroupId>> {
         let has_embed = decls.iter().any(|d| matches!(d, Decl::Embed(_)));
         let has_fields =
             decls.iter().any(|d| matches!(d, Decl::Field(_) | Decl::Ellipsis(..) | Decl::Comprehension(_)));
@@ -2336,7 +2341,9 @@ impl<'a> Ev<'a> {
         for c in node.conjs.iter() {
             let ok = match &c.kind {
                 CK::Expr(e, env) => self.simple_expr(e, *env, true),
-                CK::Val(v, _) => scalar_like(v) || matches!(v, Val::Disj(l) if l.iter().all(|(x, _)| scalar_like(x))),
+                CK::Val(b) => {
+                    scalar_like(&b.0) || matches!(&b.0, Val::Disj(l) if l.iter().all(|(x, _)| scalar_like(x)))
+                }
                 CK::Decls(..) => false,
             };
             if !ok {
@@ -2347,7 +2354,7 @@ impl<'a> Ev<'a> {
         let mut leaves = Vec::with_capacity(d.alts.len());
         for (conj, is_def) in &d.alts {
             let v = match &conj.kind {
-                CK::Val(v, _) => v.clone(),
+                CK::Val(b) => b.0.clone(),
                 CK::Expr(e, env) if self.simple_expr(e, *env, false) => self.eval(e, *env)?,
                 _ => return Ok(None),
             };
@@ -2688,7 +2695,7 @@ impl<'a> Ev<'a> {
             let l = self.lbl(Rc::from(l));
             let c = self.new_node(Some(n), Some(l), false)?;
             self.nodes[c].n_regular = 1;
-            self.nodes[c].add_conj(Conj { kind: CK::Val(v, None), groups: self.no_groups.clone() });
+            self.nodes[c].add_conj(Conj { kind: CK::val(v, None), groups: self.no_groups.clone() });
             self.nodes[n].arcs.insert(l, c);
         }
         self.nodes[n].built = true;
@@ -2701,7 +2708,7 @@ impl<'a> Ev<'a> {
     pub(crate) fn close_struct(&mut self, v: Val) -> R<Val> {
         let g = self.new_group();
         let n = self.new_node(None, None, false)?;
-        self.nodes[n].add_conj(Conj { kind: CK::Val(v, None), groups: Rc::from([g]) });
+        self.nodes[n].add_conj(Conj { kind: CK::val(v, None), groups: Rc::from([g]) });
         self.finalize(n)?;
         Ok(Val::Struct(n))
     }
@@ -2714,7 +2721,7 @@ impl<'a> Ev<'a> {
             let label = self.index_label(i);
             let c = self.new_node(Some(n), Some(label), true)?;
             self.nodes[c].n_regular = 1;
-            self.nodes[c].add_conj(Conj { kind: CK::Val(v, None), groups: self.no_groups.clone() });
+            self.nodes[c].add_conj(Conj { kind: CK::val(v, None), groups: self.no_groups.clone() });
             self.nodes[n].arcs.insert(label, c);
         }
         self.nodes[n].push_list(ListLen { len, tail: None });
@@ -3714,8 +3721,8 @@ mod size_tests {
     /// 1 MiB benchmark holds ~77 k nodes): their sizes may only shrink.
     #[test]
     fn evaluator_and_syntax_tree_sizes_do_not_grow() {
-        assert!(std::mem::size_of::<Node<'static>>() <= 240, "Node: {}", std::mem::size_of::<Node<'static>>());
-        assert!(std::mem::size_of::<Conj<'static>>() <= 56);
+        assert!(std::mem::size_of::<Node<'static>>() <= 224, "Node: {}", std::mem::size_of::<Node<'static>>());
+        assert!(std::mem::size_of::<Conj<'static>>() <= 40, "Conj: {}", std::mem::size_of::<Conj<'static>>());
         assert!(std::mem::size_of::<Val>() <= 24);
         assert!(std::mem::size_of::<Expr<'static>>() <= 40, "Expr: {}", std::mem::size_of::<Expr<'static>>());
         assert!(std::mem::size_of::<Decl<'static>>() <= 112, "Decl: {}", std::mem::size_of::<Decl<'static>>());
