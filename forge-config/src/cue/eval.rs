@@ -578,16 +578,15 @@ impl Cold<'_> {
     }
 }
 
-/// The label order of one struct literal (for CUE's field ordering across literals).
+/// One "front" of CUE's field ordering (see [`Ev::sort_arcs`]): the static labels of a struct
+/// literal in declaration order, or the fields of a built struct value (a builtin's result).
 enum SeqSrc<'a> {
-    /// A literal without dynamic labels: its `Name` labels in declaration order.
     Decls(&'a [Decl<'a>]),
-    /// A literal with dynamic labels: the labels as evaluated.
-    Labels(Vec<Rc<str>>),
+    Labels(Vec<Lbl<'a>>),
 }
 
 impl SeqSrc<'_> {
-    /// Calls `f` with each label in declaration order (without collecting them).
+    /// Calls `f` with each label in order, without collecting them.
     fn for_each_label(&self, mut f: impl FnMut(&str)) {
         match self {
             SeqSrc::Decls(decls) => {
@@ -599,7 +598,7 @@ impl SeqSrc<'_> {
                     }
                 }
             }
-            SeqSrc::Labels(l) => l.iter().for_each(|s| f(s)),
+            SeqSrc::Labels(labels) => labels.iter().for_each(|l| f(l)),
         }
     }
 }
@@ -674,7 +673,11 @@ struct Node<'a> {
     n_regular: u16,
     n_optional: u16,
     n_required: u16,
-    n_lits: u16,
+    n_lits: u8,
+    /// When the first struct literal met the node with no fields yet and added exactly its
+    /// `k` static labels (the usual case), `k` (at most 255): the literal's label order is
+    /// then the first `k` arcs, so it is not recorded in the cold state (see `sort_arcs`).
+    seq_prefix: u8,
     state: St,
     is_index: bool,
     struct_seen: bool,
@@ -712,6 +715,7 @@ impl<'a> Node<'a> {
             leaf_default: true,
             built: false,
             n_lits: 0,
+            seq_prefix: 0,
             x: None,
             has_lists: false,
         }
@@ -873,15 +877,13 @@ pub(crate) struct Ev<'a> {
 /// Working buffers of the field-order sort, kept between calls to avoid allocating per struct.
 #[derive(Default)]
 struct OrderScratch {
-    edges: Vec<(usize, usize)>,
-    seen: HashSet<(usize, usize), FxBuild>,
-    indeg: Vec<usize>,
-    start: Vec<usize>,
-    fill: Vec<usize>,
-    succ: Vec<usize>,
-    done: Vec<bool>,
+    /// The fronts' arc indices, one after the other.
+    items: Vec<usize>,
+    /// Each front's remaining range in `items`.
+    fronts: Vec<(usize, usize)>,
+    covered: Vec<bool>,
+    counts: Vec<i64>,
     order: Vec<usize>,
-    ready: std::collections::VecDeque<usize>,
 }
 
 enum Target<'a> {
@@ -1083,14 +1085,21 @@ fn literal_labels<'a>(
 }
 
 /// A scalar, `_`, or a basic type without bounds: values whose unification is order-independent.
-/// Whether [`Ev::sort_arcs`] would keep the arcs in insertion order, decided without building
-/// the order graph, in the common case that settles it: one literal lists every field exactly
-/// in insertion order (a chain of edges `i → i+1` through all arcs) and every literal lists its
-/// fields in increasing insertion order (all edges point forward). Then only arc 0 starts with
-/// no predecessor, and after arc `i` only arc `i+1` can become ready, so Kahn's algorithm
-/// yields the insertion order. `false` means "not known": the full sort decides.
-fn keeps_insertion_order(arcs: &Arcs<'_>, seqs: &Few<SeqSrc<'_>>) -> bool {
-    let mut chain = false;
+/// Whether [`Ev::sort_arcs`] would keep the arcs in insertion order, decided without running
+/// it, in the common case that settles it: the first front lists every field exactly in
+/// insertion order (a chain through all arcs) and every other front lists its fields in
+/// increasing insertion order. Then the head of the chain is always the first field not yet
+/// placed: a field is placed only once its chain predecessor is (its count cannot reach zero
+/// before), and a forced placement takes the head of the first front, the chain. `false` means
+/// "not known": the full sort decides.
+fn keeps_insertion_order(arcs: &Arcs<'_>, prefix: usize, seqs: &Few<SeqSrc<'_>>) -> bool {
+    let mut first = true;
+    if prefix > 0 {
+        if prefix != arcs.len() {
+            return false;
+        }
+        first = false;
+    }
     for src in seqs.iter() {
         let (mut ok, mut full, mut next) = (true, true, 0usize);
         let mut prev: Option<usize> = None;
@@ -1112,12 +1121,12 @@ fn keeps_insertion_order(arcs: &Arcs<'_>, seqs: &Few<SeqSrc<'_>>) -> bool {
                 _ => ok = false,
             }
         });
-        if !ok {
+        if !ok || (first && !(full && next == arcs.len())) {
             return false;
         }
-        chain |= full && next == arcs.len();
+        first = false;
     }
-    chain
+    !first
 }
 
 fn scalar_like(v: &Val) -> bool {
@@ -1308,6 +1317,7 @@ impl<'a> Ev<'a> {
         node.err_sub = None;
         node.err_known = false;
         node.n_lits = 0;
+        node.seq_prefix = 0;
         node.leaf_default = true;
     }
 
@@ -1361,99 +1371,104 @@ impl<'a> Ev<'a> {
         }
         // the literals' label orders are only needed to sort the fields, here
         let seqs = self.nodes[n].x.as_deref_mut().map(|x| std::mem::take(&mut x.seqs)).unwrap_or_default();
-        if self.nodes[n].n_lits > 1 && !seqs.is_empty() {
-            self.sort_arcs(n, seqs);
+        let prefix = usize::from(self.nodes[n].seq_prefix);
+        // one front naming every field in insertion order (or none at all) needs no sort
+        if !seqs.is_empty() || (prefix > 0 && prefix < self.nodes[n].arcs.len()) {
+            self.sort_arcs(n, prefix, seqs);
         }
         self.nodes[n].state = St::Expanded;
         Ok(())
     }
 
-    /// Orders fields topologically by the order of every struct literal that declared them
-    /// (ties and cycles broken by first appearance), as CUE does.
-    fn sort_arcs(&mut self, n: NodeId, seqs: Few<SeqSrc<'a>>) {
-        if keeps_insertion_order(&self.nodes[n].arcs, &seqs) {
+    /// Orders the fields as CUE v0.4 exports them. Each struct literal of the node contributes
+    /// a "front": its static labels in declaration order (`prefix` stands for the first
+    /// literal when it is the first `prefix` arcs, `Node::seq_prefix`); fields no front names
+    /// (dynamic labels) form one last front in insertion order. Every field starts with a
+    /// count of the fronts that list it after their first position. Repeatedly, from the
+    /// first front on, the head of a front whose count is zero is placed next and popped;
+    /// popping a head also decrements the count of the new head, but only while more than one
+    /// label remains in that front, and a head already placed is just popped. When no front
+    /// can move, the head of the first non-empty front gets a zero count (cycles, and the last
+    /// labels of fronts, which that rule leaves counted). The result is the placement order.
+    fn sort_arcs(&mut self, n: NodeId, prefix: usize, seqs: Few<SeqSrc<'a>>) {
+        if keeps_insertion_order(&self.nodes[n].arcs, prefix, &seqs) {
             return;
         }
         let arcs = std::mem::take(&mut self.nodes[n].arcs);
         let count = arcs.len();
-        // Buffers reused across calls (a struct with two or more literals sorts its fields).
+        // Buffers reused across calls.
         let mut sc = std::mem::take(&mut self.order_scratch);
-        sc.edges.clear();
-        // Edges "a before b" between consecutive labels of each literal, as (a, b) pairs of
-        // arc indices, kept in first-occurrence order into a compact adjacency.
+        let OrderScratch { items, fronts, covered, counts, order } = &mut sc;
+        items.clear();
+        fronts.clear();
+        covered.clear();
+        covered.resize(count, false);
+        let prefix = prefix.min(count);
+        if prefix > 0 {
+            items.extend(0..prefix);
+            fronts.push((0, prefix));
+            covered[..prefix].iter_mut().for_each(|c| *c = true);
+        }
         for src in seqs.iter() {
-            let mut prev: Option<usize> = None;
+            let begin = items.len();
             src.for_each_label(|label| {
-                let cur = arcs.get_index_of(label);
-                if let (Some(a), Some(b)) = (prev, cur)
-                    && a != b
-                {
-                    sc.edges.push((a, b));
+                if let Some(i) = arcs.get_index_of(label) {
+                    items.push(i);
+                    covered[i] = true;
                 }
-                prev = cur;
             });
+            if items.len() > begin {
+                fronts.push((begin, items.len()));
+            }
         }
-        // No constraints: the order below would be the insertion order; keep the arcs as they are.
-        if sc.edges.is_empty() {
-            self.nodes[n].arcs = arcs;
-            self.order_scratch = sc;
-            return;
+        let begin = items.len();
+        items.extend((0..count).filter(|&i| !covered[i]));
+        if items.len() > begin {
+            fronts.push((begin, items.len()));
         }
-        let OrderScratch { edges, seen, indeg, start, fill, succ, done, order, ready } = &mut sc;
-        // The first occurrence of each edge keeps its position among the successors of `a`.
-        seen.clear();
-        edges.retain(|e| seen.insert(*e));
-        for v in [&mut *indeg, &mut *start, &mut *fill] {
-            v.clear();
-            v.resize(count + 1, 0);
+        // counts[i] > 0: fronts still waiting to place i; < 0: placed, -1 first
+        counts.clear();
+        counts.resize(count, 0);
+        for &(b, e) in fronts.iter() {
+            for &i in &items[(b + 1).min(e)..e] {
+                counts[i] += 1;
+            }
         }
-        for &(a, b) in edges.iter() {
-            start[a + 1] += 1;
-            indeg[b] += 1;
-        }
-        for i in 0..count {
-            start[i + 1] += start[i];
-        }
-        fill.copy_from_slice(start);
-        succ.clear();
-        succ.resize(edges.len(), 0);
-        for &(a, b) in edges.iter() {
-            succ[fill[a]] = b;
-            fill[a] += 1;
-        }
-        // Kahn's algorithm with a FIFO queue seeded in insertion order (matches CUE's output order)
-        done.clear();
-        done.resize(count, false);
-        order.clear();
-        ready.clear();
-        ready.extend((0..count).filter(|i| indeg[*i] == 0));
-        let mut next_fallback = 0usize;
-        while order.len() < count {
-            let i = match ready.pop_front() {
-                Some(i) => i,
-                None => {
-                    // cycle: take the first remaining field
-                    while next_fallback < count && done[next_fallback] {
-                        next_fallback += 1;
-                    }
-                    if next_fallback >= count {
-                        break;
-                    }
-                    next_fallback
+        let mut next: i64 = -1;
+        loop {
+            let mut moved = false;
+            'fronts: for front in fronts.iter_mut() {
+                let (b, e) = *front;
+                if b >= e {
+                    continue;
                 }
-            };
-            if done[i] {
+                let f = items[b];
+                let c = counts[f];
+                if c > 0 {
+                    continue 'fronts;
+                }
+                front.0 = b + 1;
+                if e - (b + 1) > 1 && counts[items[b + 1]] > 0 {
+                    counts[items[b + 1]] -= 1;
+                }
+                if c == 0 {
+                    counts[f] = next;
+                    next -= 1;
+                }
+                moved = true;
+                break;
+            }
+            if moved {
                 continue;
             }
-            done[i] = true;
-            order.push(i);
-            for &j in &succ[start[i]..start[i + 1]] {
-                indeg[j] = indeg[j].saturating_sub(1);
-                if indeg[j] == 0 && !done[j] {
-                    ready.push_back(j);
-                }
+            match fronts.iter().find(|(b, e)| b < e) {
+                Some(&(b, _)) => counts[items[b]] = 0,
+                None => break,
             }
         }
+        order.clear();
+        order.extend(0..count);
+        order.sort_by_key(|&i| std::cmp::Reverse(counts[i]));
         if order.iter().enumerate().all(|(k, &i)| k == i) {
             self.nodes[n].arcs = arcs;
         } else {
@@ -1669,6 +1684,11 @@ impl<'a> Ev<'a> {
                 self.nodes[n].push_list(ListLen { len: arcs.len(), tail: None });
             } else {
                 self.nodes[n].struct_seen = true;
+                // the built struct's fields are a front of the field order, like a literal's
+                if !arcs.is_empty() {
+                    self.nodes[n].n_lits = self.nodes[n].n_lits.saturating_add(1);
+                    self.nodes[n].cx().seqs.push(SeqSrc::Labels(arcs.iter().map(|(l, _)| *l).collect()));
+                }
             }
             let empty = self.no_groups.clone();
             for (label, c) in arcs {
@@ -1725,7 +1745,8 @@ impl<'a> Ev<'a> {
             self.nodes[n].struct_seen = true;
         }
         let f = self.new_env(env, n, decls);
-        if self.nodes[n].arcs.len() == 0 {
+        let arcs_before = self.nodes[n].arcs.len();
+        if arcs_before == 0 {
             // the first literal sizes the arcs exactly (most nodes get all fields from one)
             self.nodes[n].arcs.entries.reserve_exact(decls.len());
         }
@@ -1739,7 +1760,7 @@ impl<'a> Ev<'a> {
         // the labels in order are only materialized when needed (dynamic labels, embeddings)
         let keep_seq = has_dynamic || has_embed;
         let mut seq: Vec<Rc<str>> = Vec::new();
-        let mut nseq = 0usize;
+        let mut nstatic = 0usize;
         let mut pats: Vec<Val> = Vec::new();
         let mut open = false;
         if !groups.is_empty() {
@@ -1753,14 +1774,27 @@ impl<'a> Ev<'a> {
                 }
             }
         }
-        // static labels first, then dynamic labels, then embeddings (CUE's order)
+        let mut new_groups = Vec::new();
+        // Static labels first; then dynamic labels and embeddings in declaration order, so
+        // that dynamic fields are created in CUE's order (depth-first through embeddings).
         for pass in 0..2 {
+            if pass == 1 {
+                self.literal_front(n, decls, arcs_before, nstatic, pats.is_empty());
+                if open {
+                    for g in groups.iter() {
+                        self.groups[*g].open = true;
+                    }
+                }
+            }
             for d in decls {
                 let Decl::Field(fd) = d else {
-                    if pass == 0
-                        && let Decl::Ellipsis(..) = d
-                    {
-                        open = true;
+                    match d {
+                        Decl::Ellipsis(..) if pass == 0 => open = true,
+                        Decl::Embed(e) if pass == 1 => {
+                            let g = self.process_expr(n, e, f, groups)?;
+                            new_groups.extend(g);
+                        }
+                        _ => {}
                     }
                     continue;
                 };
@@ -1819,7 +1853,7 @@ impl<'a> Ev<'a> {
                 if keep_seq {
                     seq.push(Rc::clone(label));
                 }
-                nseq += 1;
+                nstatic += usize::from(pass == 0);
                 // a literal scalar value never consults its closedness groups: skip deriving them
                 let derived = if groups.is_empty() || self.simple_expr(&fd.value, f, true) {
                     self.no_groups.clone()
@@ -1842,20 +1876,6 @@ impl<'a> Ev<'a> {
                     Constraint::Required => node.n_required = node.n_required.saturating_add(1),
                 }
                 node.add_conj(Conj { kind: CK::Expr(&fd.value, f), groups: derived });
-            }
-        }
-        if open {
-            for g in groups.iter() {
-                self.groups[*g].open = true;
-            }
-        }
-        let mut new_groups = Vec::new();
-        if has_embed {
-            for d in decls {
-                if let Decl::Embed(e) = d {
-                    let g = self.process_expr(n, e, f, groups)?;
-                    new_groups.extend(g);
-                }
             }
         }
         let all: Groups = if new_groups.is_empty() {
@@ -1887,12 +1907,27 @@ impl<'a> Ev<'a> {
                 self.nodes[n].cx().comps.push((c, f, all.clone()));
             }
         }
-        self.nodes[n].n_lits = self.nodes[n].n_lits.saturating_add(1);
-        if nseq > 1 {
-            let src = if has_dynamic { SeqSrc::Labels(seq) } else { SeqSrc::Decls(decls) };
-            self.nodes[n].cx().seqs.push(src);
-        }
         Ok(new_groups)
+    }
+
+    /// Records a struct literal's front of the field order (its static labels, see
+    /// [`Ev::sort_arcs`]) once its static fields are in, before its embeddings add theirs
+    /// (CUE's order of struct literals). The first literal of a node that added exactly its
+    /// `nstatic` labels to no earlier fields (no pattern labels, no repeated label) is the
+    /// first `nstatic` arcs: a count in the node instead of an entry in its cold state.
+    fn literal_front(&mut self, n: NodeId, decls: &'a [Decl<'a>], arcs_before: usize, nstatic: usize, no_pats: bool) {
+        let node = &mut self.nodes[n];
+        node.n_lits = node.n_lits.saturating_add(1);
+        if nstatic == 0 {
+            return;
+        }
+        let prefix = (node.n_lits == 1 && arcs_before == 0 && no_pats && node.arcs.len() == nstatic)
+            .then(|| u8::try_from(nstatic).ok())
+            .flatten();
+        match prefix {
+            Some(k) => node.seq_prefix = k,
+            None => node.cx().seqs.push(SeqSrc::Decls(decls)),
+        }
     }
 
     fn process_list(&mut self, n: NodeId, elems: &'a [ListElem<'_>], env: EnvId, groups: &Groups, span: Span) -> R<()> {
