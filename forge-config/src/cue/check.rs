@@ -1,8 +1,8 @@
 //! Static checks CUE performs before evaluation (unreferenced `let` clauses and aliases).
 
-use super::ast::{Clause, Comprehension, Decl, Expr, ExprKind, File, LabelKind, ListElem, StrPart};
+use super::ast::{BinOp, Clause, Comprehension, Decl, Expr, ExprKind, File, LabelKind, ListElem, StrPart, UnOp};
 use super::diag::{Diagnostic, DiagnosticKind};
-use super::source::SourceFile;
+use super::source::{SourceFile, Span};
 
 fn uses_expr(e: &Expr<'_>, name: &str) -> bool {
     match &e.kind {
@@ -175,81 +175,142 @@ fn bound_in_decls(decls: &[Decl<'_>], note: &mut impl FnMut(&str)) {
             Decl::Field(f) => {
                 match &f.label.kind {
                     LabelKind::Name(n) => note(n),
-                    LabelKind::Dynamic(e) => bound_in_expr(e, note),
-                    LabelKind::Pattern(pe) => {
-                        if let Some(a) = pe.1 {
-                            note(a);
-                        }
-                        bound_in_expr(&pe.0, note);
-                    }
+                    LabelKind::Pattern(pe) => pe.1.iter().for_each(|a| note(a)),
+                    LabelKind::Dynamic(_) => {}
                 }
-                if let Some(a) = f.label.alias {
-                    note(a);
-                }
-                bound_in_expr(&f.value, note);
+                f.label.alias.iter().for_each(|a| note(a));
             }
-            Decl::Embed(e) => bound_in_expr(e, note),
-            Decl::Let(l) => {
-                note(l.name);
-                bound_in_expr(&l.expr, note);
-            }
-            Decl::Ellipsis(e, _) => {
-                if let Some(e) = e {
-                    bound_in_expr(e, note);
-                }
-            }
-            Decl::Comprehension(c) => bound_in_comp(c, note),
-            Decl::Attribute(_) => {}
+            Decl::Let(l) => note(l.name),
+            Decl::Comprehension(c) => bound_in_clauses(c, note),
+            _ => {}
         }
     }
+    decl_children(decls, &mut |e| bound_in_expr(e, note));
 }
 
-fn bound_in_comp(c: &Comprehension<'_>, note: &mut impl FnMut(&str)) {
+fn bound_in_clauses(c: &Comprehension<'_>, note: &mut impl FnMut(&str)) {
     for cl in c.clauses {
         match cl {
-            Clause::For(k, v, e) => {
-                if let Some(k) = k {
-                    note(k);
-                }
+            Clause::For(k, v, _) => {
+                k.iter().for_each(|k| note(k));
                 note(v);
-                bound_in_expr(e, note);
             }
-            Clause::If(e) => bound_in_expr(e, note),
-            Clause::Let(n, e) => {
-                note(n);
-                bound_in_expr(e, note);
-            }
+            Clause::Let(n, _) => note(n),
+            Clause::If(_) => {}
         }
     }
-    bound_in_expr(c.body, note);
 }
 
 fn bound_in_expr(e: &Expr<'_>, note: &mut impl FnMut(&str)) {
     match &e.kind {
+        // the declarations' own walk covers their expressions
         ExprKind::Struct(d) => bound_in_decls(d, note),
+        _ => {
+            if let ExprKind::List(items) = &e.kind {
+                for i in items.iter() {
+                    if let ListElem::Comprehension(c) = i {
+                        bound_in_clauses(c, note);
+                    }
+                }
+            }
+            expr_children(e, &mut |c| bound_in_expr(c, note));
+        }
+    }
+}
+
+/// Calls `f` with every expression directly inside `decls`: field values, label expressions,
+/// embeddings, `let` and `...` expressions and comprehensions' clauses and bodies.
+fn decl_children<'a>(decls: &'a [Decl<'a>], f: &mut impl FnMut(&'a Expr<'a>)) {
+    for d in decls {
+        match d {
+            Decl::Field(fd) => {
+                match &fd.label.kind {
+                    LabelKind::Dynamic(e) => f(e),
+                    LabelKind::Pattern(pe) => f(&pe.0),
+                    LabelKind::Name(_) => {}
+                }
+                f(&fd.value);
+            }
+            Decl::Embed(e) | Decl::Ellipsis(Some(e), _) => f(e),
+            Decl::Let(l) => f(&l.expr),
+            Decl::Comprehension(c) => comp_children(c, f),
+            Decl::Ellipsis(None, _) | Decl::Attribute(_) => {}
+        }
+    }
+}
+
+fn comp_children<'a>(c: &'a Comprehension<'a>, f: &mut impl FnMut(&'a Expr<'a>)) {
+    for cl in c.clauses {
+        match cl {
+            Clause::For(_, _, e) | Clause::If(e) | Clause::Let(_, e) => f(e),
+        }
+    }
+    f(c.body);
+}
+
+/// Calls `f` with every expression directly inside `e` (through struct and list literals).
+fn expr_children<'a>(e: &'a Expr<'a>, f: &mut impl FnMut(&'a Expr<'a>)) {
+    match &e.kind {
+        ExprKind::Struct(d) => decl_children(d, f),
         ExprKind::List(items) => {
             for i in items.iter() {
                 match i {
-                    ListElem::Expr(x) | ListElem::Ellipsis(Some(x)) => bound_in_expr(x, note),
+                    ListElem::Expr(x) | ListElem::Ellipsis(Some(x)) => f(x),
                     ListElem::Ellipsis(None) => {}
-                    ListElem::Comprehension(c) => bound_in_comp(c, note),
+                    ListElem::Comprehension(c) => comp_children(c, f),
                 }
             }
         }
-        ExprKind::Str(parts) => parts.iter().for_each(|p| {
-            if let StrPart::Expr(x) = p {
-                bound_in_expr(x, note)
+        ExprKind::Str(parts) => {
+            for p in parts.iter() {
+                if let StrPart::Expr(x) = p {
+                    f(x);
+                }
             }
-        }),
-        ExprKind::Selector(x, _) | ExprKind::Unary(_, x) | ExprKind::Paren(x) => bound_in_expr(x, note),
+        }
+        ExprKind::Selector(x, _) | ExprKind::Unary(_, x) | ExprKind::Paren(x) => f(x),
         ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => {
-            bound_in_expr(a, note);
-            bound_in_expr(b, note);
+            f(a);
+            f(b);
         }
         ExprKind::Call(c) => {
-            bound_in_expr(&c.0, note);
-            c.1.iter().for_each(|a| bound_in_expr(a, note));
+            f(&c.0);
+            c.1.iter().for_each(|a| f(a));
         }
         _ => {}
     }
+}
+
+/// The first default mark `*x` that is not an alternative of a disjunction (CUE rejects
+/// `a: *1`, `2 & *1 | 3` and `(*1) | 2`, and accepts `*1 | 2` and `(*1 | 2) & int`).
+fn misplaced_default(e: &Expr<'_>, in_disjunction: bool) -> Option<Span> {
+    let inner_ok = match &e.kind {
+        ExprKind::Unary(UnOp::Default, _) if !in_disjunction => return Some(e.span),
+        ExprKind::Unary(UnOp::Default, _) | ExprKind::Binary(BinOp::Or, ..) => true,
+        _ => false,
+    };
+    let mut found = None;
+    expr_children(e, &mut |c| {
+        if found.is_none() {
+            found = misplaced_default(c, inner_ok);
+        }
+    });
+    found
+}
+
+/// Reports a default mark outside a disjunction, as CUE's compiler does before evaluating.
+pub(crate) fn misplaced_defaults(asts: &[File<'_>], files: &[SourceFile]) -> Option<Diagnostic> {
+    let mut found = None;
+    for a in asts {
+        decl_children(a.decls, &mut |e| {
+            if found.is_none() {
+                found = misplaced_default(e, false);
+            }
+        });
+    }
+    found.map(|span| {
+        Diagnostic::new(DiagnosticKind::Eval, "preference mark not allowed at this position")
+            .with_span(span, files)
+            .with_hint("a default `*value` must be one alternative of a disjunction, as in `*value | other`")
+    })
 }

@@ -1044,6 +1044,9 @@ fn evaluate_root<'a>(
         let env = ev.envs.push(Env { parent: None, node: root, names: Labels::Set(all.clone()), binds });
         ev.nodes[root].add_conj(Conj { kind: CK::Decls(a.decls, env), groups: empty.clone() });
     }
+    if let Some(d) = super::check::misplaced_defaults(asts, files) {
+        return Err(Diagnostics::one(d));
+    }
     if let Err(f) = ev.finalize(root) {
         return Err(fatal_diag(f, files));
     }
@@ -2933,7 +2936,21 @@ impl<'a> Ev<'a> {
                         Rc::new(vec![Bound { op: bop, val: v, re: Some(re), args: None }]),
                     ));
                 }
-                BoundOp::Ne => k::TOP,
+                // `!=` constrains values of its operand's kind (`!=null`: anything but null);
+                // CUE v0.4 rejects a boolean operand
+                BoundOp::Ne => match &v {
+                    Val::Int(_) | Val::Float(_) => k::NUMBER,
+                    Val::Str(_) => k::STRING,
+                    Val::Bytes(_) => k::BYTES,
+                    Val::Null => k::TOP & !k::NULL,
+                    _ => {
+                        return Ok(perr(
+                            DiagnosticKind::Eval,
+                            format!("invalid value {} (type {}) for bound !=", self.val_text(&v), kind_name(v.kind())),
+                            sp,
+                        ));
+                    }
+                },
                 _ => match &v {
                     Val::Int(_) | Val::Float(_) => k::NUMBER,
                     Val::Str(_) => k::STRING,
