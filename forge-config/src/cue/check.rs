@@ -275,7 +275,7 @@ fn expr_children<'a>(e: &'a Expr<'a>, f: &mut impl FnMut(&'a Expr<'a>)) {
         }
         ExprKind::Call(c) => {
             f(&c.0);
-            c.1.iter().for_each(|a| f(a));
+            c.1.iter().for_each(&mut *f);
         }
         _ => {}
     }
