@@ -61,6 +61,9 @@ pub struct File<'a> {
     pub decls: &'a [Decl<'a>],
     /// Span of the whole file.
     pub span: Span,
+    /// Whether a default mark `*x` may stand outside a disjunction (the parser counted more
+    /// marks than disjunction alternatives with one); the evaluator then checks the tree.
+    pub(crate) unplaced_defaults: bool,
 }
 
 /// `import "path"` or `import name "path"`.

@@ -301,7 +301,7 @@ fn misplaced_default(e: &Expr<'_>, in_disjunction: bool) -> Option<Span> {
 /// Reports a default mark outside a disjunction, as CUE's compiler does before evaluating.
 pub(crate) fn misplaced_defaults(asts: &[File<'_>], files: &[SourceFile]) -> Option<Diagnostic> {
     let mut found = None;
-    for a in asts {
+    for a in asts.iter().filter(|a| a.unplaced_defaults) {
         decl_children(a.decls, &mut |e| {
             if found.is_none() {
                 found = misplaced_default(e, false);

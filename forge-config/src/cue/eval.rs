@@ -419,6 +419,9 @@ struct Arcs<'a> {
     index: Option<Box<HashMap<&'a str, usize, FxBuild>>>,
 }
 
+/// The bit of [`Node::arc_seq`] that places dynamic fields after static ones.
+const ARC_SEQ_DYNAMIC: u32 = 1 << 31;
+
 /// Number of arcs from which [`Arcs`] keeps a hash index.
 const ARC_INDEX_MIN: usize = 16;
 
@@ -668,12 +671,14 @@ struct Node<'a> {
     err_sub: Option<Rc<EvalErr>>,
     err_known: bool,
     x: Option<Box<Cold<'a>>>,
-    /// How many declarations of each kind the node has, and how many struct literals
-    /// (saturating: only "none", "one" and "more than one" matter).
-    n_regular: u16,
-    n_optional: u16,
-    n_required: u16,
-    n_lits: u8,
+    /// How many declarations of each kind the node has (saturating: only "none" and "some"
+    /// matter).
+    n_regular: u8,
+    n_optional: u8,
+    n_required: u8,
+    /// Position among its siblings in CUE's arc order, which comprehensions iterate in
+    /// (see [`Ev::number_arc`]); 0 until the field gets a regular declaration.
+    arc_seq: u32,
     /// When the first struct literal met the node with no fields yet and added exactly its
     /// `k` static labels (the usual case), `k` (at most 255): the literal's label order is
     /// then the first `k` arcs, so it is not recorded in the cold state (see `sort_arcs`).
@@ -714,7 +719,7 @@ impl<'a> Node<'a> {
             is_def,
             leaf_default: true,
             built: false,
-            n_lits: 0,
+            arc_seq: 0,
             seq_prefix: 0,
             x: None,
             has_lists: false,
@@ -872,6 +877,8 @@ pub(crate) struct Ev<'a> {
     basic_bound: u64,
     /// Reused buffer for the flattened alternatives of a disjunction.
     or_scratch: Vec<(&'a Expr<'a>, bool)>,
+    /// The last [`Node::arc_seq`] given.
+    arc_counter: u32,
 }
 
 /// Working buffers of the field-order sort, kept between calls to avoid allocating per struct.
@@ -1014,6 +1021,7 @@ fn evaluate_root<'a>(
         quiet_conflict: Rc::new(EvalErr { path: None, kind: DiagnosticKind::Eval, msg: String::new(), span: None }),
         basic_bound: super::check::bound_names(asts, &BASIC_TYPES.map(|(n, _)| n)),
         or_scratch: Vec::new(),
+        arc_counter: 0,
     };
     let root = ev.new_node(None, None, false).map_err(|f| fatal_diag(f, files))?;
     // package scope: union of all top-level names
@@ -1319,7 +1327,6 @@ impl<'a> Ev<'a> {
         node.redirect = OptId::NONE;
         node.err_sub = None;
         node.err_known = false;
-        node.n_lits = 0;
         node.seq_prefix = 0;
         node.leaf_default = true;
     }
@@ -1653,7 +1660,13 @@ impl<'a> Ev<'a> {
     }
 
     fn copy_node(&mut self, n: NodeId, v: NodeId, groups: &Groups, span: Span) -> R<Vec<GroupId>> {
-        if v == n || self.nodes[n].copied.contains(&v) {
+        if v == n {
+            return Ok(Vec::new());
+        }
+        if self.nodes[n].copied.contains(&v) {
+            // unified once already; CUE still counts its struct literals again in the field
+            // order (`x0 & x2` where both are `#D & {...}` lists `#D`'s fields twice)
+            self.refront(n, v);
             return Ok(Vec::new());
         }
         if self.is_ancestor(v, n) {
@@ -1689,7 +1702,6 @@ impl<'a> Ev<'a> {
                 self.nodes[n].struct_seen = true;
                 // the built struct's fields are a front of the field order, like a literal's
                 if !arcs.is_empty() {
-                    self.nodes[n].n_lits = self.nodes[n].n_lits.saturating_add(1);
                     self.nodes[n].cx().seqs.push(SeqSrc::Labels(arcs.iter().map(|(l, _)| *l).collect()));
                 }
             }
@@ -1698,6 +1710,7 @@ impl<'a> Ev<'a> {
                 let val = self.value_of(c)?;
                 let child = self.arc(n, label, is_list)?;
                 self.nodes[child].n_regular = self.nodes[child].n_regular.saturating_add(1);
+                self.number_arc(child, false);
                 self.nodes[child].add_conj(Conj { kind: CK::val(val, Some(span)), groups: empty.clone() });
             }
             return Ok(Vec::new());
@@ -1879,6 +1892,22 @@ impl<'a> Ev<'a> {
                     Constraint::Required => node.n_required = node.n_required.saturating_add(1),
                 }
                 node.add_conj(Conj { kind: CK::Expr(&fd.value, f), groups: derived });
+                // static fields take their place in CUE's arc order after the literal's
+                // embeddings (below), dynamic ones after every static one
+                if fd.constraint != Constraint::Optional && (pass == 1 || !has_embed) {
+                    self.number_arc(child, pass == 1);
+                }
+            }
+        }
+        if has_embed {
+            for d in decls {
+                if let Decl::Field(fd) = d
+                    && let LabelKind::Name(l) = &fd.label.kind
+                    && fd.constraint != Constraint::Optional
+                    && let Some(&c) = self.nodes[n].arcs.get(l)
+                {
+                    self.number_arc(c, false);
+                }
             }
         }
         let all: Groups = if new_groups.is_empty() {
@@ -1913,6 +1942,47 @@ impl<'a> Ev<'a> {
         Ok(new_groups)
     }
 
+    /// Records again, as fronts of `n`'s field order, the struct literals that are conjuncts
+    /// of `v` (directly or through `&`), for a node unified with `v` a second time.
+    fn refront(&mut self, n: NodeId, v: NodeId) {
+        fn literals<'a>(e: &'a Expr<'a>, out: &mut Vec<&'a [Decl<'a>]>) {
+            match &e.kind {
+                ExprKind::Struct(d) => out.push(d),
+                ExprKind::Binary(BinOp::And, a, b) => {
+                    literals(a, out);
+                    literals(b, out);
+                }
+                ExprKind::Paren(x) => literals(x, out),
+                _ => {}
+            }
+        }
+        let mut found = Vec::new();
+        for c in self.nodes[v].conjs.iter() {
+            match &c.kind {
+                CK::Expr(e, _) => literals(e, &mut found),
+                CK::Decls(d, _) => found.push(d),
+                CK::Val(_) => {}
+            }
+        }
+        for d in found {
+            if d.iter().any(|x| matches!(x, Decl::Field(f) if matches!(f.label.kind, LabelKind::Name(_)))) {
+                self.nodes[n].cx().seqs.push(SeqSrc::Decls(d));
+            }
+        }
+    }
+
+    /// Gives a field that just got a regular declaration its place in CUE's arc order: the
+    /// order in which fields get their first regular declaration (an optional declaration
+    /// alone makes no arc), embedded literals' fields before the embedding literal's own, and
+    /// dynamic fields after every static one. `for k, v in s` iterates in this order, which
+    /// differs from the export order of `sort_arcs`.
+    fn number_arc(&mut self, c: NodeId, dynamic: bool) {
+        if self.nodes[c].arc_seq == 0 {
+            self.arc_counter = self.arc_counter.wrapping_add(1) & !ARC_SEQ_DYNAMIC;
+            self.nodes[c].arc_seq = self.arc_counter | if dynamic { ARC_SEQ_DYNAMIC } else { 0 };
+        }
+    }
+
     /// Records a struct literal's front of the field order (its static labels, see
     /// [`Ev::sort_arcs`]) once its static fields are in, before its embeddings add theirs
     /// (CUE's order of struct literals). The first literal of a node that added exactly its
@@ -1920,13 +1990,12 @@ impl<'a> Ev<'a> {
     /// first `nstatic` arcs: a count in the node instead of an entry in its cold state.
     fn literal_front(&mut self, n: NodeId, decls: &'a [Decl<'a>], arcs_before: usize, nstatic: usize, no_pats: bool) {
         let node = &mut self.nodes[n];
-        node.n_lits = node.n_lits.saturating_add(1);
         if nstatic == 0 {
             return;
         }
-        let prefix = (node.n_lits == 1 && arcs_before == 0 && no_pats && node.arcs.len() == nstatic)
-            .then(|| u8::try_from(nstatic).ok())
-            .flatten();
+        // no fields before: no front before (every front's labels are arcs)
+        let prefix =
+            (arcs_before == 0 && no_pats && node.arcs.len() == nstatic).then(|| u8::try_from(nstatic).ok()).flatten();
         match prefix {
             Some(k) => node.seq_prefix = k,
             None => node.cx().seqs.push(SeqSrc::Decls(decls)),
@@ -2013,8 +2082,10 @@ impl<'a> Ev<'a> {
                 let items: Vec<(Val, Val)> = match v {
                     Val::Struct(m) => {
                         let m = self.finalize_follow(m)?;
-                        let arcs: Vec<(Rc<str>, NodeId)> =
+                        // in CUE's arc order, not the export order
+                        let mut arcs: Vec<(Rc<str>, NodeId)> =
                             self.nodes[m].arcs.iter().map(|(k, v)| (k.clone(), *v)).collect();
+                        arcs.sort_by_key(|&(_, c)| self.nodes[c].arc_seq);
                         let mut items = Vec::new();
                         for (l, c) in arcs {
                             if !label_is_regular(&l) || !self.is_regular_arc(c) {
@@ -2733,6 +2804,7 @@ impl<'a> Ev<'a> {
             let l = self.lbl(Rc::from(l));
             let c = self.new_node(Some(n), Some(l), false)?;
             self.nodes[c].n_regular = 1;
+            self.number_arc(c, false);
             self.nodes[c].add_conj(Conj { kind: CK::val(v, None), groups: self.no_groups.clone() });
             self.nodes[n].arcs.insert(l, c);
         }

@@ -69,9 +69,23 @@ struct Parser<'a, 'i> {
     decl_stack: Vec<Decl<'a>>,
     /// The same for list elements.
     elem_stack: Vec<ListElem<'a>>,
+    /// Default marks `*x` parsed, and those parsed as alternatives of a disjunction: when the
+    /// two differ, a mark may be misplaced and the evaluator checks the tree
+    /// (`check::misplaced_defaults`); when they agree it need not walk it. (Discarded
+    /// speculative parses only make them differ, never agree wrongly.)
+    defaults_made: usize,
+    defaults_placed: usize,
 }
 
 /// Whether the token is the keyword (or identifier) `k`.
+/// The default marks heading an alternative of a disjunction (`**1` has two).
+fn default_chain(e: &Expr<'_>) -> usize {
+    match &e.kind {
+        ExprKind::Unary(UnOp::Default, x) => 1 + default_chain(x),
+        _ => 0,
+    }
+}
+
 fn is_kw(t: Tok<'_>, k: Sym) -> bool {
     matches!(t, Tok::Ident(i) if i == k)
 }
@@ -91,6 +105,8 @@ impl<'a, 'i> Parser<'a, 'i> {
             depth,
             decl_stack: Vec::new(),
             elem_stack: Vec::new(),
+            defaults_made: 0,
+            defaults_placed: 0,
         };
         p.refill();
         p
@@ -336,7 +352,13 @@ impl<'a, 'i> Parser<'a, 'i> {
             }
             self.end_decl()?;
         }
-        Ok(File { package, imports, decls: self.slice(&decls), span: start.to(self.span()) })
+        Ok(File {
+            package,
+            imports,
+            decls: self.slice(&decls),
+            span: start.to(self.span()),
+            unplaced_defaults: self.defaults_made != self.defaults_placed,
+        })
     }
 
     fn end_decl(&mut self) -> LResult<()> {
@@ -735,6 +757,9 @@ impl<'a, 'i> Parser<'a, 'i> {
             self.leave();
             let rhs = rhs?;
             let span = lhs.span.to(rhs.span);
+            if op == BinOp::Or {
+                self.defaults_placed += default_chain(&lhs) + default_chain(&rhs);
+            }
             lhs = Expr { kind: ExprKind::Binary(op, self.alloc(lhs), self.alloc(rhs)), span };
         }
         Ok(lhs)
@@ -763,6 +788,9 @@ impl<'a, 'i> Parser<'a, 'i> {
             self.leave();
             let e = e?;
             let span = start.to(e.span);
+            if op == UnOp::Default {
+                self.defaults_made += 1;
+            }
             return Ok(Expr { kind: ExprKind::Unary(op, self.alloc(e)), span });
         }
         self.primary()
@@ -868,7 +896,10 @@ impl<'a, 'i> Parser<'a, 'i> {
                         }
                         Ok(ex)
                     });
+                    let (made, placed) = (sub.defaults_made, sub.defaults_placed);
                     out.push(StrPart::Expr(sub.finish(r)?));
+                    self.defaults_made += made;
+                    self.defaults_placed += placed;
                 }
             }
         }
