@@ -2777,17 +2777,29 @@ impl<'a> Ev<'a> {
                     ))),
                 }
             }
+            // a literal operand of a selector or index is a node: selecting one field leaves
+            // the others unevaluated, so their errors do not matter (`{a: 1, b: 1 & 2}.a` is 1)
+            // (list literals and conjunctions are evaluated whole, as CUE does: `[1, 1 & 2][0]`
+            // and `({p: 1} & {q: 1 & 2}).p` are errors)
+            ExprKind::Struct(_) => Ok(Ok(Target::Node(self.anon_node(e, env)?))),
             _ => Ok(Ok(Target::Val(self.eval(e, env)?))),
         }
     }
 
     // ---------------------------------------------------------------- value evaluation
 
-    fn anon(&mut self, e: &'a Expr<'a>, env: EnvId) -> R<Val> {
+    /// A node for a struct, list, conjunction or disjunction in expression position.
+    fn anon_node(&mut self, e: &'a Expr<'a>, env: EnvId) -> R<NodeId> {
         let parent = self.envs[env].node;
         let n = self.new_node(Some(parent), None, false)?;
         self.nodes[n].add_conj(Conj { kind: CK::Expr(e, env), groups: self.no_groups.clone() });
         self.nodes[n].decl_span = OptSpan::some(e.span);
+        Ok(n)
+    }
+
+    /// The value of [`Ev::anon_node`], or the first error in it (an operand needs all of it).
+    fn anon(&mut self, e: &'a Expr<'a>, env: EnvId) -> R<Val> {
+        let n = self.anon_node(e, env)?;
         self.finalize(n)?;
         let v = self.nodes[n].value.clone();
         if let Some(err) = self.subtree_error(n)? {
