@@ -879,6 +879,8 @@ pub(crate) struct Ev<'a> {
     or_scratch: Vec<(&'a Expr<'a>, bool)>,
     /// The last [`Node::arc_seq`] given.
     arc_counter: u32,
+    /// The (node, copied node) pairs of the copies under way.
+    copying: Vec<(NodeId, NodeId)>,
 }
 
 /// Working buffers of the field-order sort, kept between calls to avoid allocating per struct.
@@ -1022,6 +1024,7 @@ fn evaluate_root<'a>(
         basic_bound: super::check::bound_names(asts, &BASIC_TYPES.map(|(n, _)| n)),
         or_scratch: Vec::new(),
         arc_counter: 0,
+        copying: Vec::new(),
     };
     let root = ev.new_node(None, None, false).map_err(|f| fatal_diag(f, files))?;
     // package scope: union of all top-level names
@@ -1663,26 +1666,35 @@ impl<'a> Ev<'a> {
         if v == n {
             return Ok(Vec::new());
         }
-        if self.nodes[n].copied.contains(&v) {
+        let again = self.nodes[n].copied.contains(&v);
+        if again && (!self.is_defish(v) || self.copying.contains(&(n, v))) {
             // unified once already; CUE still counts its struct literals again in the field
             // order (`x0 & x2` where both are `#D & {...}` lists `#D`'s fields twice)
             self.refront(n, v);
             return Ok(Vec::new());
         }
+        // (a definition met again is copied again: each reference closes the value on its own,
+        // as in `#B & #A` where `#B` embeds `#A`; `copying` stops a definition embedding itself)
         if self.is_ancestor(v, n) {
             self.add_err(n, perr(DiagnosticKind::Cycle, "structural cycle", span));
             return Ok(Vec::new());
         }
-        // recursive definitions: an ancestor already unified with v and nothing else
-        // constrains this node: the structure would be infinite
-        let mut a = self.nodes[n].parent.get();
-        let alone = self.nodes[n].conjs.len() <= 1;
-        while let Some(p) = a {
-            if alone && self.nodes[p].copied.contains(&v) {
-                self.add_err(n, perr(DiagnosticKind::Cycle, "structural cycle", span));
-                return Ok(Vec::new());
+        // Recursive definitions: an ancestor p already unified with v, the reference comes
+        // from v's own content or from what a node between p and this one copied (v leads to
+        // it), and nothing else constrains this node: the structure would be infinite.
+        // (`#B: {#A, a: #A}` is finite: `a`'s reference is #B's own, copied at p itself.)
+        if self.nodes[n].conjs.len() <= 1 && span.end > span.start {
+            let direct = self.contains_source(v, span);
+            let mut between = false;
+            let mut a = self.nodes[n].parent.get();
+            while let Some(p) = a {
+                if (direct || between) && self.nodes[p].copied.contains(&v) {
+                    self.add_err(n, perr(DiagnosticKind::Cycle, "structural cycle", span));
+                    return Ok(Vec::new());
+                }
+                between = between || self.nodes[p].copied.iter().any(|&c| self.contains_source(c, span));
+                a = self.nodes[p].parent.get();
             }
-            a = self.nodes[p].parent.get();
         }
         if let Some(p) = self.nodes[v].parent.get()
             && self.nodes[p].state == St::New
@@ -1692,7 +1704,9 @@ impl<'a> Ev<'a> {
             self.leave();
             r?;
         }
-        self.nodes[n].copied.push(v);
+        if !again {
+            self.nodes[n].copied.push(v);
+        }
         if self.nodes[v].built {
             let arcs: Vec<(Lbl<'a>, NodeId)> = self.nodes[v].arcs.iter().map(|(k, v)| (k, *v)).collect();
             let is_list = self.nodes[v].has_lists;
@@ -1725,6 +1739,7 @@ impl<'a> Ev<'a> {
         };
         let len = self.nodes[v].conjs.len();
         self.enter(Some(span))?;
+        self.copying.push((n, v));
         for i in 0..len {
             let Some(c) = self.nodes[v].conjs.get(i).cloned() else { break };
             let c = if extra.is_none() && groups.iter().all(|g| c.groups.contains(g)) {
@@ -1744,11 +1759,13 @@ impl<'a> Ev<'a> {
             match self.process(n, c) {
                 Ok(g) => new_groups.extend(g),
                 Err(f) => {
+                    self.copying.pop();
                     self.leave();
                     return Err(f);
                 }
             }
         }
+        self.copying.pop();
         self.leave();
         Ok(new_groups)
     }
@@ -1940,6 +1957,14 @@ impl<'a> Ev<'a> {
             }
         }
         Ok(new_groups)
+    }
+
+    /// Whether `span` lies inside the source of one of node `c`'s expression conjuncts.
+    fn contains_source(&self, c: NodeId, span: Span) -> bool {
+        self.nodes[c].conjs.iter().any(|k| match &k.kind {
+            CK::Expr(e, _) => e.span.file == span.file && e.span.start <= span.start && span.end <= e.span.end,
+            _ => false,
+        })
     }
 
     /// Records again, as fronts of `n`'s field order, the struct literals that are conjuncts
@@ -2249,7 +2274,8 @@ impl<'a> Ev<'a> {
         let narcs = self.nodes[n].arcs.len();
         for i in 0..narcs {
             let Some(&(label, c)) = self.nodes[n].arcs.entries.get(i) else { break };
-            if !label_is_regular(label) {
+            // an optional field is a constraint, not a field: closed structs accept it (CUE v0.4)
+            if !label_is_regular(label) || self.nodes[c].is_optional() {
                 continue;
             }
             for gi in 0..ngroups {
