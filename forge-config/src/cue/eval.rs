@@ -2419,7 +2419,7 @@ impl<'a> Ev<'a> {
             for (v, dflt) in leaves {
                 let mut found = false;
                 for (u, ud) in uniq.iter_mut() {
-                    if self.equal(u, &v)? {
+                    if self.same_disjunct(u, &v)? {
                         *ud = *ud || dflt;
                         found = true;
                         break;
@@ -3369,6 +3369,31 @@ impl<'a> Ev<'a> {
     }
 
     /// Structural equality of final values (for disjunction deduplication).
+    /// Whether two disjuncts are one: [`Ev::equal`], and as CUE's structural comparison also
+    /// the same optional fields at the top (`#A` and `#A & #B` stay two disjuncts, and an
+    /// ambiguous disjunction, when `#B` adds optional fields).
+    fn same_disjunct(&mut self, a: &Val, b: &Val) -> R<bool> {
+        if !self.equal(a, b)? {
+            return Ok(false);
+        }
+        let (Val::Struct(x), Val::Struct(y)) = (a, b) else { return Ok(true) };
+        if x == y {
+            return Ok(true);
+        }
+        let x = self.finalize_follow(*x)?;
+        let y = self.finalize_follow(*y)?;
+        let optional = |ev: &Self, n: NodeId| -> Vec<Lbl<'a>> {
+            ev.nodes[n]
+                .arcs
+                .iter()
+                .filter(|(l, c)| label_is_regular(l) && ev.nodes[**c].is_optional())
+                .map(|(l, _)| l)
+                .collect()
+        };
+        let (ox, oy) = (optional(self, x), optional(self, y));
+        Ok(ox.len() == oy.len() && ox.iter().all(|l| oy.iter().any(|m| ***m == ***l)))
+    }
+
     fn equal(&mut self, a: &Val, b: &Val) -> R<bool> {
         Ok(match (a, b) {
             (Val::Struct(x), Val::Struct(y)) | (Val::List(x), Val::List(y)) => {

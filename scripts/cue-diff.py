@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""Differential testing of the CUE evaluator against official CUE.
+
+Generates random configurations of one kind, exports each with official CUE (the oracle
+`cue-oracle.sh`: CUE v0.4 under node; `CUE_ORACLE` overrides its path) and with the evaluator
+(`cue_mem export`, which prints what `forge cue export` prints), and reports every case where
+they disagree: a different JSON, or one accepting what the other rejects (error wording is not
+compared).
+
+    cargo build --release -p forge-config --example cue_mem
+    python3 scripts/cue-diff.py KIND [COUNT] [SEED]
+
+Kinds:
+  order   one field unified from several literals (definitions, optional fields, repeated and
+          dynamic labels, embeddings): field order
+  defs    definitions embedding definitions, optional fields, patterns, `...`, instances,
+          disjunctions of definitions, lists and maps of definitions: closedness and defaults
+  comp    definitions with optional fields and defaults, iterated by comprehensions
+  exprs   arithmetic, interpolation, selectors, indexes and standard-library calls
+
+Needs node and the oracle; CI does not run it. What it finds becomes a conformance case.
+Known differences (see the evaluator's docs): nested disjunction defaults such as
+`(*1 | 2) | 3`, ambiguity of disjunctions of definitions whose alternatives differ only in
+optional fields or openness, `list.Sort` (not supported), string repetition `"a" * 2`
+(removed in modern CUE).
+"""
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+
+ORACLE = os.environ.get("CUE_ORACLE", "/work/shared/tools/cue-oracle.sh")
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(os.path.dirname(__file__), "..", "target"))
+EVAL = os.path.join(TARGET, "release", "examples", "cue_mem")
+LABELS = list("abcdefgh")
+
+
+def order_case(r):
+    def literal(embed=True):
+        parts = []
+        for label in r.sample(LABELS, r.randint(1, 5)):
+            x = r.random()
+            if x < 0.2:
+                parts.append('"\\(K%s)": 1' % label)
+            elif x < 0.35:
+                parts.append("%s?: int" % label)
+            else:
+                parts.append("%s: 1" % label)
+        if r.random() < 0.15:
+            parts.append(r.choice(parts))
+        if embed and r.random() < 0.25:
+            parts.insert(r.randint(0, len(parts)), literal(False))
+        return "{" + ", ".join(parts) + "}"
+
+    lines = ['K%s: "%s"' % (l, l) for l in LABELS]
+    lines.append("#D: {" + ", ".join("%s?: int" % l for l in LABELS) + "}")
+    for _ in range(r.randint(1, 5)):
+        lines.append("x: " + ("#D & " if r.random() < 0.3 else "") + literal())
+    return lines
+
+
+TYPES = {
+    "int": ["1", "7"], "string": ['"s"'], "int | *3": ["4", None], '*"d" | string': ['"e"', None],
+    "bool": ["true"], "[...int]": ["[1, 2]", "[]"], "{x: int | *1}": ["{x: 5}", "{}", None],
+    "{...}": ["{k: 1}"], ">0": ["3"], "null | *{}": ["null", None], '"a" | "b"': ['"a"'],
+}
+
+
+def defs_case(r):
+    info = {}
+    lines = []
+    for name in ["#A", "#B"]:
+        fields = {l: (r.choice(list(TYPES)), r.choice(["", "", "?"])) for l in r.sample("abcde", r.randint(1, 3))}
+        emb = r.choice(list(info)) if info and r.random() < 0.4 else None
+        parts = ["%s%s: %s" % (l, o, t) for l, (t, o) in fields.items()]
+        if emb:
+            parts.insert(0, emb)
+        if r.random() < 0.25:
+            parts.append('[=~"^x"]: int')
+        if r.random() < 0.15:
+            parts.append("...")
+        if name == "#B" and r.random() < 0.2:
+            parts.append("z: #A")
+        lines.append("%s: {%s}" % (name, ", ".join(parts)))
+        info[name] = (fields, emb)
+
+    def all_fields(d):
+        fields, emb = info[d]
+        out = dict(fields)
+        if emb:
+            out.update(all_fields(emb))
+        return out
+
+    for v in ["v1", "v2", "v3"]:
+        d = r.choice(["#A", "#B"])
+        lits = []
+        for l, (t, _) in all_fields(d).items():
+            if r.random() < 0.7:
+                c = r.choice(TYPES[t])
+                if c is not None:
+                    lits.append("%s: %s" % (l, c))
+        if r.random() < 0.15:
+            lits.append(r.choice(["xq: 1", "zz: 1"]))
+        pre = r.choice(["", "", "(#A | #B) & "])
+        lines.append("%s: %s%s & {%s}" % (v, pre, d, ", ".join(lits)))
+    if r.random() < 0.3:
+        lines.append("w: [...#A] & [{}, v1]")
+    if r.random() < 0.3:
+        lines.append("m: {[string]: #B} & {k1: {}, k2: v2}")
+    return lines
+
+
+def comp_case(r):
+    lines = defs_case(r)[:2]
+    lines.append("x0: #A & {}")
+    lines.append(r.choice([
+        'c: [for k, v in x0 {"\\(k)"}]',
+        'c: {for k, v in x0 {"k_\\(k)": v}}',
+        "c: [for k, v in {a: 1, {b: 2}, c: 3} {k}]",
+        "c: [for k, v in #B & {} {k}]",
+    ]))
+    return lines
+
+
+def exprs_case(r):
+    def expr(d, names):
+        leaves = [lambda: str(r.randint(-3, 9)), lambda: '"%s"' % r.choice(["ab", "x-y", ""]),
+                  lambda: r.choice(names) if names else "1"]
+        ops = leaves + [
+            lambda: "%s + %s" % (expr(d - 1, names), expr(d - 1, names)),
+            lambda: "%s * %d" % (expr(d - 1, names), r.randint(0, 3)),
+            lambda: '"pre-\\(%s)"' % expr(d - 1, names),
+            lambda: "len(%s)" % r.choice(['"abc"', "[1, 2]", "{a: 1}"]),
+            lambda: "strings.ToUpper(%s)" % expr(d - 1, names),
+            lambda: "[%s, %s][%d]" % (expr(d - 1, names), expr(d - 1, names), r.randint(0, 2)),
+            lambda: "{p: %s, q: %s}.%s" % (expr(d - 1, names), expr(d - 1, names), r.choice("pqr")),
+            lambda: "%s == %s" % (expr(d - 1, names), expr(d - 1, names)),
+            lambda: "%s < %s" % (expr(d - 1, names), expr(d - 1, names)),
+            lambda: "%s / %s" % (expr(d - 1, names), r.choice(["2", "4.0", "0"])),
+            lambda: "div(%s, 2)" % expr(d - 1, names),
+            lambda: "[for x in [1, 2, 3] if x > %d {x * 2}]" % r.randint(0, 3),
+            lambda: 'strings.Join([%s, "z"], "/")' % expr(d - 1, names),
+        ]
+        return r.choice(leaves if d <= 0 else ops)()
+
+    lines = ['import "strings"', 'u: strings.ToLower("A")']
+    names = []
+    for f in "abcde":
+        lines.append("%s: %s" % (f, expr(2, names)))
+        names.append(f)
+    return lines
+
+
+KINDS = {"order": order_case, "defs": defs_case, "comp": comp_case, "exprs": exprs_case}
+
+
+def main():
+    if len(sys.argv) < 2 or sys.argv[1] not in KINDS:
+        print(__doc__)
+        sys.exit(2)
+    kind = KINDS[sys.argv[1]]
+    count = int(sys.argv[2]) if len(sys.argv) > 2 else 300
+    seed = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+    with tempfile.TemporaryDirectory() as d:
+        files = []
+        for i in range(count):
+            path = os.path.join(d, "c%d.cue" % i)
+            with open(path, "w") as f:
+                f.write("\n".join(kind(random.Random(seed * 1_000_003 + i))) + "\n")
+            files.append(path)
+        out = subprocess.run([ORACLE, "batch-export", *files], capture_output=True, text=True, check=True)
+        differ = accepted = 0
+        for line in out.stdout.splitlines():
+            ref = json.loads(line)
+            ours = subprocess.run([EVAL, "export", ref["file"]], capture_output=True, text=True)
+            accepted += ref["code"] == 0
+            if ours.returncode != ref["code"] or (ref["code"] == 0 and ours.stdout != ref["stdout"]):
+                differ += 1
+                with open(ref["file"]) as f:
+                    verdict = "CUE accepts" if ref["code"] == 0 else "CUE rejects"
+                    print("--- differs (%s, we %s):\n%s" % (verdict, "accept" if ours.returncode == 0 else "reject", f.read()))
+        print("%d cases (%d accepted by CUE), %d differ" % (count, accepted, differ))
+        sys.exit(1 if differ else 0)
+
+
+if __name__ == "__main__":
+    main()
