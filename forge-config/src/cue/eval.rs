@@ -17,7 +17,8 @@
 //!   (attributes, chosen disjuncts) survives. Short per-node lists (conjuncts, copied nodes,
 //!   closedness groups) are [`Few`]: zero or one element inline, more from the second (id
 //!   lists behind one thin pointer, [`Ids`]). Node, environment and group ids are `u32`,
-//!   declaration counters saturating `u16`: a node is 264 bytes (pinned by a size test).
+//!   declaration counters saturating `u8`; conjuncts are 40 bytes (a value conjunct, which is
+//!   rare, sits behind one pointer): a node is 224 bytes (pinned by a size test).
 //! * **Arcs.** A node's fields are an insertion-ordered vector scanned linearly; from
 //!   [`ARC_INDEX_MIN`] fields on, a hash index is added (no quadratic lookups in large structs).
 //! * **Values** are 24 bytes: big payloads (decimals, strings, bounds) are behind `Rc`, and
@@ -29,12 +30,20 @@
 //!   re-evaluating a cloned node per alternative; anything else, and the all-alternatives-fail
 //!   case (for its error message), takes the general path.
 //! * **Closedness groups** are only derived for a field when its value can be a struct (a literal
-//!   scalar never consults them), and a struct literal's field order is recorded by reference to
-//!   its declarations unless it has dynamic labels. A group allows a literal's static labels
+//!   scalar never consults them). A group allows a literal's static labels
 //!   through one set shared by every use of the literal ([`Ev::static_labels`]): instantiating
 //!   a definition does not rebuild its label set. Scopes and groups read the labels of a small
 //!   literal (up to [`LABEL_SCAN_MAX`] declarations) straight from its syntax tree
 //!   ([`Labels::Scan`]); only larger literals get a hash set, built once.
+//!
+//! * **Field order** is CUE v0.4's, in two flavours. Export order ([`Ev::sort_arcs`]) merges
+//!   one "front" per struct literal (its static labels, recorded by reference to its
+//!   declarations; a node's first literal is usually just a count, `Node::seq_prefix`) plus
+//!   the dynamic fields, with `cue export`'s own merge rules; the common case that needs no
+//!   reordering is recognised without running it. Comprehensions iterate in CUE's arc order
+//!   instead (`Node::arc_seq`, [`Ev::number_arc`]): first regular declaration, embedded
+//!   literals before their embedding one, dynamic fields last. `scripts/cue-diff.py` compares
+//!   both (and closedness, defaults, expressions) with official CUE on random inputs.
 //!
 //! * **Export without a `Value` tree.** [`export_json`] (what `forge cue export` and
 //!   [`super::export_json`] use) writes JSON while walking the final nodes, in the same order
