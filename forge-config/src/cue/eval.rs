@@ -1603,8 +1603,12 @@ impl<'a> Ev<'a> {
         let chosen = x.choices.as_ref().and_then(|c| c.get(idx).copied());
         match chosen {
             Some(i) => match d.alts.into_iter().nth(i) {
-                // a chosen struct literal is unified after the other conjuncts (CUE's field order)
-                Some((c, _)) if matches!(&c.kind, CK::Expr(e, _) if matches!(e.kind, ExprKind::Struct(_))) => {
+                // a chosen struct literal or reference is unified after the other conjuncts, as
+                // CUE adds disjuncts last (its fields' order follows theirs)
+                Some((c, _))
+                    if matches!(&c.kind, CK::Expr(e, _)
+                        if matches!(e.kind, ExprKind::Struct(_) | ExprKind::Ident(_) | ExprKind::Selector(..))) =>
+                {
                     self.nodes[n].cx().deferred.push(c);
                     Ok(Vec::new())
                 }
