@@ -428,6 +428,16 @@ struct Arcs<'a> {
     index: Option<Box<HashMap<&'a str, usize, FxBuild>>>,
 }
 
+/// CUE's default modes of a value left by a disjunction ([`Node::leaf_default`]).
+mod leaf {
+    /// Not a default: a marked disjunction's other leaf.
+    pub const NOT: u8 = 0;
+    /// No mark speaks for or against it (an unmarked disjunction, or a plain value).
+    pub const MAYBE: u8 = 1;
+    /// A default a marked disjunction chose.
+    pub const IS: u8 = 2;
+}
+
 /// The bit of [`Node::arc_seq`] that places dynamic fields after static ones.
 const ARC_SEQ_DYNAMIC: u32 = 1 << 31;
 
@@ -696,7 +706,9 @@ struct Node<'a> {
     is_index: bool,
     struct_seen: bool,
     is_def: bool,
-    leaf_default: bool,
+    /// CUE's default mode of the node's value when a disjunction left one leaf
+    /// ([`leaf::NOT`], [`leaf::MAYBE`] or [`leaf::IS`]).
+    leaf_default: u8,
     built: bool,
     /// Whether the node has list conjuncts (mirrors `!x.lists.is_empty()`).
     has_lists: bool,
@@ -726,7 +738,7 @@ impl<'a> Node<'a> {
             err_sub: None,
             err_known: false,
             is_def,
-            leaf_default: true,
+            leaf_default: leaf::MAYBE,
             built: false,
             arc_seq: 0,
             seq_prefix: 0,
@@ -1340,7 +1352,7 @@ impl<'a> Ev<'a> {
         node.err_sub = None;
         node.err_known = false;
         node.seq_prefix = 0;
-        node.leaf_default = true;
+        node.leaf_default = leaf::MAYBE;
     }
 
     // ---------------------------------------------------------------- expansion
@@ -2370,6 +2382,8 @@ impl<'a> Ev<'a> {
         let Some(d) = disjs.into_first() else { return Ok(()) };
         let base: Vec<usize> = x.choices.as_ref().map(|c| c.to_vec()).unwrap_or_default();
         let mut leaves: Vec<(Val, bool)> = Vec::new();
+        // per leaf of the general path: whether a marked inner disjunction made it a default
+        let mut explicit: Vec<bool> = Vec::new();
         let mut first_err: Option<Val> = None;
         let mut incomplete = false;
         let fast = if single { self.scalar_disj_leaves(n, &d)? } else { None };
@@ -2413,17 +2427,40 @@ impl<'a> Ev<'a> {
             let v = self.nodes[c].value.clone();
             match v {
                 Val::Disj(inner) => {
+                    // marks inside decide which leaves are defaults only when some leaf is one
+                    // and some is not (an unmarked disjunction flags all its leaves)
+                    let marked = inner.iter().any(|l| l.1) && inner.iter().any(|l| !l.1);
                     for (iv, idf) in inner.iter() {
                         leaves.push((iv.clone(), flag && *idf));
+                        explicit.push(single && marked && *idf);
                     }
                 }
                 other => {
-                    let ld = self.nodes[c].leaf_default;
-                    leaves.push((other, flag && ld))
+                    let mode = self.nodes[c].leaf_default;
+                    if single {
+                        // a disjunction nested in this one: a default it lost leaves an
+                        // unmarked value ("maybe"), one it kept is a default ("is")
+                        explicit.push(mode == leaf::IS);
+                        leaves.push((other, flag));
+                    } else {
+                        // another disjunction of the node: defaults combine as conjuncts, so a
+                        // leaf that is not that disjunction's default is not a default here
+                        explicit.push(false);
+                        leaves.push((other, flag && mode != leaf::NOT));
+                    }
                 }
             }
         }
         let _ = incomplete;
+        // CUE's default modes: in a disjunction without marks of its own, leaves that an inner
+        // disjunction marked as defaults ("is default") win over unmarked ones ("maybe"):
+        // `(*1 | 2) | 3` defaults to 1, `(1 | 2) | 3` has no default
+        let any_explicit = explicit.iter().any(|e| *e);
+        if !d.has_default && any_explicit {
+            for (l, e) in leaves.iter_mut().zip(&explicit) {
+                l.1 = l.1 && *e;
+            }
+        }
         // dedupe (a single leaf, the usual outcome, needs no second list)
         let mut uniq: Vec<(Val, bool)> = if leaves.len() <= 1 {
             leaves
@@ -2455,8 +2492,16 @@ impl<'a> Ev<'a> {
                 _ => perr(DiagnosticKind::Eval, "empty disjunction", self.nodes[n].decl_span.unwrap_or_default()),
             },
             1 => match uniq.pop() {
-                Some((v, d)) => {
-                    self.nodes[n].leaf_default = d;
+                Some((v, dflt)) => {
+                    // a default that survives from a marked disjunction stays one ("is"); a leaf
+                    // left after the defaults were eliminated is an unmarked value ("maybe")
+                    self.nodes[n].leaf_default = if !dflt {
+                        leaf::NOT
+                    } else if d.has_default || any_explicit {
+                        leaf::IS
+                    } else {
+                        leaf::MAYBE
+                    };
                     v
                 }
                 None => Val::Top,
