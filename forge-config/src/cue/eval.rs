@@ -359,6 +359,9 @@ struct Group<'a> {
     /// use of the literal (a definition instantiated many times builds its set once).
     sets: Vec<Labels<'a>>,
     open: bool,
+    /// An embedding scope (see [`Ev::process_struct`]): it records the labels declared in a
+    /// struct literal with embeddings and in everything embedded, and restricts nothing itself.
+    scope: bool,
     /// Dynamic labels and pattern constraints, which most groups do not have.
     more: Option<Box<GroupMore>>,
 }
@@ -368,6 +371,9 @@ struct GroupMore {
     /// Other allowed labels (dynamic labels, embedded structs' labels).
     labels: NameSet,
     patterns: Vec<(Val, bool)>,
+    /// Embedding scopes whose labels this group also allows (a definition embedded in a
+    /// literal is closed over the literal's and its fellow embeddings' fields, at every depth).
+    scopes: Vec<GroupId>,
 }
 
 impl Group<'_> {
@@ -902,6 +908,8 @@ pub(crate) struct Ev<'a> {
     arc_counter: u32,
     /// The (node, copied node) pairs of the copies under way.
     copying: Vec<(NodeId, NodeId)>,
+    /// The embedding scope of the embedding being processed, if any (see `process_struct`).
+    embedding_scope: Option<GroupId>,
 }
 
 /// Working buffers of the field-order sort, kept between calls to avoid allocating per struct.
@@ -1046,6 +1054,7 @@ fn evaluate_root<'a>(
         or_scratch: Vec::new(),
         arc_counter: 0,
         copying: Vec::new(),
+        embedding_scope: None,
     };
     let root = ev.new_node(None, None, false).map_err(|f| fatal_diag(f, files))?;
     // package scope: union of all top-level names
@@ -1232,7 +1241,39 @@ impl<'a> Ev<'a> {
         }
         let d = self.new_group();
         self.derived.insert((g, label), d);
+        // a field of an embedding scope is one too, and a group linked to scopes links to
+        // their fields' scopes
+        self.groups[d].scope = self.groups[g].scope;
+        let scopes = self.groups[g].more.as_deref().map(|m| m.scopes.clone()).unwrap_or_default();
+        if !scopes.is_empty() {
+            let derived: Vec<GroupId> = scopes.iter().map(|&sc| self.derive(sc, label)).collect();
+            self.groups[d].more().scopes = derived;
+        }
         d
+    }
+
+    /// Whether group `g` allows `label`: its own labels and patterns, or those declared in an
+    /// embedding scope it is linked to.
+    fn group_allows(&mut self, g: GroupId, label: &str, depth: usize) -> R<bool> {
+        let grp = &self.groups[g];
+        if grp.allows(label) {
+            return Ok(true);
+        }
+        let pats: Vec<Val> = grp.patterns().iter().map(|p| p.0.clone()).collect();
+        for p in pats {
+            if self.label_matches(label, &p)? {
+                return Ok(true);
+            }
+        }
+        let scopes = self.groups[g].more.as_deref().map(|m| m.scopes.clone()).unwrap_or_default();
+        if depth < 32 {
+            for sc in scopes {
+                if self.group_allows(sc, label, depth + 1)? {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
     }
 
     /// The names a struct literal declares (what its scope resolves), cached per literal.
@@ -1757,6 +1798,9 @@ impl<'a> Ev<'a> {
         let mut new_groups = Vec::new();
         let extra = if self.is_defish(v) {
             let g = self.new_group();
+            if let Some(sc) = self.embedding_scope {
+                self.groups[g].more().scopes.push(sc);
+            }
             new_groups.push(g);
             Some(g)
         } else {
@@ -1808,6 +1852,23 @@ impl<'a> Ev<'a> {
             // the first literal sizes the arcs exactly (most nodes get all fields from one)
             self.nodes[n].arcs.entries.reserve_exact(decls.len());
         }
+        // A literal with embeddings gets an embedding scope: its own fields and everything it
+        // embeds record their labels there, at every depth, and each definition it embeds is
+        // linked to it, so that `{#A, e: {x: 1}}` and `{#A, #C}` allow the union of what they
+        // declare (CUE closes an embedded definition over its embedding literal).
+        let scope = has_embed.then(|| {
+            let sc = self.new_group();
+            self.groups[sc].scope = true;
+            sc
+        });
+        let with_scope: Groups;
+        let groups = match scope {
+            Some(sc) => {
+                with_scope = groups.iter().copied().chain(std::iter::once(sc)).collect();
+                &with_scope
+            }
+            None => groups,
+        };
         for g in groups.iter() {
             if !self.nodes[n].groups.contains(g) {
                 self.nodes[n].groups.push(*g);
@@ -1849,8 +1910,11 @@ impl<'a> Ev<'a> {
                     match d {
                         Decl::Ellipsis(..) if pass == 0 => open = true,
                         Decl::Embed(e) if pass == 1 => {
-                            let g = self.process_expr(n, e, f, groups)?;
-                            new_groups.extend(g);
+                            // definitions copied while embedding are linked to the scope
+                            let saved = std::mem::replace(&mut self.embedding_scope, scope);
+                            let g = self.process_expr(n, e, f, groups);
+                            self.embedding_scope = saved;
+                            new_groups.extend(g?);
                         }
                         _ => {}
                     }
@@ -2305,19 +2369,10 @@ impl<'a> Ev<'a> {
             }
             for gi in 0..ngroups {
                 let Some(&g) = self.nodes[n].groups.get(gi) else { break };
-                let grp = &self.groups[g];
-                if grp.allows(label) {
+                if self.groups[g].scope || self.group_allows(g, label, 0)? {
                     continue;
                 }
-                let pats: Vec<Val> = grp.patterns().iter().map(|p| p.0.clone()).collect();
-                let mut ok = false;
-                for p in pats {
-                    if self.label_matches(label, &p)? {
-                        ok = true;
-                        break;
-                    }
-                }
-                if !ok {
+                {
                     let sp = self.nodes[c].decl_span.unwrap_or_default();
                     let mut path = self.path_of(n);
                     if !path.is_empty() {
