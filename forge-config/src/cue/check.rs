@@ -4,47 +4,20 @@ use super::ast::{BinOp, Clause, Comprehension, Decl, Expr, ExprKind, File, Label
 use super::diag::{Diagnostic, DiagnosticKind};
 use super::source::{SourceFile, Span};
 
-fn uses_expr(e: &Expr<'_>, name: &str) -> bool {
-    match &e.kind {
-        ExprKind::Ident(n) => ***n == *name,
-        ExprKind::Str(parts) => parts.iter().any(|p| matches!(p, StrPart::Expr(x) if uses_expr(x, name))),
-        ExprKind::Struct(d) => uses_decls(d, name),
-        ExprKind::List(items) => items.iter().any(|i| match i {
-            ListElem::Expr(x) => uses_expr(x, name),
-            ListElem::Ellipsis(x) => x.as_ref().is_some_and(|x| uses_expr(x, name)),
-            ListElem::Comprehension(c) => uses_comp(c, name),
-        }),
-        ExprKind::Selector(x, _) => uses_expr(x, name),
-        ExprKind::Index(a, b) => uses_expr(a, name) || uses_expr(b, name),
-        ExprKind::Call(c) => uses_expr(&c.0, name) || c.1.iter().any(|a| uses_expr(a, name)),
-        ExprKind::Unary(_, x) | ExprKind::Paren(x) => uses_expr(x, name),
-        ExprKind::Binary(_, a, b) => uses_expr(a, name) || uses_expr(b, name),
-        _ => false,
+/// Whether `name` is referenced (as an identifier) anywhere in `e`.
+fn uses_expr<'a>(e: &'a Expr<'a>, name: &str) -> bool {
+    if let ExprKind::Ident(n) = &e.kind {
+        return ***n == *name;
     }
+    let mut found = false;
+    expr_children(e, &mut |c| found = found || uses_expr(c, name));
+    found
 }
 
-fn uses_comp(c: &Comprehension<'_>, name: &str) -> bool {
-    c.clauses.iter().any(|cl| match cl {
-        Clause::For(_, _, e) | Clause::If(e) | Clause::Let(_, e) => uses_expr(e, name),
-    }) || uses_expr(c.body, name)
-}
-
-fn uses_decls(decls: &[Decl<'_>], name: &str) -> bool {
-    decls.iter().any(|d| match d {
-        Decl::Field(f) => {
-            uses_expr(&f.value, name)
-                || match &f.label.kind {
-                    LabelKind::Dynamic(e) => uses_expr(e, name),
-                    LabelKind::Pattern(pe) => uses_expr(&pe.0, name),
-                    LabelKind::Name(_) => false,
-                }
-        }
-        Decl::Embed(e) => uses_expr(e, name),
-        Decl::Let(l) => uses_expr(&l.expr, name),
-        Decl::Ellipsis(e, _) => e.as_ref().is_some_and(|e| uses_expr(e, name)),
-        Decl::Comprehension(c) => uses_comp(c, name),
-        Decl::Attribute(_) => false,
-    })
+fn uses_decls<'a>(decls: &'a [Decl<'a>], name: &str) -> bool {
+    let mut found = false;
+    decl_children(decls, &mut |e| found = found || uses_expr(e, name));
+    found
 }
 
 fn check_decls(decls: &[Decl<'_>], scope: &[&[Decl<'_>]], files: &[SourceFile]) -> Option<Diagnostic> {
