@@ -598,6 +598,19 @@ struct Cold<'a> {
 }
 
 impl Cold<'_> {
+    /// Holds nothing an evaluation of the node would add (attributes come with the
+    /// declarations).
+    fn is_pristine(&self) -> bool {
+        self.lists.is_empty()
+            && self.disjs.is_empty()
+            && self.choices.is_none()
+            && self.disj_seen == 0
+            && self.patterns.is_empty()
+            && self.comps.is_empty()
+            && self.deferred.is_empty()
+            && self.seqs.is_empty()
+    }
+
     /// Keeps only what survives a reset of the node: its attributes and chosen disjuncts.
     fn keep_reset_state(&mut self) {
         let attrs = std::mem::take(&mut self.attrs);
@@ -788,9 +801,22 @@ impl<'a> Node<'a> {
 
 /// Node storage: fixed-size chunks, so that growing never moves (and transiently doubles)
 /// the nodes already created.
+///
+/// While a top-level field is exported in streaming mode (see [`Ev::export_streamed`]) the
+/// store also watches for mutable access to the nodes that existed before the field's
+/// evaluation started (ids below `floor`, except `exempt`, the field itself): only when none
+/// was touched can the nodes created since be dropped ([`Nodes::truncate`]).
 struct Nodes<'a> {
     chunks: Vec<Vec<Node<'a>>>,
     len: usize,
+    /// Nodes below this id are watched (0: nothing is).
+    floor: u32,
+    /// The one watched node that may change.
+    exempt: u32,
+    /// A watched node was borrowed mutably since the floor was set.
+    touched: bool,
+    /// Emptied chunks kept for reuse after a truncation.
+    spare: Vec<Vec<Node<'a>>>,
 }
 
 /// Nodes per chunk of [`Nodes`] (a power of two).
@@ -798,7 +824,7 @@ const NODE_CHUNK: usize = 256;
 
 impl<'a> Nodes<'a> {
     fn new() -> Self {
-        Nodes { chunks: Vec::new(), len: 0 }
+        Nodes { chunks: Vec::new(), len: 0, floor: 0, exempt: u32::MAX, touched: false, spare: Vec::new() }
     }
 
     fn len(&self) -> usize {
@@ -807,12 +833,46 @@ impl<'a> Nodes<'a> {
 
     fn push(&mut self, n: Node<'a>) {
         if self.len.is_multiple_of(NODE_CHUNK) {
-            self.chunks.push(Vec::with_capacity(NODE_CHUNK));
+            let chunk = self.spare.pop().unwrap_or_else(|| Vec::with_capacity(NODE_CHUNK));
+            self.chunks.push(chunk);
         }
         if let Some(c) = self.chunks.last_mut() {
             c.push(n);
         }
         self.len += 1;
+    }
+
+    /// Starts watching the nodes that exist now, except `exempt`.
+    fn watch(&mut self, exempt: NodeId) {
+        self.floor = self.len as u32;
+        self.exempt = exempt;
+        self.touched = false;
+    }
+
+    /// Stops watching.
+    fn unwatch(&mut self) {
+        self.floor = 0;
+        self.exempt = u32::MAX;
+        self.touched = false;
+    }
+
+    /// Drops the nodes from id `len` on, keeping their chunks' memory for the next ones.
+    fn truncate(&mut self, len: usize) {
+        while self.len > len {
+            let base = self.chunks.len().saturating_sub(1) * NODE_CHUNK;
+            let keep = len.saturating_sub(base);
+            let Some(last) = self.chunks.last_mut() else { break };
+            if keep > 0 {
+                last.truncate(keep);
+                self.len = len;
+            } else {
+                self.len -= last.len();
+                if let Some(mut c) = self.chunks.pop() {
+                    c.clear();
+                    self.spare.push(c);
+                }
+            }
+        }
     }
 }
 
@@ -826,6 +886,9 @@ impl<'a> std::ops::Index<NodeId> for Nodes<'a> {
 
 impl std::ops::IndexMut<NodeId> for Nodes<'_> {
     fn index_mut(&mut self, i: NodeId) -> &mut Self::Output {
+        if i < self.floor && i != self.exempt {
+            self.touched = true;
+        }
         let i = i as usize;
         &mut self.chunks[i / NODE_CHUNK][i % NODE_CHUNK]
     }
@@ -834,32 +897,63 @@ impl std::ops::IndexMut<NodeId> for Nodes<'_> {
 /// Environments or closedness groups indexed by `u32` ids (half the size of `usize` in the
 /// conjuncts and nodes that refer to them). Their number is bounded by the step limit, far
 /// below `u32::MAX`.
-struct IdVec<T>(Vec<T>);
+///
+/// Like [`Nodes`], it can watch the elements that exist at a point for mutable access, so
+/// that the ones added since can be dropped when nothing older changed.
+struct IdVec<T> {
+    items: Vec<T>,
+    /// Elements below this id are watched (0: none).
+    floor: u32,
+    /// A watched element was borrowed mutably since the floor was set.
+    touched: bool,
+}
 
 impl<T> IdVec<T> {
+    fn new() -> Self {
+        IdVec { items: Vec::new(), floor: 0, touched: false }
+    }
+
     /// The id the next pushed element gets.
     fn next_id(&self) -> u32 {
-        self.0.len() as u32
+        self.items.len() as u32
     }
 
     /// Appends an element and returns its id.
     fn push(&mut self, v: T) -> u32 {
         let id = self.next_id();
-        self.0.push(v);
+        self.items.push(v);
         id
+    }
+
+    /// Starts watching the elements that exist now.
+    fn watch(&mut self) {
+        self.floor = self.next_id();
+        self.touched = false;
+    }
+
+    fn unwatch(&mut self) {
+        self.floor = 0;
+        self.touched = false;
+    }
+
+    fn truncate(&mut self, len: u32) {
+        self.items.truncate(len as usize);
     }
 }
 
 impl<T> std::ops::Index<u32> for IdVec<T> {
     type Output = T;
     fn index(&self, i: u32) -> &T {
-        &self.0[i as usize]
+        &self.items[i as usize]
     }
 }
 
 impl<T> std::ops::IndexMut<u32> for IdVec<T> {
     fn index_mut(&mut self, i: u32) -> &mut T {
-        &mut self.0[i as usize]
+        if i < self.floor {
+            self.touched = true;
+        }
+        &mut self.items[i as usize]
     }
 }
 
@@ -910,6 +1004,26 @@ pub(crate) struct Ev<'a> {
     copying: Vec<(NodeId, NodeId)>,
     /// The embedding scope of the embedding being processed, if any (see `process_struct`).
     embedding_scope: Option<GroupId>,
+    /// In streaming export, the root: finalizing it leaves its fields to the export, which
+    /// evaluates them one at a time (see [`Ev::export_streamed`]).
+    stream_root: OptId,
+    /// While a streamed field is evaluated, the derived-group cache entries added (removed
+    /// again when the field's nodes are dropped).
+    derived_log: Option<Vec<(GroupId, Lbl<'a>)>>,
+    /// Top-level fields whose evaluation the streaming export dropped.
+    dropped: usize,
+}
+
+/// What [`Ev::export_streamed`] needs to drop a top-level field's evaluation again: the
+/// store sizes before it, and what the field's own node held.
+struct Checkpoint {
+    field: NodeId,
+    nodes: usize,
+    envs: u32,
+    groups: u32,
+    conjs: usize,
+    attrs: usize,
+    had_cold: bool,
 }
 
 /// Working buffers of the field-order sort, kept between calls to avoid allocating per struct.
@@ -943,7 +1057,7 @@ pub(crate) fn evaluate<'a>(
     asts: &'a [ast::File<'a>],
     opts: &'a EvalOptions,
 ) -> Result<Value, Diagnostics> {
-    let (mut ev, root) = evaluate_root(arena, files, asts, opts)?;
+    let (mut ev, root) = evaluate_root(arena, files, asts, opts, false)?;
     let mut errs = Vec::new();
     let v = match ev.build_public(root, &mut String::new(), &mut errs, 0) {
         Ok(v) => v,
@@ -960,28 +1074,48 @@ pub(crate) fn evaluate<'a>(
 /// [`evaluate`] followed by [`Value::to_json_string`], so the text and the errors (every
 /// error of the tree first, else the first incomplete value in export order) are identical,
 /// at a fraction of the memory (the `Value` tree alone is about 20× the input).
+///
+/// The top-level fields are streamed: each is evaluated, written, and its evaluation dropped
+/// again when nothing else saw it (see [`Ev::export_streamed`]), so a large configuration of
+/// independent top-level values never holds all their nodes at once.
 pub(crate) fn export_json<'a>(
     arena: &'a Arena,
     files: &'a [SourceFile],
     asts: &'a [ast::File<'a>],
     opts: &'a EvalOptions,
 ) -> Result<String, Diagnostics> {
-    let (mut ev, root) = evaluate_root(arena, files, asts, opts)?;
+    export_json_with(arena, files, asts, opts, true).0
+}
+
+/// [`export_json`], streaming the top-level fields or not; also returns how many top-level
+/// fields had their evaluation dropped.
+fn export_json_with<'a>(
+    arena: &'a Arena,
+    files: &'a [SourceFile],
+    asts: &'a [ast::File<'a>],
+    opts: &'a EvalOptions,
+    stream: bool,
+) -> (Result<String, Diagnostics>, usize) {
+    let (mut ev, root) = match evaluate_root(arena, files, asts, opts, stream) {
+        Ok(r) => r,
+        Err(d) => return (Err(d), 0),
+    };
     let total: usize = files.iter().map(|f| f.text().len()).sum();
     let mut w =
         JsonOut { out: String::with_capacity(total * 2 + 16), path: String::new(), errs: Vec::new(), incomplete: None };
     if let Err(f) = ev.export_node(root, &mut w, 0, Some(0)) {
-        return Err(fatal_diag(f, files));
+        return (Err(fatal_diag(f, files)), ev.dropped);
     }
+    let dropped = ev.dropped;
     drop(ev);
     if !w.errs.is_empty() {
-        return Err(Diagnostics(w.errs));
+        return (Err(Diagnostics(w.errs)), dropped);
     }
     if let Some(d) = w.incomplete {
-        return Err(Diagnostics::one(d));
+        return (Err(Diagnostics::one(d)), dropped);
     }
     w.out.push('\n');
-    Ok(w.out)
+    (Ok(w.out), dropped)
 }
 
 /// Output state of [`Ev::export_node`].
@@ -1008,6 +1142,7 @@ fn evaluate_root<'a>(
     files: &'a [SourceFile],
     asts: &'a [ast::File<'a>],
     opts: &'a EvalOptions,
+    stream: bool,
 ) -> Result<(Ev<'a>, NodeId), Diagnostics> {
     // package consistency
     let mut pkg: Option<&str> = None;
@@ -1034,8 +1169,8 @@ fn evaluate_root<'a>(
         files,
         opts,
         nodes: Nodes::new(),
-        envs: IdVec(Vec::with_capacity(total / 64)),
-        groups: IdVec(Vec::new()),
+        envs: IdVec { items: Vec::with_capacity(total / 64), ..IdVec::new() },
+        groups: IdVec::new(),
         derived: HashMap::default(),
         names_cache: HashMap::default(),
         labels_cache: HashMap::default(),
@@ -1055,8 +1190,14 @@ fn evaluate_root<'a>(
         arc_counter: 0,
         copying: Vec::new(),
         embedding_scope: None,
+        stream_root: OptId::NONE,
+        derived_log: None,
+        dropped: 0,
     };
     let root = ev.new_node(None, None, false).map_err(|f| fatal_diag(f, files))?;
+    if stream {
+        ev.stream_root = OptId(root);
+    }
     // package scope: union of all top-level names
     let mut all = NameSet::default();
     for a in asts {
@@ -1241,6 +1382,9 @@ impl<'a> Ev<'a> {
         }
         let d = self.new_group();
         self.derived.insert((g, label), d);
+        if let Some(log) = &mut self.derived_log {
+            log.push((g, label));
+        }
         // a field of an embedding scope is one too, and a group linked to scopes links to
         // their fields' scopes
         self.groups[d].scope = self.groups[g].scope;
@@ -2324,7 +2468,8 @@ impl<'a> Ev<'a> {
         };
         let is_err = matches!(value, Val::Err(_));
         self.nodes[n].value = value;
-        if !is_err {
+        // (a streamed root's fields are finalized one at a time by the export)
+        if !is_err && self.stream_root.get() != Some(n) {
             let len = self.nodes[n].arcs.len();
             for i in 0..len {
                 let Some(&(_, c)) = self.nodes[n].arcs.entries.get(i) else { break };
@@ -3774,6 +3919,90 @@ impl Ev<'_> {
     /// [`Ev::build_public`] + JSON export in one walk. `indent` is the JSON nesting depth of
     /// a value that is exported, `None` for one only checked for errors (definitions,
     /// hidden and optional fields, and their subtrees).
+    /// Exports one field of the streamed root (see `export_json`), then forgets its
+    /// evaluation when nothing else can see it: when no node, environment or closedness group
+    /// that existed before changed, and every node created since hangs below the field, the
+    /// nodes, environments and groups created since are dropped and the field is reset to
+    /// unevaluated (a later reference evaluates it again, to the same value). Peak memory is
+    /// then that of the largest top-level field rather than of the whole configuration, and
+    /// the next field reuses the memory while it is still in cache.
+    fn export_streamed(&mut self, c: NodeId, w: &mut JsonOut, depth: usize, indent: Option<usize>) -> R<()> {
+        let cp = self.checkpoint(c);
+        let r = self.export_node(c, w, depth, indent);
+        if let Some(cp) = cp
+            && r.is_ok()
+            && self.private_evaluation(&cp)
+        {
+            if let Some(log) = self.derived_log.take() {
+                for k in log {
+                    self.derived.remove(&k);
+                }
+            }
+            self.nodes.truncate(cp.nodes);
+            self.envs.truncate(cp.envs);
+            self.groups.truncate(cp.groups);
+            self.reset(c);
+            self.dropped += 1;
+            let node = &mut self.nodes[c];
+            match &mut node.x {
+                Some(_) if !cp.had_cold => node.x = None,
+                Some(x) => {
+                    x.attrs.truncate(cp.attrs);
+                    x.choices = None;
+                }
+                None => {}
+            }
+        }
+        self.nodes.unwatch();
+        self.envs.unwatch();
+        self.groups.unwatch();
+        self.derived_log = None;
+        r
+    }
+
+    /// Starts watching the stores before field `c` of the streamed root is evaluated, when
+    /// it has not been evaluated yet (it may have been, by a reference from a field before).
+    fn checkpoint(&mut self, c: NodeId) -> Option<Checkpoint> {
+        let node = &self.nodes[c];
+        let pristine = node.state == St::New
+            && node.arcs.len() == 0
+            && node.groups.is_empty()
+            && node.copied.is_empty()
+            && node.redirect.get().is_none()
+            && node.x.as_deref().is_none_or(Cold::is_pristine);
+        if !pristine {
+            return None;
+        }
+        let cp = Checkpoint {
+            field: c,
+            nodes: self.nodes.len(),
+            envs: self.envs.next_id(),
+            groups: self.groups.next_id(),
+            conjs: node.conjs.len(),
+            attrs: node.attrs().len(),
+            had_cold: node.x.is_some(),
+        };
+        self.nodes.watch(c);
+        self.envs.watch();
+        self.groups.watch();
+        self.derived_log = Some(Vec::new());
+        Some(cp)
+    }
+
+    /// Whether the evaluation since `cp` only built the field's own subtree.
+    fn private_evaluation(&self, cp: &Checkpoint) -> bool {
+        if self.nodes.touched || self.envs.touched || self.groups.touched {
+            return false;
+        }
+        let node = &self.nodes[cp.field];
+        if node.state != St::Done || node.conjs.len() != cp.conjs {
+            return false;
+        }
+        let floor = cp.nodes as NodeId;
+        (floor..self.nodes.len() as NodeId)
+            .all(|id| self.nodes[id].parent.get().is_some_and(|p| p >= floor || p == cp.field))
+    }
+
     fn export_node(&mut self, n: NodeId, w: &mut JsonOut, depth: usize, indent: Option<usize>) -> R<()> {
         let (v, span) = self.final_value(n, depth)?;
         self.export_val(v, span, w, depth, indent)
@@ -3879,6 +4108,8 @@ impl Ev<'_> {
                         // not exported and not walked, as in `build_public`
                     } else if missing_required {
                         self.note_incomplete(w, Some(fspan), &format!("required field {label} not present"), child);
+                    } else if self.stream_root.get() == Some(m) {
+                        self.export_streamed(c, w, depth + 1, child)?;
                     } else {
                         self.export_node(c, w, depth + 1, child)?;
                     }
@@ -4026,5 +4257,86 @@ mod size_tests {
         assert!(std::mem::size_of::<Val>() <= 24);
         assert!(std::mem::size_of::<Expr<'static>>() <= 40, "Expr: {}", std::mem::size_of::<Expr<'static>>());
         assert!(std::mem::size_of::<Decl<'static>>() <= 112, "Decl: {}", std::mem::size_of::<Decl<'static>>());
+    }
+}
+
+#[cfg(test)]
+mod stream_tests {
+    use super::*;
+
+    /// Exports `text` streamed and not streamed: the results must be identical (text, or
+    /// error messages); returns how many top-level fields the streamed run dropped.
+    fn both(text: &str) -> usize {
+        let files = [SourceFile::new("t.cue", text)];
+        let opts = EvalOptions::strict();
+        let run = |stream: bool| {
+            let arena = Arena::new();
+            let asts = match super::super::parse_all(&arena, &files, &opts) {
+                Ok(a) => a,
+                Err(d) => panic!("{text}: does not parse: {d}"),
+            };
+            let (r, dropped) = export_json_with(&arena, &files, &asts, &opts, stream);
+            (r.map_err(|d| d.to_string()), dropped)
+        };
+        let (streamed, dropped) = run(true);
+        let (whole, none) = run(false);
+        assert_eq!(streamed, whole, "{text}");
+        assert_eq!(none, 0);
+        dropped
+    }
+
+    #[test]
+    fn independent_top_level_fields_are_dropped_after_export() {
+        let text = "#S: {a: int, b: *1 | 2, c?: string}\np0: #S & {a: 1}\np1: #S & {a: 2, b: 2}\np2: {x: [1, 2], y: {z: \"q\"}}\n";
+        // #S is evaluated by the first reference (p0 touches it); p1 and p2 stay private
+        assert!(both(text) >= 2, "{text}");
+    }
+
+    #[test]
+    fn a_dropped_field_referenced_later_is_evaluated_again() {
+        for text in [
+            "a: {x: 1, y: x + 1}\nb: {z: a.y, w: a}\nc: [for k, v in a {k}]\n",
+            "#D: {n: int, m: n * 2}\np: #D & {n: 1}\nq: #D & {n: 2}\nr: p.m + q.m\n",
+            "a: {x: 1}\nb: a & {y: 2}\nc: b & a\n",
+            "a: b: c: d: {e: 1}\nx: a.b.c.d & {f: 2}\ny: a.b\n",
+            "l: [1, 2, {a: 3}]\nm: l[2].a\nn: l\n",
+            "_h: {x: 1}\na: _h.x\n#d: {y: 1}\nb: #d.y\n",
+            "a: {x: 1} @foo(bar)\nb: a\nc: {d: a.x} @baz()\n",
+            "a: {s: \"v\", t: \"\\(s)-x\"}\nb: {u: a.t}\nc: a\n",
+        ] {
+            // the first field is dropped after its export, then evaluated again for a later one
+            assert!(both(text) >= 1, "{text}");
+        }
+    }
+
+    #[test]
+    fn forward_references_lets_patterns_and_comprehensions_agree() {
+        for text in [
+            "a: b.x\nb: {x: 1, y: a}\n",
+            "let L = {v: 1}\na: L & {w: 2}\nb: L.v\n",
+            "a: *{x: 1} | {y: 2}\nb: a.x\n",
+            "for k, v in src {\"\\(k)x\": v}\nsrc: {a: 1, b: 2}\n",
+            "[string]: {k: 1}\na: {}\nb: a.k\n",
+            "a: {x: 1, y: a.x}\nb: a.y\n",
+            "#A: {x: int}\na: #A & {x: 1}\nb: a & {x: 1}\n",
+            "a: {x: [for i in [1, 2, 3] {i * 2}]}\nb: a.x[1]\n",
+        ] {
+            both(text);
+        }
+    }
+
+    #[test]
+    fn errors_and_incomplete_values_agree() {
+        for text in [
+            "a: {x: 1}\nb: a & {x: 2}\n",
+            "a: {x: int}\nb: a.x + 1\n",
+            "a: b\nb: a\n",
+            "a: {x: b.y}\nb: {y: a.x}\n",
+            "#A: {x: int}\na: #A & {x: 1, y: 2}\nb: a.x\n",
+            "a: {x: 1}\nb: {y: 2}\nc: a & b & {x: 3}\n",
+            "a: {r!: int}\nb: a\n",
+        ] {
+            both(text);
+        }
     }
 }
