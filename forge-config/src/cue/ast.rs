@@ -64,6 +64,13 @@ pub struct File<'a> {
     /// Whether a default mark `*x` may stand outside a disjunction (the parser counted more
     /// marks than disjunction alternatives with one); the evaluator then checks the tree.
     pub(crate) unplaced_defaults: bool,
+    /// Bit `i` set: some declaration may bind the name of the `i`-th predeclared basic type
+    /// (`int`, `float`, `number`, `string`, `bytes`, `bool`), which the evaluator must then
+    /// resolve through the scopes.
+    pub(crate) bound_basic: u8,
+    /// Whether the file has a `let` declaration or a label alias, which
+    /// `check::unused_lets` must look at.
+    pub(crate) has_lets: bool,
 }
 
 /// `import "path"` or `import name "path"`.

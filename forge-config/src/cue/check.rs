@@ -115,6 +115,9 @@ fn field_named_expr(e: &Expr<'_>, name: &str) -> Option<super::source::Span> {
 
 /// Reports the first `let` or alias that nothing references (CUE rejects those).
 pub(crate) fn unused_lets(asts: &[File<'_>], files: &[SourceFile]) -> Option<Diagnostic> {
+    if !asts.iter().any(|a| a.has_lets) {
+        return None;
+    }
     let all: Vec<&[Decl<'_>]> = asts.iter().map(|a| a.decls).collect();
     for a in asts {
         if let Some(d) = check_decls(a.decls, &all, files) {
@@ -124,10 +127,27 @@ pub(crate) fn unused_lets(asts: &[File<'_>], files: &[SourceFile]) -> Option<Dia
     None
 }
 
-/// Which of `names` some declaration of the files binds: a field label (quoted or not), an
-/// alias, a `let`, a comprehension variable or an import name. Bit `i` is set when `names[i]`
-/// is bound anywhere. The evaluator resolves a predeclared identifier that no file binds
-/// without walking the scopes, which cannot find it.
+/// Which predeclared basic types some declaration of the files binds: a field label (quoted
+/// or not), an alias, a `let`, a comprehension variable or an import name. Bit `i` is set
+/// when `names[i]` (the `i`-th basic type, in the order the parser notes them) may be bound.
+/// The evaluator resolves a predeclared identifier that no file binds without walking the
+/// scopes, which cannot find it. The parser noted the declarations as it made them; only the
+/// import names are looked at here.
+pub(crate) fn bound_basic_types(asts: &[File<'_>], names: &[&str]) -> u64 {
+    let mut mask = 0u64;
+    for a in asts {
+        mask |= u64::from(a.bound_basic);
+        for imp in &a.imports {
+            if let Some(i) = names.iter().position(|x| *x == imp.name) {
+                mask |= 1 << i;
+            }
+        }
+    }
+    mask
+}
+
+/// The same by walking the trees: the reference the parser's notes are tested against.
+#[cfg(test)]
 pub(crate) fn bound_names(asts: &[File<'_>], names: &[&str]) -> u64 {
     let mut mask = 0u64;
     let mut note = |n: &str| {
@@ -142,6 +162,7 @@ pub(crate) fn bound_names(asts: &[File<'_>], names: &[&str]) -> u64 {
     mask
 }
 
+#[cfg(test)]
 fn bound_in_decls(decls: &[Decl<'_>], note: &mut impl FnMut(&str)) {
     for d in decls {
         match d {
@@ -161,6 +182,7 @@ fn bound_in_decls(decls: &[Decl<'_>], note: &mut impl FnMut(&str)) {
     decl_children(decls, &mut |e| bound_in_expr(e, note));
 }
 
+#[cfg(test)]
 fn bound_in_clauses(c: &Comprehension<'_>, note: &mut impl FnMut(&str)) {
     for cl in c.clauses {
         match cl {
@@ -174,6 +196,7 @@ fn bound_in_clauses(c: &Comprehension<'_>, note: &mut impl FnMut(&str)) {
     }
 }
 
+#[cfg(test)]
 fn bound_in_expr(e: &Expr<'_>, note: &mut impl FnMut(&str)) {
     match &e.kind {
         // the declarations' own walk covers their expressions
@@ -286,4 +309,81 @@ pub(crate) fn misplaced_defaults(asts: &[File<'_>], files: &[SourceFile]) -> Opt
             .with_span(span, files)
             .with_hint("a default `*value` must be one alternative of a disjunction, as in `*value | other`")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn has_let_or_alias(decls: &[Decl<'_>]) -> bool {
+        let mut found = false;
+        for d in decls {
+            match d {
+                Decl::Let(_) => found = true,
+                Decl::Field(f) if f.label.alias.is_some() => found = true,
+                _ => {}
+            }
+        }
+        decl_children(decls, &mut |e| found |= expr_has_let_or_alias(e));
+        found
+    }
+
+    fn expr_has_let_or_alias(e: &Expr<'_>) -> bool {
+        if let ExprKind::Struct(d) = &e.kind {
+            return has_let_or_alias(d);
+        }
+        let mut found = false;
+        expr_children(e, &mut |c| found |= expr_has_let_or_alias(c));
+        found
+    }
+
+    /// The parser's notes (basic type names bound, `let`s and aliases present) cover what a
+    /// walk of the tree finds, on every case of the conformance corpus and a few more: a
+    /// missed note would resolve a shadowed `int` to the basic type, or skip the unused-let
+    /// check.
+    #[test]
+    fn parser_notes_cover_the_tree_walks() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance");
+        let mut texts: Vec<String> = std::fs::read_dir(&dir)
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "cue"))
+                    .filter_map(|p| std::fs::read_to_string(p).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(texts.len() > 150, "conformance corpus not found in {}", dir.display());
+        for extra in [
+            "int: 1\na: int",
+            "\"string\": 1\nb: string",
+            "\"bo\\u006fl\": 1\nb: bool",
+            "a: {let number = 1, b: number}",
+            "X=float: 1\na: X",
+            "[bytes=string]: {}",
+            "a: [for int, string in [1] {int}]",
+            "a: {for k, v in {} let bool = 1 {x: bool}}",
+            "a: \"\\({let float = 2, b: float}.b)\"",
+        ] {
+            texts.push(extra.to_string());
+        }
+        let names = ["int", "float", "number", "string", "bytes", "bool"];
+        let mut bound_seen = 0;
+        for text in &texts {
+            let arena = crate::cue::ast::Arena::new();
+            let opts = crate::cue::EvalOptions::strict();
+            let Ok(file) = crate::cue::parser::parse(text, &arena, crate::cue::source::FileId(0), &opts.parse) else {
+                continue;
+            };
+            let files = std::slice::from_ref(&file);
+            let walked = bound_names(files, &names);
+            let noted = bound_basic_types(files, &names);
+            assert_eq!(walked & !noted, 0, "parser missed a bound basic type name in:\n{text}");
+            bound_seen += u32::from(walked != 0);
+            if has_let_or_alias(file.decls) {
+                assert!(file.has_lets, "parser missed a let or alias in:\n{text}");
+            }
+        }
+        assert!(bound_seen >= 9, "the extra cases bind basic type names");
+    }
 }

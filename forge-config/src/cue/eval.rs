@@ -994,7 +994,7 @@ pub(crate) struct Ev<'a> {
     /// alternative), shared instead of allocated per conflict.
     quiet_conflict: Rc<EvalErr>,
     /// Bit `i` is set when a declaration binds the name of `BASIC_TYPES[i]` somewhere
-    /// ([`super::check::bound_names`]); an unbound one resolves without a scope walk.
+    /// ([`super::check::bound_basic_types`]); an unbound one resolves without a scope walk.
     basic_bound: u64,
     /// Reused buffer for the flattened alternatives of a disjunction.
     or_scratch: Vec<(&'a Expr<'a>, bool)>,
@@ -1185,7 +1185,7 @@ fn evaluate_root<'a>(
         order_scratch: OrderScratch::default(),
         basic_types: BASIC_TYPES.iter().map(|(_, kk)| Val::Basic(*kk, Rc::new(Vec::new()))).collect(),
         quiet_conflict: Rc::new(EvalErr { path: None, kind: DiagnosticKind::Eval, msg: String::new(), span: None }),
-        basic_bound: super::check::bound_names(asts, &BASIC_TYPES.map(|(n, _)| n)),
+        basic_bound: super::check::bound_basic_types(asts, &BASIC_TYPES.map(|(n, _)| n)),
         or_scratch: Vec::new(),
         arc_counter: 0,
         copying: Vec::new(),

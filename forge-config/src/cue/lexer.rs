@@ -41,8 +41,16 @@ pub(crate) mod kw {
     pub const NULL: Sym = 6;
     pub const TRUE: Sym = 7;
     pub const FALSE: Sym = 8;
+    /// The predeclared basic types, interned up front so that the parser can tell a
+    /// declaration binding one of their names by its symbol (`INT..=BOOL`, in the evaluator's
+    /// `BASIC_TYPES` order). They are not keywords.
+    pub const INT: Sym = 9;
+    pub const BOOL: Sym = 14;
     /// In symbol order.
-    pub const WORDS: [&str; 9] = ["package", "import", "for", "if", "let", "in", "null", "true", "false"];
+    pub const WORDS: [&str; 15] = [
+        "package", "import", "for", "if", "let", "in", "null", "true", "false", "int", "float", "number", "string",
+        "bytes", "bool",
+    ];
 }
 
 thread_local! {

@@ -75,6 +75,11 @@ struct Parser<'a, 'i> {
     /// speculative parses only make them differ, never agree wrongly.)
     defaults_made: usize,
     defaults_placed: usize,
+    /// Bit `i` set: a declaration binds the name of the `i`-th basic type (`kw::INT + i`);
+    /// see [`File::bound_basic`]. (Discarded speculative parses may only set more bits.)
+    bound_basic: u8,
+    /// Whether a `let` declaration or a label alias was parsed (see [`File::has_lets`]).
+    has_lets: bool,
 }
 
 /// Whether the token is the keyword (or identifier) `k`.
@@ -107,6 +112,8 @@ impl<'a, 'i> Parser<'a, 'i> {
             elem_stack: Vec::new(),
             defaults_made: 0,
             defaults_placed: 0,
+            bound_basic: 0,
+            has_lets: false,
         };
         p.refill();
         p
@@ -280,6 +287,22 @@ impl<'a, 'i> Parser<'a, 'i> {
         self.interner().get(s)
     }
 
+    /// The string of a symbol a declaration binds (a label, alias, `let` or comprehension
+    /// variable), noting a basic type's name.
+    fn bind(&mut self, s: Sym) -> &'a std::rc::Rc<str> {
+        if (kw::INT..=kw::BOOL).contains(&s) {
+            self.bound_basic |= 1 << (s - kw::INT);
+        }
+        self.sym(s)
+    }
+
+    /// [`Parser::bind`] for a name that is not a symbol (a label string with escapes).
+    fn bind_str(&mut self, s: &str) {
+        if let Some(i) = kw::WORDS[kw::INT as usize..=kw::BOOL as usize].iter().position(|w| *w == s) {
+            self.bound_basic |= 1 << i;
+        }
+    }
+
     /// An identifier operand: `null`, `true`, `false` or a reference.
     fn ident_expr(&self, n: Sym) -> ExprKind<'a> {
         match n {
@@ -358,6 +381,8 @@ impl<'a, 'i> Parser<'a, 'i> {
             decls: self.slice(&decls),
             span: start.to(self.span()),
             unplaced_defaults: self.defaults_made != self.defaults_placed,
+            bound_basic: self.bound_basic,
+            has_lets: self.has_lets,
         })
     }
 
@@ -434,7 +459,8 @@ impl<'a, 'i> Parser<'a, 'i> {
             };
             self.expect_p(P::Eq)?;
             let expr = self.expr()?;
-            let name = self.sym(name);
+            let name = self.bind(name);
+            self.has_lets = true;
             return Ok(Decl::Let(LetClause { name, expr, span: start.to(self.prev_span()) }));
         }
         if self.is_clause_start() {
@@ -486,12 +512,12 @@ impl<'a, 'i> Parser<'a, 'i> {
         else {
             return None;
         };
-        let (name, quoted) = match t.tok {
-            Tok::Ident(n) => (self.sym(n), false),
-            Tok::Lit(s) => (self.sym(s), true),
+        let (sym, quoted, span) = match t.tok {
+            Tok::Ident(n) => (n, false, t.span(self.file)),
+            Tok::Lit(s) => (s, true, t.span(self.file)),
             _ => return None,
         };
-        let span = t.span(self.file);
+        let name = self.bind(sym);
         self.advance(2);
         Some(Label { kind: LabelKind::Name(name), alias: None, span, quoted })
     }
@@ -502,20 +528,22 @@ impl<'a, 'i> Parser<'a, 'i> {
         let stacks = (self.decl_stack.len(), self.elem_stack.len());
         let mut alias = None;
         if let (Tok::Ident(a), Tok::P(P::Eq)) = (self.tok(), self.tok_at(1)) {
-            alias = Some(self.sym(a));
+            alias = Some(self.bind(a));
+            self.has_lets = true;
             self.advance(2);
         }
         let lstart = self.span();
         let quoted = matches!(self.tok(), Tok::Str(_) | Tok::Lit(_));
         let kind = match self.tok() {
             Tok::Ident(n) | Tok::Lit(n) => {
-                let n = self.sym(n);
+                let n = self.bind(n);
                 self.advance(1);
                 LabelKind::Name(n)
             }
             Tok::Str(parts) => match parts {
                 [LexPart::Lit(s)] => {
                     let s = *s;
+                    self.bind_str(s);
                     self.advance(1);
                     LabelKind::Name(s)
                 }
@@ -546,7 +574,7 @@ impl<'a, 'i> Parser<'a, 'i> {
                 self.advance(1);
                 let mut palias = None;
                 if let (Tok::Ident(a), Tok::P(P::Eq)) = (self.tok(), self.tok_at(1)) {
-                    palias = Some(self.sym(a));
+                    palias = Some(self.bind(a));
                     self.advance(2);
                 }
                 let e = match self.expr() {
@@ -657,9 +685,9 @@ impl<'a, 'i> Parser<'a, 'i> {
                     let Tok::Ident(b) = self.bump() else {
                         return self.err("expected identifier");
                     };
-                    (Some(self.sym(a)), self.sym(b))
+                    (Some(self.bind(a)), self.bind(b))
                 } else {
-                    (None, self.sym(a))
+                    (None, self.bind(a))
                 };
                 if !is_kw(self.tok(), kw::IN) {
                     return self.err("expected 'in'");
@@ -676,7 +704,7 @@ impl<'a, 'i> Parser<'a, 'i> {
                     return self.err("expected identifier after 'let'");
                 };
                 self.expect_p(P::Eq)?;
-                let n = self.sym(n);
+                let n = self.bind(n);
                 clauses.push(Clause::Let(n, self.expr()?));
             } else {
                 break;
@@ -897,9 +925,12 @@ impl<'a, 'i> Parser<'a, 'i> {
                         Ok(ex)
                     });
                     let (made, placed) = (sub.defaults_made, sub.defaults_placed);
+                    let (bound, lets) = (sub.bound_basic, sub.has_lets);
                     out.push(StrPart::Expr(sub.finish(r)?));
                     self.defaults_made += made;
                     self.defaults_placed += placed;
+                    self.bound_basic |= bound;
+                    self.has_lets |= lets;
                 }
             }
         }
