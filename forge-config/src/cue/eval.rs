@@ -1101,8 +1101,9 @@ fn export_json_with<'a>(
         Err(d) => return (Err(d), 0),
     };
     let total: usize = files.iter().map(|f| f.text().len()).sum();
+    // (capacity the output does not reach is never touched, so it costs no memory)
     let mut w =
-        JsonOut { out: String::with_capacity(total * 2 + 16), path: String::new(), errs: Vec::new(), incomplete: None };
+        JsonOut { out: String::with_capacity(total * 4 + 16), path: Vec::new(), errs: Vec::new(), incomplete: None };
     if let Err(f) = ev.export_node(root, &mut w, 0, Some(0)) {
         return (Err(fatal_diag(f, files)), ev.dropped);
     }
@@ -1119,19 +1120,43 @@ fn export_json_with<'a>(
 }
 
 /// Output state of [`Ev::export_node`].
-struct JsonOut {
+struct JsonOut<'a> {
     out: String,
-    /// Field path of the value being exported (`a.b[0].c`), for errors.
-    path: String,
+    /// Field path of the value being exported, for errors: kept as segments and spelled out
+    /// (`a.b[0].c`) only when an error needs it.
+    path: Vec<PathSeg<'a>>,
     /// Errors anywhere in the tree (they win over an incomplete value).
     errs: Vec<Diagnostic>,
     /// The first non-concrete value in export order; writing stops there.
     incomplete: Option<Diagnostic>,
 }
 
-impl JsonOut {
+/// One step of [`JsonOut::path`].
+#[derive(Clone, Copy)]
+enum PathSeg<'a> {
+    Field(Lbl<'a>),
+    Index(usize),
+}
+
+impl JsonOut<'_> {
     fn writing(&self, indent: Option<usize>) -> bool {
         indent.is_some() && self.incomplete.is_none()
+    }
+
+    /// The path spelled as in diagnostics (`a.b[0].c`).
+    fn path_text(&self) -> String {
+        let mut p = String::new();
+        for seg in &self.path {
+            match seg {
+                PathSeg::Field(l) => {
+                    super::export::push_seg(&mut p, l);
+                }
+                PathSeg::Index(i) => {
+                    super::export::push_index(&mut p, *i);
+                }
+            }
+        }
+        p
     }
 }
 
@@ -3889,7 +3914,7 @@ impl<'a> Ev<'a> {
     }
 }
 
-impl Ev<'_> {
+impl<'a> Ev<'a> {
     /// Records an evaluation error found in the tree (once per message and span).
     fn push_err(&self, e: &EvalErr, span: Option<Span>, path: &str, errs: &mut Vec<Diagnostic>) {
         let mut d =
@@ -3906,9 +3931,9 @@ impl Ev<'_> {
     }
 
     /// Notes a non-concrete value at the current path (the first one is the export error).
-    fn note_incomplete(&self, w: &mut JsonOut, span: Option<Span>, what: &str, indent: Option<usize>) {
+    fn note_incomplete(&self, w: &mut JsonOut<'a>, span: Option<Span>, what: &str, indent: Option<usize>) {
         if w.writing(indent) {
-            let mut d = super::export::incomplete_diag(&w.path, span, what);
+            let mut d = super::export::incomplete_diag(&w.path_text(), span, what);
             if let Some(sp) = span {
                 d = d.with_span(sp, self.files);
             }
@@ -3916,9 +3941,6 @@ impl Ev<'_> {
         }
     }
 
-    /// [`Ev::build_public`] + JSON export in one walk. `indent` is the JSON nesting depth of
-    /// a value that is exported, `None` for one only checked for errors (definitions,
-    /// hidden and optional fields, and their subtrees).
     /// Exports one field of the streamed root (see `export_json`), then forgets its
     /// evaluation when nothing else can see it: when no node, environment or closedness group
     /// that existed before changed, and every node created since hangs below the field, the
@@ -3926,7 +3948,7 @@ impl Ev<'_> {
     /// unevaluated (a later reference evaluates it again, to the same value). Peak memory is
     /// then that of the largest top-level field rather than of the whole configuration, and
     /// the next field reuses the memory while it is still in cache.
-    fn export_streamed(&mut self, c: NodeId, w: &mut JsonOut, depth: usize, indent: Option<usize>) -> R<()> {
+    fn export_streamed(&mut self, c: NodeId, w: &mut JsonOut<'a>, depth: usize, indent: Option<usize>) -> R<()> {
         let cp = self.checkpoint(c);
         let r = self.export_node(c, w, depth, indent);
         if let Some(cp) = cp
@@ -4003,7 +4025,10 @@ impl Ev<'_> {
             .all(|id| self.nodes[id].parent.get().is_some_and(|p| p >= floor || p == cp.field))
     }
 
-    fn export_node(&mut self, n: NodeId, w: &mut JsonOut, depth: usize, indent: Option<usize>) -> R<()> {
+    /// [`Ev::build_public`] + JSON export in one walk. `indent` is the JSON nesting depth of
+    /// a value that is exported, `None` for one only checked for errors (definitions,
+    /// hidden and optional fields, and their subtrees).
+    fn export_node(&mut self, n: NodeId, w: &mut JsonOut<'a>, depth: usize, indent: Option<usize>) -> R<()> {
         let (v, span) = self.final_value(n, depth)?;
         self.export_val(v, span, w, depth, indent)
     }
@@ -4012,19 +4037,16 @@ impl Ev<'_> {
         &mut self,
         v: Val,
         span: Option<Span>,
-        w: &mut JsonOut,
+        w: &mut JsonOut<'a>,
         depth: usize,
         indent: Option<usize>,
     ) -> R<()> {
-        use super::export::{push_index, push_seg, write_indent, write_str};
+        use super::export::{write_indent, write_int, write_str};
         let writing = w.writing(indent);
         match v {
             Val::Null if writing => w.out.push_str("null"),
             Val::Bool(b) if writing => w.out.push_str(if b { "true" } else { "false" }),
-            Val::Int(i) if writing => {
-                use std::fmt::Write;
-                let _ = write!(w.out, "{}", i.get());
-            }
+            Val::Int(i) if writing => write_int(i.get(), &mut w.out),
             Val::Float(d) if writing => w.out.push_str(&d.to_cue_string()),
             Val::Str(s) if writing => write_str(&s, &mut w.out),
             Val::Bytes(b) if writing => {
@@ -4036,7 +4058,8 @@ impl Ev<'_> {
                 if e.kind == DiagnosticKind::Incomplete {
                     self.note_incomplete(w, span, &format!("_|_ // {}", e.msg), indent);
                 } else {
-                    self.push_err(&e, span, &w.path, &mut w.errs);
+                    let path = w.path_text();
+                    self.push_err(&e, span, &path, &mut w.errs);
                     self.note_incomplete(w, span, "_|_", indent);
                 }
             }
@@ -4057,19 +4080,17 @@ impl Ev<'_> {
                 for i in 0..len {
                     let Some(&(_, c)) = self.nodes[m].arcs.entries.get(i) else { break };
                     if w.writing(inner) {
+                        if i > 0 {
+                            w.out.push_str(",\n");
+                        }
                         write_indent(depth_of(inner), &mut w.out);
                     }
-                    let l = push_index(&mut w.path, i);
+                    w.path.push(PathSeg::Index(i));
                     self.export_node(c, w, depth + 1, inner)?;
-                    w.path.truncate(l);
-                    if w.writing(inner) {
-                        if i + 1 < len {
-                            w.out.push(',');
-                        }
-                        w.out.push('\n');
-                    }
+                    w.path.pop();
                 }
                 if len > 0 && w.writing(indent) {
+                    w.out.push('\n');
                     write_indent(depth_of(indent), &mut w.out);
                     w.out.push(']');
                 }
@@ -4078,13 +4099,10 @@ impl Ev<'_> {
                 let m = self.finalize_follow(m)?;
                 // `m` is final: exporting its fields never adds arcs to it.
                 let len = self.nodes[m].arcs.len();
-                let n_regular = self.nodes[m]
-                    .arcs
-                    .iter()
-                    .filter(|(l, c)| !self.nodes[**c].is_optional() && label_is_regular(l))
-                    .count();
+                // "{" now; "}" if no field was written, else the fields and "\n...}"
+                let open = w.out.len();
                 if writing {
-                    w.out.push_str(if n_regular == 0 { "{}" } else { "{\n" });
+                    w.out.push('{');
                 }
                 let inner = indent.map(|d| d + 1);
                 let mut written = 0;
@@ -4092,7 +4110,6 @@ impl Ev<'_> {
                     let Some((label, c)) = self.nodes[m].arcs.entries.get(i).map(|(l, c)| (*l, *c)) else {
                         break;
                     };
-                    let l = push_seg(&mut w.path, label);
                     let node = &self.nodes[c];
                     let optional = node.is_optional();
                     let missing_required = node.n_required > 0 && node.n_regular == 0;
@@ -4100,10 +4117,12 @@ impl Ev<'_> {
                     let is_regular = !optional && label_is_regular(label);
                     let child = if is_regular { inner } else { None };
                     if w.writing(child) {
+                        w.out.push_str(if written == 0 { "\n" } else { ",\n" });
                         write_indent(depth_of(inner), &mut w.out);
                         write_str(label, &mut w.out);
                         w.out.push_str(": ");
                     }
+                    w.path.push(PathSeg::Field(label));
                     if optional {
                         // not exported and not walked, as in `build_public`
                     } else if missing_required {
@@ -4113,20 +4132,20 @@ impl Ev<'_> {
                     } else {
                         self.export_node(c, w, depth + 1, child)?;
                     }
-                    w.path.truncate(l);
+                    w.path.pop();
                     if is_regular {
                         written += 1;
-                        if w.writing(child) {
-                            if written < n_regular {
-                                w.out.push(',');
-                            }
-                            w.out.push('\n');
-                        }
                     }
                 }
-                if n_regular > 0 && w.writing(indent) {
-                    write_indent(depth_of(indent), &mut w.out);
-                    w.out.push('}');
+                if w.writing(indent) {
+                    if written > 0 {
+                        w.out.push('\n');
+                        write_indent(depth_of(indent), &mut w.out);
+                        w.out.push('}');
+                    } else {
+                        w.out.truncate(open);
+                        w.out.push_str("{}");
+                    }
                 }
             }
         }

@@ -90,18 +90,29 @@ pub(crate) fn push_index(path: &mut String, i: usize) -> usize {
     l
 }
 
-fn needs_escape(b: u8) -> bool {
-    b < 0x20 || matches!(b, b'"' | b'\\' | b'<' | b'>' | b'&' | 0xE2)
-}
+/// Bytes that JSON output escapes (as `cue export` does: control characters, quote,
+/// backslash, the HTML-sensitive `<`, `>`, `&`, and 0xE2, the lead byte of U+2028/U+2029).
+static NEEDS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b < 0x20 || matches!(b, b'"' | b'\\' | b'<' | b'>' | b'&' | 0xE2);
+        i += 1;
+    }
+    t
+};
 
 pub(crate) fn write_str(s: &str, out: &mut String) {
-    out.push('"');
-    // fast path: copy runs that need no escaping (U+2028/U+2029 start with 0xE2)
-    if !s.bytes().any(needs_escape) {
+    // fast path: no byte needs escaping (the common case)
+    if !s.bytes().any(|b| NEEDS_ESCAPE[b as usize]) {
+        out.reserve(s.len() + 2);
+        out.push('"');
         out.push_str(s);
         out.push('"');
         return;
     }
+    out.push('"');
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -121,20 +132,49 @@ pub(crate) fn write_str(s: &str, out: &mut String) {
     out.push('"');
 }
 
+/// Writes `n` levels of four-space indentation.
 pub(crate) fn write_indent(n: usize, out: &mut String) {
-    for _ in 0..n {
-        out.push_str("    ");
+    const SPACES: &str = "                                                                ";
+    let mut width = n * 4;
+    while width > 0 {
+        let k = width.min(SPACES.len());
+        out.push_str(&SPACES[..k]);
+        width -= k;
     }
+}
+
+/// Writes an integer in decimal, without the formatting machinery.
+pub(crate) fn write_int(i: i128, out: &mut String) {
+    let mut buf = [0u8; 40];
+    let mut pos = buf.len();
+    let mut v = i.unsigned_abs();
+    // 64-bit division for the digits that fit (the common case), 128-bit above
+    while v > u128::from(u64::MAX) {
+        pos -= 1;
+        buf[pos] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    let mut w = v as u64;
+    loop {
+        pos -= 1;
+        buf[pos] = b'0' + (w % 10) as u8;
+        w /= 10;
+        if w == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        out.push('-');
+    }
+    // the buffer holds ASCII digits only
+    out.push_str(std::str::from_utf8(&buf[pos..]).unwrap_or_default());
 }
 
 fn write_json(v: &Value, path: &mut String, depth: usize, out: &mut String) -> Result<(), Diagnostics> {
     match &v.kind {
         ValueKind::Null => out.push_str("null"),
         ValueKind::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        ValueKind::Int(i) => {
-            use std::fmt::Write;
-            let _ = write!(out, "{i}");
-        }
+        ValueKind::Int(i) => write_int(*i, out),
         ValueKind::Float { text, .. } => out.push_str(text),
         ValueKind::String(s) => write_str(s, out),
         ValueKind::Bytes(b) => {
@@ -383,5 +423,34 @@ fn yaml_scalar_str(s: &str, ind: usize, out: &mut String) {
         out.push('\'');
     } else {
         out.push_str(s);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// The hand-written integer and indentation writers agree with the formatter.
+        #[test]
+        fn int_and_indent_writers_match_the_formatter(i in proptest::num::i128::ANY, n in 0usize..40) {
+            let mut out = String::new();
+            write_int(i, &mut out);
+            proptest::prop_assert_eq!(out, i.to_string());
+            let mut ind = String::new();
+            write_indent(n, &mut ind);
+            proptest::prop_assert_eq!(ind, " ".repeat(4 * n));
+        }
+    }
+
+    #[test]
+    fn int_writer_edges() {
+        for i in
+            [0, -1, 9, 10, i128::from(i64::MIN), i128::from(u64::MAX), i128::from(u64::MAX) + 1, i128::MIN, i128::MAX]
+        {
+            let mut out = String::new();
+            write_int(i, &mut out);
+            assert_eq!(out, i.to_string());
+        }
     }
 }
