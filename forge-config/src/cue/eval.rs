@@ -183,6 +183,9 @@ pub(crate) type EnvId = u32;
 type GroupId = u32;
 /// The closedness groups of a conjunct: one shared allocation.
 type Groups = Rc<[GroupId]>;
+/// The closedness groups a conjunct's processing creates: almost always none or one, kept
+/// inline (no allocation).
+type NewGroups = smallvec::SmallVec<[GroupId; 2]>;
 
 /// Kind bits.
 pub(crate) mod k {
@@ -1755,7 +1758,7 @@ impl<'a> Ev<'a> {
 
     /// Processes one conjunct into node `n`. Returns closedness groups created by references
     /// to definitions (for embedding).
-    fn process(&mut self, n: NodeId, c: Conj<'a>) -> R<Vec<GroupId>> {
+    fn process(&mut self, n: NodeId, c: Conj<'a>) -> R<NewGroups> {
         let sp = match &c.kind {
             CK::Expr(e, _) => Some(e.span),
             CK::Decls(..) => None,
@@ -1772,13 +1775,13 @@ impl<'a> Ev<'a> {
         }
     }
 
-    fn process_expr(&mut self, n: NodeId, e: &'a Expr<'a>, env: EnvId, groups: &Groups) -> R<Vec<GroupId>> {
+    fn process_expr(&mut self, n: NodeId, e: &'a Expr<'a>, env: EnvId, groups: &Groups) -> R<NewGroups> {
         match &e.kind {
             ExprKind::Paren(x) => self.process_expr(n, x, env, groups),
             ExprKind::Struct(decls) => self.process_struct(n, decls, env, groups),
             ExprKind::List(elems) => {
                 self.process_list(n, elems, env, groups, e.span)?;
-                Ok(Vec::new())
+                Ok(NewGroups::new())
             }
             ExprKind::Binary(BinOp::And, l, r) => {
                 let mut g = self.process_expr(n, l, env, groups)?;
@@ -1796,7 +1799,7 @@ impl<'a> Ev<'a> {
                 self.add_disj(n, DisjInfo { alts, has_default })
             }
             ExprKind::Unary(UnOp::Default, x) => self.process_expr(n, x, env, groups),
-            ExprKind::AttrOnly => Ok(Vec::new()),
+            ExprKind::AttrOnly => Ok(NewGroups::new()),
             ExprKind::Ident(_) | ExprKind::Selector(..) | ExprKind::Index(..) => match self.resolve(e, env)? {
                 Ok(Target::Node(v)) => self.copy_node(n, v, groups, e.span),
                 Ok(Target::Val(v)) => self.add_val(n, v, Some(e.span), groups),
@@ -1808,7 +1811,7 @@ impl<'a> Ev<'a> {
                 }
                 Err(err) => {
                     self.add_err(n, err);
-                    Ok(Vec::new())
+                    Ok(NewGroups::new())
                 }
             },
             _ => {
@@ -1818,7 +1821,7 @@ impl<'a> Ev<'a> {
         }
     }
 
-    fn add_disj(&mut self, n: NodeId, d: DisjInfo<'a>) -> R<Vec<GroupId>> {
+    fn add_disj(&mut self, n: NodeId, d: DisjInfo<'a>) -> R<NewGroups> {
         let x = self.nodes[n].cx();
         let idx = x.disj_seen;
         x.disj_seen += 1;
@@ -1832,19 +1835,19 @@ impl<'a> Ev<'a> {
                         if matches!(e.kind, ExprKind::Struct(_) | ExprKind::Ident(_) | ExprKind::Selector(..))) =>
                 {
                     self.nodes[n].cx().deferred.push(c);
-                    Ok(Vec::new())
+                    Ok(NewGroups::new())
                 }
                 Some((c, _)) => self.process(n, c),
-                None => Ok(Vec::new()),
+                None => Ok(NewGroups::new()),
             },
             None => {
                 self.nodes[n].cx().disjs.push(d);
-                Ok(Vec::new())
+                Ok(NewGroups::new())
             }
         }
     }
 
-    fn add_val(&mut self, n: NodeId, v: Val, span: Option<Span>, groups: &Groups) -> R<Vec<GroupId>> {
+    fn add_val(&mut self, n: NodeId, v: Val, span: Option<Span>, groups: &Groups) -> R<NewGroups> {
         match v {
             Val::Struct(m) | Val::List(m) => self.copy_node(n, m, groups, span.unwrap_or_default()),
             Val::Disj(leaves) => {
@@ -1857,11 +1860,11 @@ impl<'a> Ev<'a> {
             }
             Val::Builtin(name) => {
                 self.add_err(n, Val::err(DiagnosticKind::Eval, format!("cannot use function {name} as a value"), span));
-                Ok(Vec::new())
+                Ok(NewGroups::new())
             }
             Val::Package(name) => {
                 self.add_err(n, Val::err(DiagnosticKind::Eval, format!("cannot use package {name} as a value"), span));
-                Ok(Vec::new())
+                Ok(NewGroups::new())
             }
             v => {
                 let acc = std::mem::replace(&mut self.nodes[n].acc, Val::Top);
@@ -1870,7 +1873,7 @@ impl<'a> Ev<'a> {
                     self.nodes[n].acc_span = span.into();
                 }
                 self.nodes[n].acc = r;
-                Ok(Vec::new())
+                Ok(NewGroups::new())
             }
         }
     }
@@ -1897,22 +1900,22 @@ impl<'a> Ev<'a> {
         false
     }
 
-    fn copy_node(&mut self, n: NodeId, v: NodeId, groups: &Groups, span: Span) -> R<Vec<GroupId>> {
+    fn copy_node(&mut self, n: NodeId, v: NodeId, groups: &Groups, span: Span) -> R<NewGroups> {
         if v == n {
-            return Ok(Vec::new());
+            return Ok(NewGroups::new());
         }
         let again = self.nodes[n].copied.contains(&v);
         if again && (!self.is_defish(v) || self.copying.contains(&(n, v))) {
             // unified once already; CUE still counts its struct literals again in the field
             // order (`x0 & x2` where both are `#D & {...}` lists `#D`'s fields twice)
             self.refront(n, v);
-            return Ok(Vec::new());
+            return Ok(NewGroups::new());
         }
         // (a definition met again is copied again: each reference closes the value on its own,
         // as in `#B & #A` where `#B` embeds `#A`; `copying` stops a definition embedding itself)
         if self.is_ancestor(v, n) {
             self.add_err(n, perr(DiagnosticKind::Cycle, "structural cycle", span));
-            return Ok(Vec::new());
+            return Ok(NewGroups::new());
         }
         // Recursive definitions: an ancestor p already unified with v, the reference comes
         // from v's own content or from what a node between p and this one copied (v leads to
@@ -1925,7 +1928,7 @@ impl<'a> Ev<'a> {
             while let Some(p) = a {
                 if (direct || between) && self.nodes[p].copied.contains(&v) {
                     self.add_err(n, perr(DiagnosticKind::Cycle, "structural cycle", span));
-                    return Ok(Vec::new());
+                    return Ok(NewGroups::new());
                 }
                 between = between || self.nodes[p].copied.iter().any(|&c| self.contains_source(c, span));
                 a = self.nodes[p].parent.get();
@@ -1962,9 +1965,9 @@ impl<'a> Ev<'a> {
                 self.number_arc(child, false);
                 self.nodes[child].add_conj(Conj { kind: CK::val(val, Some(span)), groups: empty.clone() });
             }
-            return Ok(Vec::new());
+            return Ok(NewGroups::new());
         }
-        let mut new_groups = Vec::new();
+        let mut new_groups = NewGroups::new();
         let extra = if self.is_defish(v) {
             let g = self.new_group();
             if let Some(sc) = self.embedding_scope {
@@ -1983,7 +1986,7 @@ impl<'a> Ev<'a> {
             let c = if extra.is_none() && groups.iter().all(|g| c.groups.contains(g)) {
                 c
             } else {
-                let mut gs: Vec<GroupId> = c.groups.iter().copied().collect();
+                let mut gs: smallvec::SmallVec<[GroupId; 8]> = c.groups.iter().copied().collect();
                 for g in groups.iter() {
                     if !gs.contains(g) {
                         gs.push(*g);
@@ -1992,7 +1995,7 @@ impl<'a> Ev<'a> {
                 if let Some(g) = extra {
                     gs.push(g);
                 }
-                Conj { kind: c.kind, groups: Rc::from(gs) }
+                Conj { kind: c.kind, groups: Rc::from(&gs[..]) }
             };
             match self.process(n, c) {
                 Ok(g) => new_groups.extend(g),
@@ -2008,7 +2011,7 @@ impl<'a> Ev<'a> {
         Ok(new_groups)
     }
 
-    fn process_struct(&mut self, n: NodeId, decls: &'a [Decl<'a>], env: EnvId, groups: &Groups) -> R<Vec<GroupId>> {
+    fn process_struct(&mut self, n: NodeId, decls: &'a [Decl<'a>], env: EnvId, groups: &Groups) -> R<NewGroups> {
         let has_embed = decls.iter().any(|d| matches!(d, Decl::Embed(_)));
         let has_fields =
             decls.iter().any(|d| matches!(d, Decl::Field(_) | Decl::Ellipsis(..) | Decl::Comprehension(_)));
@@ -2062,7 +2065,7 @@ impl<'a> Ev<'a> {
                 }
             }
         }
-        let mut new_groups = Vec::new();
+        let mut new_groups = NewGroups::new();
         // Static labels first; then dynamic labels and embeddings in declaration order, so
         // that dynamic fields are created in CUE's order (depth-first through embeddings).
         for pass in 0..2 {
