@@ -4049,8 +4049,30 @@ impl<'a> Ev<'a> {
     /// a value that is exported, `None` for one only checked for errors (definitions,
     /// hidden and optional fields, and their subtrees).
     fn export_node(&mut self, n: NodeId, w: &mut JsonOut<'a>, depth: usize, indent: Option<usize>) -> R<()> {
+        if w.writing(indent) && self.write_scalar(n, depth, w)? {
+            return Ok(());
+        }
         let (v, span) = self.final_value(n, depth)?;
         self.export_val(v, span, w, depth, indent)
+    }
+
+    /// Writes a node's value when it is a concrete scalar, straight from the node (no copy
+    /// of the value); `false` leaves everything else to [`Ev::export_val`].
+    fn write_scalar(&mut self, n: NodeId, depth: usize, w: &mut JsonOut<'a>) -> R<bool> {
+        if depth > self.opts.max_depth * 2 {
+            // `final_value` reports the limit
+            return Ok(false);
+        }
+        self.finalize(n)?;
+        let out = &mut w.out;
+        match &self.nodes[n].value {
+            Val::Str(s) => super::export::write_str(s, out),
+            Val::Int(i) => super::export::write_int(i.get(), out),
+            Val::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Val::Null => out.push_str("null"),
+            _ => return Ok(false),
+        }
+        Ok(true)
     }
 
     fn export_val(
