@@ -201,6 +201,8 @@ type Groups = Rc<[GroupId]>;
 /// The closedness groups a conjunct's processing creates: almost always none or one, kept
 /// inline (no allocation).
 type NewGroups = smallvec::SmallVec<[GroupId; 2]>;
+/// The values a disjunction resolves to, with their default flags (usually one or two).
+type Leaves = smallvec::SmallVec<[(Val, bool); 2]>;
 
 /// Kind bits.
 pub(crate) mod k {
@@ -429,7 +431,8 @@ struct Pattern<'a> {
 }
 
 struct DisjInfo<'a> {
-    alts: Vec<(Conj<'a>, bool)>,
+    /// The alternatives (two inline: most disjunctions have two).
+    alts: smallvec::SmallVec<[(Conj<'a>, bool); 2]>,
     has_default: bool,
 }
 
@@ -2631,7 +2634,7 @@ impl<'a> Ev<'a> {
         // the others come back through the chosen alternatives' re-evaluation
         let Some(d) = disjs.into_first() else { return Ok(()) };
         let base: Vec<usize> = x.choices.as_ref().map(|c| c.to_vec()).unwrap_or_default();
-        let mut leaves: Vec<(Val, bool)> = Vec::new();
+        let mut leaves: Leaves = Leaves::new();
         // per leaf of the general path: whether a marked inner disjunction made it a default
         let mut explicit: Vec<bool> = Vec::new();
         let mut first_err: Option<Val> = None;
@@ -2712,10 +2715,10 @@ impl<'a> Ev<'a> {
             }
         }
         // dedupe (a single leaf, the usual outcome, needs no second list)
-        let mut uniq: Vec<(Val, bool)> = if leaves.len() <= 1 {
+        let mut uniq: Leaves = if leaves.len() <= 1 {
             leaves
         } else {
-            let mut uniq: Vec<(Val, bool)> = Vec::with_capacity(leaves.len());
+            let mut uniq = Leaves::new();
             for (v, dflt) in leaves {
                 let mut found = false;
                 for (u, ud) in uniq.iter_mut() {
@@ -2756,7 +2759,7 @@ impl<'a> Ev<'a> {
                 }
                 None => Val::Top,
             },
-            _ => Val::Disj(Rc::new(uniq)),
+            _ => Val::Disj(Rc::new(uniq.into_vec())),
         };
         if let Val::Struct(m) | Val::List(m) = &value {
             self.nodes[n].redirect = OptId(*m);
@@ -2771,7 +2774,7 @@ impl<'a> Ev<'a> {
     /// instead of re-evaluating a cloned node per alternative. Returns `None` (use the general
     /// path) when the node is anything else or when no alternative succeeds (so that error
     /// messages come from the general path).
-    fn scalar_disj_leaves(&mut self, n: NodeId, d: &DisjInfo<'a>) -> R<Option<Vec<(Val, bool)>>> {
+    fn scalar_disj_leaves(&mut self, n: NodeId, d: &DisjInfo<'a>) -> R<Option<Leaves>> {
         let node = &self.nodes[n];
         if node.struct_seen || node.has_lists || node.arcs.len() != 0 || !scalar_like(&node.acc) {
             return Ok(None);
@@ -2794,7 +2797,7 @@ impl<'a> Ev<'a> {
             }
         }
         let acc = node.acc.clone();
-        let mut leaves = Vec::with_capacity(d.alts.len());
+        let mut leaves = Leaves::new();
         for (conj, is_def) in &d.alts {
             let v = match &conj.kind {
                 CK::Val(b) => b.0.clone(),
