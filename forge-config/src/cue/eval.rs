@@ -377,7 +377,7 @@ struct Env<'a> {
 struct Group<'a> {
     /// The regular static labels of each struct literal of the group, shared between every
     /// use of the literal (a definition instantiated many times builds its set once).
-    sets: Vec<Labels<'a>>,
+    sets: smallvec::SmallVec<[Labels<'a>; 1]>,
     open: bool,
     /// An embedding scope (see [`Ev::process_struct`]): it records the labels declared in a
     /// struct literal with embeddings and in everything embedded, and restricts nothing itself.
@@ -610,7 +610,7 @@ impl<T: PartialEq, M: AsRef<Vec<T>> + AsMut<Vec<T>> + From<Vec<T>>> Few<T, M> {
 #[derive(Default)]
 struct Cold<'a> {
     attrs: Vec<Attribute>,
-    lists: Vec<ListLen<'a>>,
+    lists: smallvec::SmallVec<[ListLen<'a>; 1]>,
     /// Disjunctions not yet resolved (almost always one: kept inline).
     disjs: Few<DisjInfo<'a>>,
     choices: Option<Rc<Vec<usize>>>,
