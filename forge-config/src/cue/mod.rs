@@ -63,7 +63,9 @@ pub struct EvalOptions {
     pub parse: ParseOptions,
     /// Maximum evaluation depth (nested structs, reference chains).
     pub max_depth: usize,
-    /// Maximum number of value nodes created.
+    /// Maximum number of value nodes alive at once (a memory bound: the streaming export drops
+    /// a top-level field's nodes after writing it, so there it bounds the largest field; the
+    /// step limit bounds the total work).
     pub max_nodes: usize,
     /// Maximum number of evaluation steps (guards against exponential blow-up).
     pub max_steps: u64,
