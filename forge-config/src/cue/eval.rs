@@ -1748,7 +1748,8 @@ impl<'a> Ev<'a> {
             let mut out = Arcs::with_capacity(count);
             for &i in order.iter() {
                 let (k, v) = entries[i];
-                out.insert(k, v);
+                // a permutation of distinct labels: no lookup needed
+                out.push_new(k, v);
             }
             self.nodes[n].arcs = out;
         }
