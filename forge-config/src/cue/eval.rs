@@ -3978,12 +3978,11 @@ impl<'a> Ev<'a> {
     /// then that of the largest top-level field rather than of the whole configuration, and
     /// the next field reuses the memory while it is still in cache.
     fn export_streamed(&mut self, c: NodeId, w: &mut JsonOut<'a>, depth: usize, indent: Option<usize>) -> R<()> {
-        let cp = self.checkpoint(c);
+        let Some(cp) = self.checkpoint(c) else {
+            return self.export_node(c, w, depth, indent);
+        };
         let r = self.export_node(c, w, depth, indent);
-        if let Some(cp) = cp
-            && r.is_ok()
-            && self.private_evaluation(&cp)
-        {
+        if r.is_ok() && self.private_evaluation(&cp) {
             if let Some(log) = self.derived_log.take() {
                 for k in log {
                     self.derived.remove(&k);
@@ -4014,6 +4013,10 @@ impl<'a> Ev<'a> {
     /// Starts watching the stores before field `c` of the streamed root is evaluated, when
     /// it has not been evaluated yet (it may have been, by a reference from a field before).
     fn checkpoint(&mut self, c: NodeId) -> Option<Checkpoint> {
+        if self.derived_log.is_some() {
+            // one field at a time: never nested
+            return None;
+        }
         let node = &self.nodes[c];
         let pristine = node.state == St::New
             && node.arcs.len() == 0
@@ -4178,7 +4181,7 @@ impl<'a> Ev<'a> {
                         // not exported and not walked, as in `build_public`
                     } else if missing_required {
                         self.note_incomplete(w, Some(fspan), &format!("required field {label} not present"), child);
-                    } else if self.stream_root.get() == Some(m) {
+                    } else if depth == 0 && self.stream_root.get() == Some(m) {
                         self.export_streamed(c, w, depth + 1, child)?;
                     } else {
                         self.export_node(c, w, depth + 1, child)?;
