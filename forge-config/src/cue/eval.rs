@@ -4023,6 +4023,10 @@ impl<'a> Ev<'a> {
             && node.groups.is_empty()
             && node.copied.is_empty()
             && node.redirect.get().is_none()
+            && matches!(node.acc, Val::Top)
+            && matches!(node.value, Val::Top)
+            && !node.struct_seen
+            && !node.has_lists
             && node.x.as_deref().is_none_or(Cold::is_pristine);
         if !pristine {
             return None;
