@@ -1764,6 +1764,13 @@ impl<'a> Ev<'a> {
     }
 
     fn label_matches(&mut self, label: &str, pat: &Val) -> R<bool> {
+        // the usual patterns, `[string]` / `[_]` and a literal label, need no unification
+        match pat {
+            Val::Top => return Ok(true),
+            Val::Basic(kind, bounds) if bounds.is_empty() => return Ok(kind & k::STRING != 0),
+            Val::Str(s) => return Ok(**s == *label),
+            _ => {}
+        }
         if let Val::Disj(leaves) = pat {
             for (l, _) in leaves.iter() {
                 if self.label_matches(label, l)? {
