@@ -2,6 +2,7 @@
 
 use super::ast::{BinOp, Clause, Comprehension, Decl, Expr, ExprKind, File, LabelKind, ListElem, StrPart, UnOp};
 use super::diag::{Diagnostic, DiagnosticKind};
+use super::lexer::kw;
 use super::source::{SourceFile, Span};
 
 /// Whether `name` is referenced (as an identifier) anywhere in `e`.
@@ -127,13 +128,18 @@ pub(crate) fn unused_lets(asts: &[File<'_>], files: &[SourceFile]) -> Option<Dia
     None
 }
 
+/// The predeclared basic types' names in the parser's (and the evaluator's) order.
+pub(crate) fn basic_type_names() -> &'static [&'static str] {
+    &kw::WORDS[kw::INT as usize..=kw::BOOL as usize]
+}
+
 /// Which predeclared basic types some declaration of the files binds: a field label (quoted
 /// or not), an alias, a `let`, a comprehension variable or an import name. Bit `i` is set
-/// when `names[i]` (the `i`-th basic type, in the order the parser notes them) may be bound.
-/// The evaluator resolves a predeclared identifier that no file binds without walking the
-/// scopes, which cannot find it. The parser noted the declarations as it made them; only the
-/// import names are looked at here.
-pub(crate) fn bound_basic_types(asts: &[File<'_>], names: &[&str]) -> u64 {
+/// when the `i`-th of [`basic_type_names`] may be bound. The evaluator resolves a predeclared
+/// identifier that no file binds without walking the scopes, which cannot find it. The parser
+/// noted the declarations as it made them; only the import names are looked at here.
+pub(crate) fn bound_basic_types(asts: &[File<'_>]) -> u64 {
+    let names = basic_type_names();
     let mut mask = 0u64;
     for a in asts {
         mask |= u64::from(a.bound_basic);
@@ -367,7 +373,7 @@ mod tests {
         ] {
             texts.push(extra.to_string());
         }
-        let names = ["int", "float", "number", "string", "bytes", "bool"];
+        let names = basic_type_names();
         let mut bound_seen = 0;
         for text in &texts {
             let arena = crate::cue::ast::Arena::new();
@@ -376,8 +382,8 @@ mod tests {
                 continue;
             };
             let files = std::slice::from_ref(&file);
-            let walked = bound_names(files, &names);
-            let noted = bound_basic_types(files, &names);
+            let walked = bound_names(files, names);
+            let noted = bound_basic_types(files);
             assert_eq!(walked & !noted, 0, "parser missed a bound basic type name in:\n{text}");
             bound_seen += u32::from(walked != 0);
             if has_let_or_alias(file.decls) {

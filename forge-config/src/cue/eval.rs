@@ -59,7 +59,7 @@
 //!   finalized without its fields ([`Ev::stream_root`]), and each field is evaluated, written,
 //!   and then forgotten when its evaluation was private ([`Ev::export_streamed`]): the node,
 //!   environment and group stores watch the entries that existed before the field for
-//!   mutable access ([`Nodes::watch`]), and when nothing older changed and every node created
+//!   mutable access ([`Watch`]), and when nothing older changed and every node created
 //!   since hangs below the field, the stores are truncated back and the field reset to
 //!   unevaluated (a later reference evaluates it again, to the same value). Peak memory is
 //!   then that of the largest top-level field, not of the whole configuration (the 1 MiB
@@ -832,19 +832,45 @@ impl<'a> Node<'a> {
 ///
 /// While a top-level field is exported in streaming mode (see [`Ev::export_streamed`]) the
 /// store also watches for mutable access to the nodes that existed before the field's
-/// evaluation started (ids below `floor`, except `exempt`, the field itself): only when none
-/// was touched can the nodes created since be dropped ([`Nodes::truncate`]).
+/// evaluation started, except the field itself ([`Watch`]): only when none was touched can
+/// the nodes created since be dropped ([`Nodes::truncate`]).
 struct Nodes<'a> {
     chunks: Vec<Vec<Node<'a>>>,
     len: usize,
-    /// Nodes below this id are watched (0: nothing is).
-    floor: u32,
-    /// The one watched node that may change.
-    exempt: u32,
-    /// A watched node was borrowed mutably since the floor was set.
-    touched: bool,
+    watch: Watch,
     /// Emptied chunks kept for reuse after a truncation.
     spare: Vec<Vec<Node<'a>>>,
+}
+
+/// Watches a store's entries below an id (except one) for mutable access: [`Nodes`] and
+/// [`IdVec`] report every `index_mut` to [`Watch::note`].
+struct Watch {
+    /// Entries below this id are watched (0: none is).
+    floor: u32,
+    /// The one watched entry that may change.
+    exempt: u32,
+    /// A watched entry was borrowed mutably since [`Watch::start`].
+    touched: bool,
+}
+
+impl Watch {
+    const OFF: Watch = Watch { floor: 0, exempt: u32::MAX, touched: false };
+
+    /// Watches the entries below `floor`, except `exempt`.
+    fn start(&mut self, floor: u32, exempt: u32) {
+        *self = Watch { floor, exempt, touched: false };
+    }
+
+    fn stop(&mut self) {
+        *self = Watch::OFF;
+    }
+
+    #[inline]
+    fn note(&mut self, i: u32) {
+        if i < self.floor && i != self.exempt {
+            self.touched = true;
+        }
+    }
 }
 
 /// Nodes per chunk of [`Nodes`] (a power of two).
@@ -852,7 +878,7 @@ const NODE_CHUNK: usize = 256;
 
 impl<'a> Nodes<'a> {
     fn new() -> Self {
-        Nodes { chunks: Vec::new(), len: 0, floor: 0, exempt: u32::MAX, touched: false, spare: Vec::new() }
+        Nodes { chunks: Vec::new(), len: 0, watch: Watch::OFF, spare: Vec::new() }
     }
 
     fn len(&self) -> usize {
@@ -868,20 +894,6 @@ impl<'a> Nodes<'a> {
             c.push(n);
         }
         self.len += 1;
-    }
-
-    /// Starts watching the nodes that exist now, except `exempt`.
-    fn watch(&mut self, exempt: NodeId) {
-        self.floor = self.len as u32;
-        self.exempt = exempt;
-        self.touched = false;
-    }
-
-    /// Stops watching.
-    fn unwatch(&mut self) {
-        self.floor = 0;
-        self.exempt = u32::MAX;
-        self.touched = false;
     }
 
     /// Drops the nodes from id `len` on, keeping their chunks' memory for the next ones.
@@ -914,9 +926,7 @@ impl<'a> std::ops::Index<NodeId> for Nodes<'a> {
 
 impl std::ops::IndexMut<NodeId> for Nodes<'_> {
     fn index_mut(&mut self, i: NodeId) -> &mut Self::Output {
-        if i < self.floor && i != self.exempt {
-            self.touched = true;
-        }
+        self.watch.note(i);
         let i = i as usize;
         &mut self.chunks[i / NODE_CHUNK][i % NODE_CHUNK]
     }
@@ -926,19 +936,16 @@ impl std::ops::IndexMut<NodeId> for Nodes<'_> {
 /// conjuncts and nodes that refer to them). Their number is bounded by the step limit, far
 /// below `u32::MAX`.
 ///
-/// Like [`Nodes`], it can watch the elements that exist at a point for mutable access, so
-/// that the ones added since can be dropped when nothing older changed.
+/// Like [`Nodes`], it can watch the elements that exist at a point for mutable access
+/// ([`Watch`]), so that the ones added since can be dropped when nothing older changed.
 struct IdVec<T> {
     items: Vec<T>,
-    /// Elements below this id are watched (0: none).
-    floor: u32,
-    /// A watched element was borrowed mutably since the floor was set.
-    touched: bool,
+    watch: Watch,
 }
 
 impl<T> IdVec<T> {
     fn new() -> Self {
-        IdVec { items: Vec::new(), floor: 0, touched: false }
+        IdVec { items: Vec::new(), watch: Watch::OFF }
     }
 
     /// The id the next pushed element gets.
@@ -951,17 +958,6 @@ impl<T> IdVec<T> {
         let id = self.next_id();
         self.items.push(v);
         id
-    }
-
-    /// Starts watching the elements that exist now.
-    fn watch(&mut self) {
-        self.floor = self.next_id();
-        self.touched = false;
-    }
-
-    fn unwatch(&mut self) {
-        self.floor = 0;
-        self.touched = false;
     }
 
     fn truncate(&mut self, len: u32) {
@@ -978,9 +974,7 @@ impl<T> std::ops::Index<u32> for IdVec<T> {
 
 impl<T> std::ops::IndexMut<u32> for IdVec<T> {
     fn index_mut(&mut self, i: u32) -> &mut T {
-        if i < self.floor {
-            self.touched = true;
-        }
+        self.watch.note(i);
         &mut self.items[i as usize]
     }
 }
@@ -1238,7 +1232,7 @@ fn evaluate_root<'a>(
         order_scratch: OrderScratch::default(),
         basic_types: BASIC_TYPES.iter().map(|(_, kk)| Val::Basic(*kk, Rc::new(Vec::new()))).collect(),
         quiet_conflict: Rc::new(EvalErr { path: None, kind: DiagnosticKind::Eval, msg: String::new(), span: None }),
-        basic_bound: super::check::bound_basic_types(asts, &BASIC_TYPES.map(|(n, _)| n)),
+        basic_bound: super::check::bound_basic_types(asts),
         or_scratch: Vec::new(),
         arc_counter: 0,
         copying: Vec::new(),
@@ -2014,6 +2008,7 @@ impl<'a> Ev<'a> {
         let len = self.nodes[v].conjs.len();
         self.enter(Some(span))?;
         self.copying.push((n, v));
+        let mut result = Ok(());
         for i in 0..len {
             let Some(c) = self.nodes[v].conjs.get(i).cloned() else { break };
             let c = if extra.is_none() && groups.iter().all(|g| c.groups.contains(g)) {
@@ -2033,15 +2028,14 @@ impl<'a> Ev<'a> {
             match self.process(n, c) {
                 Ok(g) => new_groups.extend(g),
                 Err(f) => {
-                    self.copying.pop();
-                    self.leave();
-                    return Err(f);
+                    result = Err(f);
+                    break;
                 }
             }
         }
         self.copying.pop();
         self.leave();
-        Ok(new_groups)
+        result.map(|()| new_groups)
     }
 
     fn process_struct(&mut self, n: NodeId, decls: &'a [Decl<'a>], env: EnvId, groups: &Groups) -> R<NewGroups> {
@@ -2578,20 +2572,18 @@ impl<'a> Ev<'a> {
                 if self.groups[g].scope || self.group_allows(g, label, 0)? {
                     continue;
                 }
-                {
-                    let sp = self.nodes[c].decl_span.unwrap_or_default();
-                    let mut path = self.path_of(n);
-                    if !path.is_empty() {
-                        path.push('.');
-                    }
-                    path.push_str(label);
-                    return Ok(Some(Val::Err(Rc::new(EvalErr {
-                        path: Some(path),
-                        kind: DiagnosticKind::Eval,
-                        msg: format!("field not allowed: {label}"),
-                        span: Some(sp),
-                    }))));
+                let sp = self.nodes[c].decl_span.unwrap_or_default();
+                let mut path = self.path_of(n);
+                if !path.is_empty() {
+                    path.push('.');
                 }
+                path.push_str(label);
+                return Ok(Some(Val::Err(Rc::new(EvalErr {
+                    path: Some(path),
+                    kind: DiagnosticKind::Eval,
+                    msg: format!("field not allowed: {label}"),
+                    span: Some(sp),
+                }))));
             }
         }
         Ok(None)
@@ -3687,7 +3679,6 @@ impl<'a> Ev<'a> {
         }
     }
 
-    /// Structural equality of final values (for disjunction deduplication).
     /// Whether two disjuncts are one: [`Ev::equal`], and as CUE's structural comparison also
     /// the same optional fields at the top (`#A` and `#A & #B` stay two disjuncts, and an
     /// ambiguous disjunction, when `#B` adds optional fields).
@@ -3713,6 +3704,7 @@ impl<'a> Ev<'a> {
         Ok(ox.len() == oy.len() && ox.iter().all(|l| oy.iter().any(|m| ***m == ***l)))
     }
 
+    /// Structural equality of final values (for disjunction deduplication).
     fn equal(&mut self, a: &Val, b: &Val) -> R<bool> {
         Ok(match (a, b) {
             (Val::Struct(x), Val::Struct(y)) | (Val::List(x), Val::List(y)) => {
@@ -4010,9 +4002,9 @@ impl<'a> Ev<'a> {
                 None => {}
             }
         }
-        self.nodes.unwatch();
-        self.envs.unwatch();
-        self.groups.unwatch();
+        self.nodes.watch.stop();
+        self.envs.watch.stop();
+        self.groups.watch.stop();
         self.derived_log = None;
         r
     }
@@ -4047,16 +4039,16 @@ impl<'a> Ev<'a> {
             attrs: node.attrs().len(),
             had_cold: node.x.is_some(),
         };
-        self.nodes.watch(c);
-        self.envs.watch();
-        self.groups.watch();
+        self.nodes.watch.start(cp.nodes as u32, c);
+        self.envs.watch.start(cp.envs, u32::MAX);
+        self.groups.watch.start(cp.groups, u32::MAX);
         self.derived_log = Some(Vec::new());
         Some(cp)
     }
 
     /// Whether the evaluation since `cp` only built the field's own subtree.
     fn private_evaluation(&self, cp: &Checkpoint) -> bool {
-        if self.nodes.touched || self.envs.touched || self.groups.touched {
+        if self.nodes.watch.touched || self.envs.watch.touched || self.groups.watch.touched {
             return false;
         }
         let node = &self.nodes[cp.field];
@@ -4087,15 +4079,7 @@ impl<'a> Ev<'a> {
             return Ok(false);
         }
         self.finalize(n)?;
-        let out = &mut w.out;
-        match &self.nodes[n].value {
-            Val::Str(s) => super::export::write_str(s, out),
-            Val::Int(i) => super::export::write_int(i.get(), out),
-            Val::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Val::Null => out.push_str("null"),
-            _ => return Ok(false),
-        }
-        Ok(true)
+        Ok(write_scalar_json(&self.nodes[n].value, &mut w.out))
     }
 
     fn export_val(
@@ -4106,19 +4090,14 @@ impl<'a> Ev<'a> {
         depth: usize,
         indent: Option<usize>,
     ) -> R<()> {
-        use super::export::{write_indent, write_int, write_str};
+        use super::export::{write_indent, write_str};
         let writing = w.writing(indent);
         match v {
-            Val::Null if writing => w.out.push_str("null"),
-            Val::Bool(b) if writing => w.out.push_str(if b { "true" } else { "false" }),
-            Val::Int(i) if writing => write_int(i.get(), &mut w.out),
-            Val::Float(d) if writing => w.out.push_str(&d.to_cue_string()),
-            Val::Str(s) if writing => write_str(&s, &mut w.out),
-            Val::Bytes(b) if writing => {
-                use base64::Engine;
-                write_str(&base64::engine::general_purpose::STANDARD.encode(&*b), &mut w.out)
+            Val::Null | Val::Bool(_) | Val::Int(_) | Val::Float(_) | Val::Str(_) | Val::Bytes(_) => {
+                if writing {
+                    write_scalar_json(&v, &mut w.out);
+                }
             }
-            Val::Null | Val::Bool(_) | Val::Int(_) | Val::Float(_) | Val::Str(_) | Val::Bytes(_) => {}
             Val::Err(e) => {
                 if e.kind == DiagnosticKind::Incomplete {
                     self.note_incomplete(w, span, &format!("_|_ // {}", e.msg), indent);
@@ -4216,6 +4195,25 @@ impl<'a> Ev<'a> {
         }
         Ok(())
     }
+}
+
+/// Writes a concrete scalar as JSON; `false` (nothing written) for any other value.
+#[inline]
+fn write_scalar_json(v: &Val, out: &mut String) -> bool {
+    use super::export::{write_int, write_str};
+    match v {
+        Val::Null => out.push_str("null"),
+        Val::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Val::Int(i) => write_int(i.get(), out),
+        Val::Float(d) => out.push_str(&d.to_cue_string()),
+        Val::Str(s) => write_str(s, out),
+        Val::Bytes(b) => {
+            use base64::Engine;
+            write_str(&base64::engine::general_purpose::STANDARD.encode(&**b), out)
+        }
+        _ => return false,
+    }
+    true
 }
 
 /// The JSON nesting depth of an exported value.
@@ -4343,6 +4341,13 @@ mod size_tests {
         assert!(std::mem::size_of::<Expr<'static>>() <= 40, "Expr: {}", std::mem::size_of::<Expr<'static>>());
         assert!(std::mem::size_of::<Decl<'static>>() <= 112, "Decl: {}", std::mem::size_of::<Decl<'static>>());
     }
+
+    /// The parser notes bound basic-type names by their position in its keyword table; the
+    /// evaluator reads the bits in `BASIC_TYPES` order: the two orders must be one.
+    #[test]
+    fn basic_types_are_in_the_parsers_order() {
+        assert_eq!(BASIC_TYPES.map(|(n, _)| n).as_slice(), super::super::check::basic_type_names());
+    }
 }
 
 #[cfg(test)]
@@ -4368,6 +4373,13 @@ mod stream_tests {
         assert_eq!(streamed, whole, "{text}");
         assert_eq!(none, 0);
         dropped
+    }
+
+    /// [`both`] on each configuration.
+    fn each(texts: &[&str]) {
+        texts.iter().for_each(|t| {
+            both(t);
+        });
     }
 
     #[test]
@@ -4396,7 +4408,7 @@ mod stream_tests {
 
     #[test]
     fn forward_references_lets_patterns_and_comprehensions_agree() {
-        for text in [
+        each(&[
             "a: b.x\nb: {x: 1, y: a}\n",
             "let L = {v: 1}\na: L & {w: 2}\nb: L.v\n",
             "a: *{x: 1} | {y: 2}\nb: a.x\n",
@@ -4405,14 +4417,12 @@ mod stream_tests {
             "a: {x: 1, y: a.x}\nb: a.y\n",
             "#A: {x: int}\na: #A & {x: 1}\nb: a & {x: 1}\n",
             "a: {x: [for i in [1, 2, 3] {i * 2}]}\nb: a.x[1]\n",
-        ] {
-            both(text);
-        }
+        ]);
     }
 
     #[test]
     fn errors_and_incomplete_values_agree() {
-        for text in [
+        each(&[
             "a: {x: 1}\nb: a & {x: 2}\n",
             "a: {x: int}\nb: a.x + 1\n",
             "a: b\nb: a\n",
@@ -4420,8 +4430,6 @@ mod stream_tests {
             "#A: {x: int}\na: #A & {x: 1, y: 2}\nb: a.x\n",
             "a: {x: 1}\nb: {y: 2}\nc: a & b & {x: 3}\n",
             "a: {r!: int}\nb: a\n",
-        ] {
-            both(text);
-        }
+        ]);
     }
 }

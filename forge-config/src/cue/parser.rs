@@ -69,20 +69,36 @@ struct Parser<'a, 'i> {
     decl_stack: Vec<Decl<'a>>,
     /// The same for list elements.
     elem_stack: Vec<ListElem<'a>>,
+    /// What the parser noted for the evaluator's pre-checks.
+    notes: Notes,
+}
+
+/// Facts the parser notes while building the tree, so that the evaluator need not walk it
+/// again. Discarded speculative parses may only make them more cautious.
+#[derive(Default, Clone, Copy)]
+struct Notes {
     /// Default marks `*x` parsed, and those parsed as alternatives of a disjunction: when the
     /// two differ, a mark may be misplaced and the evaluator checks the tree
-    /// (`check::misplaced_defaults`); when they agree it need not walk it. (Discarded
-    /// speculative parses only make them differ, never agree wrongly.)
+    /// (`check::misplaced_defaults`); when they agree it need not walk it.
     defaults_made: usize,
     defaults_placed: usize,
     /// Bit `i` set: a declaration binds the name of the `i`-th basic type (`kw::INT + i`);
-    /// see [`File::bound_basic`]. (Discarded speculative parses may only set more bits.)
+    /// see [`File::bound_basic`].
     bound_basic: u8,
     /// Whether a `let` declaration or a label alias was parsed (see [`File::has_lets`]).
     has_lets: bool,
 }
 
-/// Whether the token is the keyword (or identifier) `k`.
+impl Notes {
+    /// Adds what a sub-parser (an interpolation's) noted.
+    fn absorb(&mut self, o: Notes) {
+        self.defaults_made += o.defaults_made;
+        self.defaults_placed += o.defaults_placed;
+        self.bound_basic |= o.bound_basic;
+        self.has_lets |= o.has_lets;
+    }
+}
+
 /// The default marks heading an alternative of a disjunction (`**1` has two).
 fn default_chain(e: &Expr<'_>) -> usize {
     match &e.kind {
@@ -91,6 +107,7 @@ fn default_chain(e: &Expr<'_>) -> usize {
     }
 }
 
+/// Whether the token is the keyword (or identifier) `k`.
 fn is_kw(t: Tok<'_>, k: Sym) -> bool {
     matches!(t, Tok::Ident(i) if i == k)
 }
@@ -110,10 +127,7 @@ impl<'a, 'i> Parser<'a, 'i> {
             depth,
             decl_stack: Vec::new(),
             elem_stack: Vec::new(),
-            defaults_made: 0,
-            defaults_placed: 0,
-            bound_basic: 0,
-            has_lets: false,
+            notes: Notes::default(),
         };
         p.refill();
         p
@@ -291,7 +305,7 @@ impl<'a, 'i> Parser<'a, 'i> {
     /// variable), noting a basic type's name.
     fn bind(&mut self, s: Sym) -> &'a std::rc::Rc<str> {
         if (kw::INT..=kw::BOOL).contains(&s) {
-            self.bound_basic |= 1 << (s - kw::INT);
+            self.notes.bound_basic |= 1 << (s - kw::INT);
         }
         self.sym(s)
     }
@@ -299,7 +313,7 @@ impl<'a, 'i> Parser<'a, 'i> {
     /// [`Parser::bind`] for a name that is not a symbol (a label string with escapes).
     fn bind_str(&mut self, s: &str) {
         if let Some(i) = kw::WORDS[kw::INT as usize..=kw::BOOL as usize].iter().position(|w| *w == s) {
-            self.bound_basic |= 1 << i;
+            self.notes.bound_basic |= 1 << i;
         }
     }
 
@@ -380,9 +394,9 @@ impl<'a, 'i> Parser<'a, 'i> {
             imports,
             decls: self.slice(&decls),
             span: start.to(self.span()),
-            unplaced_defaults: self.defaults_made != self.defaults_placed,
-            bound_basic: self.bound_basic,
-            has_lets: self.has_lets,
+            unplaced_defaults: self.notes.defaults_made != self.notes.defaults_placed,
+            bound_basic: self.notes.bound_basic,
+            has_lets: self.notes.has_lets,
         })
     }
 
@@ -460,7 +474,7 @@ impl<'a, 'i> Parser<'a, 'i> {
             self.expect_p(P::Eq)?;
             let expr = self.expr()?;
             let name = self.bind(name);
-            self.has_lets = true;
+            self.notes.has_lets = true;
             return Ok(Decl::Let(LetClause { name, expr, span: start.to(self.prev_span()) }));
         }
         if self.is_clause_start() {
@@ -529,7 +543,7 @@ impl<'a, 'i> Parser<'a, 'i> {
         let mut alias = None;
         if let (Tok::Ident(a), Tok::P(P::Eq)) = (self.tok(), self.tok_at(1)) {
             alias = Some(self.bind(a));
-            self.has_lets = true;
+            self.notes.has_lets = true;
             self.advance(2);
         }
         let lstart = self.span();
@@ -786,7 +800,7 @@ impl<'a, 'i> Parser<'a, 'i> {
             let rhs = rhs?;
             let span = lhs.span.to(rhs.span);
             if op == BinOp::Or {
-                self.defaults_placed += default_chain(&lhs) + default_chain(&rhs);
+                self.notes.defaults_placed += default_chain(&lhs) + default_chain(&rhs);
             }
             lhs = Expr { kind: ExprKind::Binary(op, self.alloc(lhs), self.alloc(rhs)), span };
         }
@@ -817,7 +831,7 @@ impl<'a, 'i> Parser<'a, 'i> {
             let e = e?;
             let span = start.to(e.span);
             if op == UnOp::Default {
-                self.defaults_made += 1;
+                self.notes.defaults_made += 1;
             }
             return Ok(Expr { kind: ExprKind::Unary(op, self.alloc(e)), span });
         }
@@ -924,13 +938,9 @@ impl<'a, 'i> Parser<'a, 'i> {
                         }
                         Ok(ex)
                     });
-                    let (made, placed) = (sub.defaults_made, sub.defaults_placed);
-                    let (bound, lets) = (sub.bound_basic, sub.has_lets);
+                    let notes = sub.notes;
                     out.push(StrPart::Expr(sub.finish(r)?));
-                    self.defaults_made += made;
-                    self.defaults_placed += placed;
-                    self.bound_basic |= bound;
-                    self.has_lets |= lets;
+                    self.notes.absorb(notes);
                 }
             }
         }
