@@ -5,9 +5,11 @@
 //! and dropping the tree frees them in one go (there is nothing to drop node by node). Every
 //! node type is `Copy`.
 //!
-//! Identifiers, labels and literal string pieces are interned `Rc<str>`s kept by the arena:
-//! the parser hands out one shared allocation per distinct name in a file, and the evaluator
-//! reuses them as field labels and string values without copying.
+//! Identifiers and labels are [`Name`]s: one thin pointer per distinct name in a file, to a
+//! slice of the source, so the evaluator compares labels by address before bytes and parsing
+//! allocates nothing per name. String literal pieces are interned `Rc<str>`s kept by the
+//! arena (made once per distinct literal used as a value), which the evaluator reuses as
+//! string values without copying.
 
 use std::rc::Rc;
 
@@ -27,6 +29,10 @@ pub struct Arena {
     pub(crate) attrs: typed_arena::Arena<Attribute>,
 }
 
+/// An identifier or label: a thin pointer to its text, shared by every occurrence in a file
+/// (the text is a slice of the source, or kept by the [`Arena`] when it had escapes).
+pub type Name<'a> = &'a &'a str;
+
 impl Arena {
     /// An empty arena.
     pub fn new() -> Self {
@@ -36,6 +42,17 @@ impl Arena {
     /// Bytes the arena has allocated for syntax-tree nodes so far.
     pub fn allocated_bytes(&self) -> usize {
         self.bump.allocated_bytes()
+    }
+
+    /// A [`Name`] for `text` (no copy of the text).
+    pub(crate) fn name<'a>(&'a self, text: &'a str) -> Name<'a> {
+        self.bump.alloc(text)
+    }
+
+    /// A [`Name`] for a computed text, copied into the arena.
+    pub(crate) fn name_copy(&self, text: &str) -> Name<'_> {
+        let t: &str = self.bump.alloc_str(text);
+        self.bump.alloc(t)
     }
 
     /// Keeps a shared string for as long as the arena lives.
@@ -133,7 +150,7 @@ pub struct Label<'a> {
     /// What kind of label.
     pub kind: LabelKind<'a>,
     /// The `X` of an `X=label` alias.
-    pub alias: Option<&'a Rc<str>>,
+    pub alias: Option<Name<'a>>,
     /// Span of the label.
     pub span: Span,
     /// Written as a quoted string (`"a-b":`); such fields cannot be referenced by identifier.
@@ -144,18 +161,18 @@ pub struct Label<'a> {
 #[derive(Debug, Clone, Copy)]
 pub enum LabelKind<'a> {
     /// Identifier or quoted string, already unquoted.
-    Name(&'a Rc<str>),
+    Name(Name<'a>),
     /// Interpolated string label or `(expr)`.
     Dynamic(&'a Expr<'a>),
     /// `[expr]` pattern constraint, optionally `[Name=expr]`.
-    Pattern(&'a (Expr<'a>, Option<&'a Rc<str>>)),
+    Pattern(&'a (Expr<'a>, Option<Name<'a>>)),
 }
 
 /// `let name = expr`.
 #[derive(Debug, Clone, Copy)]
 pub struct LetClause<'a> {
     /// Bound name.
-    pub name: &'a Rc<str>,
+    pub name: Name<'a>,
     /// The expression.
     pub expr: Expr<'a>,
     /// Span.
@@ -177,11 +194,11 @@ pub struct Comprehension<'a> {
 #[derive(Debug, Clone, Copy)]
 pub enum Clause<'a> {
     /// `for k, v in expr` (key optional).
-    For(Option<&'a Rc<str>>, &'a Rc<str>, Expr<'a>),
+    For(Option<Name<'a>>, Name<'a>, Expr<'a>),
     /// `if cond`.
     If(Expr<'a>),
     /// `let x = expr`.
-    Let(&'a Rc<str>, Expr<'a>),
+    Let(Name<'a>, Expr<'a>),
 }
 
 /// Binary operators.
@@ -281,7 +298,7 @@ pub enum ListElem<'a> {
 #[derive(Debug, Clone, Copy)]
 pub enum ExprKind<'a> {
     /// An identifier reference (incl. `_`, predeclared names).
-    Ident(&'a Rc<str>),
+    Ident(Name<'a>),
     /// `_|_`.
     Bottom,
     /// `null`.
@@ -305,7 +322,7 @@ pub enum ExprKind<'a> {
     /// `[...]`.
     List(&'a [ListElem<'a>]),
     /// `x.sel`.
-    Selector(&'a Expr<'a>, &'a Rc<str>),
+    Selector(&'a Expr<'a>, Name<'a>),
     /// `x[i]`.
     Index(&'a Expr<'a>, &'a Expr<'a>),
     /// `f(args)` (function and arguments together: keeps expressions small).

@@ -79,7 +79,8 @@ use std::rc::Rc;
 
 use super::EvalOptions;
 use super::ast::{
-    self, Arena, BinOp, Clause, Comprehension, Constraint, Decl, Expr, ExprKind, Label, LabelKind, ListElem, StrPart,
+    self, Arena, BinOp, Clause, Comprehension, Constraint, Decl, Expr, ExprKind, Label, LabelKind, ListElem, Name,
+    StrPart,
     UnOp,
 };
 use super::decimal::Decimal;
@@ -120,7 +121,7 @@ impl std::hash::Hasher for FxHasher {
 type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
 
 /// A set of labels or names.
-type NameSet = HashSet<Rc<str>, FxBuild>;
+type NameSet<'a> = HashSet<&'a str, FxBuild>;
 
 /// Struct literals with at most this many declarations answer label lookups by scanning
 /// their declarations; larger ones build a hash set once (per literal, shared).
@@ -144,10 +145,10 @@ impl LabelFilter {
     }
 
     /// The `Name` labels of the fields in `decls` that the filter keeps, in order.
-    fn names<'a>(self, decls: &'a [Decl<'a>]) -> impl Iterator<Item = &'a Rc<str>> {
+    fn names<'a>(self, decls: &'a [Decl<'a>]) -> impl Iterator<Item = &'a str> {
         decls.iter().filter_map(move |d| match d {
             Decl::Field(fd) => match fd.label.kind {
-                LabelKind::Name(n) if self.keep(&fd.label, n) => Some(n),
+                LabelKind::Name(n) if self.keep(&fd.label, n) => Some(*n),
                 _ => None,
             },
             _ => None,
@@ -163,14 +164,14 @@ enum Labels<'a> {
     /// The fields of a small literal that the filter keeps.
     Scan(&'a [Decl<'a>], LabelFilter),
     /// A large literal's labels, hashed once and shared by every use of the literal.
-    Set(Rc<NameSet>),
+    Set(Rc<NameSet<'a>>),
 }
 
 impl Labels<'_> {
     fn contains(&self, label: &str) -> bool {
         match self {
             Labels::None => false,
-            Labels::Scan(decls, f) => f.names(decls).any(|n| **n == *label),
+            Labels::Scan(decls, f) => f.names(decls).any(|n| n == label),
             Labels::Set(s) => s.contains(label),
         }
     }
@@ -361,7 +362,7 @@ struct Conj<'a> {
 enum Bind<'a> {
     Let(&'a Expr<'a>, EnvId),
     Val(Val),
-    Alias(Rc<str>),
+    Alias(&'a str),
     Import(Rc<str>, usize, usize),
 }
 
@@ -369,7 +370,7 @@ struct Env<'a> {
     parent: Option<EnvId>,
     node: NodeId,
     names: Labels<'a>,
-    binds: Vec<(Rc<str>, Bind<'a>)>,
+    binds: Vec<(&'a str, Bind<'a>)>,
 }
 
 /// A closedness group: the labels a closed struct allows.
@@ -383,21 +384,21 @@ struct Group<'a> {
     /// struct literal with embeddings and in everything embedded, and restricts nothing itself.
     scope: bool,
     /// Dynamic labels and pattern constraints, which most groups do not have.
-    more: Option<Box<GroupMore>>,
+    more: Option<Box<GroupMore<'a>>>,
 }
 
 #[derive(Default)]
-struct GroupMore {
+struct GroupMore<'a> {
     /// Other allowed labels (dynamic labels, embedded structs' labels).
-    labels: NameSet,
+    labels: NameSet<'a>,
     patterns: Vec<(Val, bool)>,
     /// Embedding scopes whose labels this group also allows (a definition embedded in a
     /// literal is closed over the literal's and its fellow embeddings' fields, at every depth).
     scopes: Vec<GroupId>,
 }
 
-impl Group<'_> {
-    fn more(&mut self) -> &mut GroupMore {
+impl<'a> Group<'a> {
+    fn more(&mut self) -> &mut GroupMore<'a> {
         self.more.get_or_insert_with(Default::default)
     }
 
@@ -424,7 +425,7 @@ enum St {
 
 struct Pattern<'a> {
     pat: Val,
-    alias: Option<&'a Rc<str>>,
+    alias: Option<Name<'a>>,
     value: &'a Expr<'a>,
     env: EnvId,
     groups: Groups,
@@ -444,7 +445,7 @@ struct ListLen<'a> {
 /// A field label: a string the syntax-tree arena keeps for the whole evaluation (labels from
 /// the source, computed labels and list indices alike), so nodes and arcs share it by a plain
 /// reference: no reference counting per node or arc, and 8 bytes instead of 16.
-type Lbl<'a> = &'a Rc<str>;
+type Lbl<'a> = Name<'a>;
 
 /// Child arcs of a node in insertion order. Most structs have a handful of fields, so the
 /// labels are scanned linearly; past [`ARC_INDEX_MIN`] entries a hash index is built.
@@ -991,9 +992,9 @@ pub(crate) struct Ev<'a> {
     envs: IdVec<Env<'a>>,
     groups: IdVec<Group<'a>>,
     derived: HashMap<(GroupId, Lbl<'a>), GroupId, FxBuild>,
-    names_cache: HashMap<usize, Rc<NameSet>, FxBuild>,
+    names_cache: HashMap<usize, Rc<NameSet<'a>>, FxBuild>,
     /// Regular static field labels of a struct literal (keyed by its declarations' address).
-    labels_cache: HashMap<usize, Rc<NameSet>, FxBuild>,
+    labels_cache: HashMap<usize, Rc<NameSet<'a>>, FxBuild>,
     /// The empty name set of binding-only environments.
     /// Labels `"0"`, `"1"`, ... of list elements.
     index_labels: Vec<Lbl<'a>>,
@@ -1222,7 +1223,7 @@ fn evaluate_root<'a>(
         names_cache: HashMap::default(),
         labels_cache: HashMap::default(),
         index_labels: Vec::new(),
-        elem_label: arena.str(Rc::from("[]")),
+        elem_label: arena.name("[]"),
         arena,
         no_groups: Rc::from([]),
         depth: 0,
@@ -1248,7 +1249,7 @@ fn evaluate_root<'a>(
     // package scope: union of all top-level names
     let mut all = NameSet::default();
     for a in asts {
-        all.extend(LabelFilter::Names.names(a.decls).cloned());
+        all.extend(LabelFilter::Names.names(a.decls));
     }
     let all = Rc::new(all);
     let empty: Groups = Rc::from([]);
@@ -1266,7 +1267,7 @@ fn evaluate_root<'a>(
                     .with_hint("only the standard packages strings, list, math, regexp, strconv, encoding/json and encoding/yaml are supported"),
                 ));
             }
-            binds.push((Rc::from(imp.name.as_str()), Bind::Import(Rc::from(imp.path.as_str()), fi, ii)));
+            binds.push((imp.name.as_str(), Bind::Import(Rc::from(imp.path.as_str()), fi, ii)));
             used.push(false);
         }
         ev.imports_used.push(used);
@@ -1304,7 +1305,7 @@ fn fatal_diag(f: Fatal, files: &[SourceFile]) -> Diagnostics {
 /// The labels of a struct literal: a small literal is scanned where asked, a large one gets a
 /// set built once (keyed by its declarations' address) and shared.
 fn literal_labels<'a>(
-    cache: &mut HashMap<usize, Rc<NameSet>, FxBuild>,
+    cache: &mut HashMap<usize, Rc<NameSet<'a>>, FxBuild>,
     decls: &'a [Decl<'a>],
     filter: LabelFilter,
 ) -> Labels<'a> {
@@ -1312,7 +1313,7 @@ fn literal_labels<'a>(
         return Labels::Scan(decls, filter);
     }
     Labels::Set(
-        cache.entry(decls.as_ptr() as usize).or_insert_with(|| Rc::new(filter.names(decls).cloned().collect())).clone(),
+        cache.entry(decls.as_ptr() as usize).or_insert_with(|| Rc::new(filter.names(decls).collect())).clone(),
     )
 }
 
@@ -1484,10 +1485,10 @@ impl<'a> Ev<'a> {
         let id = self.envs.next_id();
         for d in decls {
             match d {
-                Decl::Let(l) => binds.push((Rc::clone(l.name), Bind::Let(&l.expr, id))),
+                Decl::Let(l) => binds.push((*l.name, Bind::Let(&l.expr, id))),
                 Decl::Field(f) => {
                     if let (Some(a), LabelKind::Name(n)) = (f.label.alias, &f.label.kind) {
-                        binds.push((Rc::clone(a), Bind::Alias(Rc::clone(n))));
+                        binds.push((*a, Bind::Alias(*n)));
                     }
                 }
                 _ => {}
@@ -1497,7 +1498,7 @@ impl<'a> Ev<'a> {
         id
     }
 
-    fn bind_env(&mut self, parent: EnvId, binds: Vec<(Rc<str>, Bind<'a>)>) -> EnvId {
+    fn bind_env(&mut self, parent: EnvId, binds: Vec<(&'a str, Bind<'a>)>) -> EnvId {
         let node = self.envs[parent].node;
         self.envs.push(Env { parent: Some(parent), node, names: Labels::None, binds })
     }
@@ -1547,17 +1548,17 @@ impl<'a> Ev<'a> {
     fn index_label(&mut self, i: usize) -> Lbl<'a> {
         if i < 4096 {
             while self.index_labels.len() <= i {
-                let l = self.lbl(Rc::from(self.index_labels.len().to_string()));
+                let l = self.lbl(&self.index_labels.len().to_string());
                 self.index_labels.push(l);
             }
             return self.index_labels[i];
         }
-        self.lbl(Rc::from(i.to_string()))
+        self.lbl(&i.to_string())
     }
 
     /// A computed label, kept in the arena for the rest of the evaluation.
-    fn lbl(&self, s: Rc<str>) -> Lbl<'a> {
-        self.arena.str(s)
+    fn lbl(&self, s: &str) -> Lbl<'a> {
+        self.arena.name_copy(s)
     }
 
     fn arc_index(&mut self, n: NodeId, i: usize) -> R<NodeId> {
@@ -1626,7 +1627,7 @@ impl<'a> Ev<'a> {
                         let p = &self.nodes[n].cx().patterns[pi];
                         let (alias, value, env, groups) = (p.alias, p.value, p.env, p.groups.clone());
                         let env = match alias {
-                            Some(a) => self.bind_env(env, vec![(a.clone(), Bind::Val(Val::Str(Rc::clone(label))))]),
+                            Some(a) => self.bind_env(env, vec![(*a, Bind::Val(Val::Str(Rc::from(*label))))]),
                             None => env,
                         };
                         let groups = self.derive_all(&groups, label);
@@ -2077,7 +2078,7 @@ impl<'a> Ev<'a> {
             decls.iter().any(|d| matches!(d, Decl::Field(fd) if matches!(fd.label.kind, LabelKind::Dynamic(_))));
         // the labels in order are only materialized when needed (dynamic labels, embeddings)
         let keep_seq = has_dynamic || has_embed;
-        let mut seq: Vec<Rc<str>> = Vec::new();
+        let mut seq: Vec<&'a str> = Vec::new();
         let mut nstatic = 0usize;
         let mut pats: Vec<Val> = Vec::new();
         let mut open = false;
@@ -2129,7 +2130,7 @@ impl<'a> Ev<'a> {
                         let v = self.eval(e, f)?;
                         let v = self.default_of(v)?;
                         match v {
-                            Val::Str(s) => self.lbl(s),
+                            Val::Str(s) => self.lbl(&s),
                             Val::Err(_) => {
                                 self.add_err(n, v);
                                 continue;
@@ -2167,12 +2168,12 @@ impl<'a> Ev<'a> {
                 // static labels are allowed through the literal's shared set (below)
                 if pass == 1 && label_is_regular(label) {
                     for g in groups.iter() {
-                        self.groups[*g].more().labels.insert(Rc::clone(label));
+                        self.groups[*g].more().labels.insert(*label);
                     }
                 }
                 let child = self.arc(n, label, false)?;
                 if keep_seq {
-                    seq.push(Rc::clone(label));
+                    seq.push(*label);
                 }
                 nstatic += usize::from(pass == 0);
                 // a literal scalar value never consults its closedness groups: skip deriving them
@@ -2227,7 +2228,7 @@ impl<'a> Ev<'a> {
                 let grp = &mut self.groups[*g];
                 for l in &seq {
                     if label_is_regular(l) {
-                        grp.more().labels.insert(l.clone());
+                        grp.more().labels.insert(l);
                     }
                 }
                 for p in &pats {
@@ -2386,7 +2387,7 @@ impl<'a> Ev<'a> {
                 }
             }
             Clause::Let(name, e) => {
-                let nenv = self.bind_env(env, vec![(Rc::clone(name), Bind::Let(e, env))]);
+                let nenv = self.bind_env(env, vec![(**name, Bind::Let(e, env))]);
                 self.run_comp(comp, i + 1, nenv, out)?;
             }
             Clause::For(kname, vname, src) => {
@@ -2396,8 +2397,8 @@ impl<'a> Ev<'a> {
                     Val::Struct(m) => {
                         let m = self.finalize_follow(m)?;
                         // in CUE's arc order, not the export order
-                        let mut arcs: Vec<(Rc<str>, NodeId)> =
-                            self.nodes[m].arcs.iter().map(|(k, v)| (k.clone(), *v)).collect();
+                        let mut arcs: Vec<(&'a str, NodeId)> =
+                            self.nodes[m].arcs.iter().map(|(k, v)| (*k, *v)).collect();
                         arcs.sort_by_key(|&(_, c)| self.nodes[c].arc_seq);
                         let mut items = Vec::new();
                         for (l, c) in arcs {
@@ -2405,7 +2406,7 @@ impl<'a> Ev<'a> {
                                 continue;
                             }
                             let cv = self.value_of(c)?;
-                            items.push((Val::Str(l), cv));
+                            items.push((Val::Str(Rc::from(l)), cv));
                         }
                         items
                     }
@@ -2433,9 +2434,9 @@ impl<'a> Ev<'a> {
                     }
                 };
                 for (kv, vv) in items {
-                    let mut binds = vec![(Rc::clone(vname), Bind::Val(vv))];
+                    let mut binds = vec![(**vname, Bind::Val(vv))];
                     if let Some(kn) = kname {
-                        binds.push((Rc::clone(kn), Bind::Val(kv)));
+                        binds.push((**kn, Bind::Val(kv)));
                     }
                     let nenv = self.bind_env(env, binds);
                     self.run_comp(comp, i + 1, nenv, out)?;
@@ -3150,7 +3151,7 @@ impl<'a> Ev<'a> {
         let n = self.new_node(None, None, false)?;
         self.nodes[n].struct_seen = true;
         for (l, v) in fields {
-            let l = self.lbl(Rc::from(l));
+            let l = self.lbl(&l);
             let c = self.new_node(Some(n), Some(l), false)?;
             self.nodes[c].n_regular = 1;
             self.number_arc(c, false);
@@ -3203,9 +3204,9 @@ impl<'a> Ev<'a> {
     }
 
     /// Regular fields of a struct value.
-    pub(crate) fn struct_fields(&mut self, n: NodeId) -> R<Vec<(Rc<str>, Val)>> {
+    pub(crate) fn struct_fields(&mut self, n: NodeId) -> R<Vec<(&'a str, Val)>> {
         let n = self.finalize_follow(n)?;
-        let arcs: Vec<(Rc<str>, NodeId)> = self.nodes[n].arcs.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let arcs: Vec<(&'a str, NodeId)> = self.nodes[n].arcs.iter().map(|(k, v)| (*k, *v)).collect();
         let mut out = Vec::new();
         for (l, c) in arcs {
             if !label_is_regular(&l) || !self.is_regular_arc(c) {
@@ -3713,8 +3714,8 @@ impl<'a> Ev<'a> {
                 }
                 let x = self.finalize_follow(*x)?;
                 let y = self.finalize_follow(*y)?;
-                let xa: Vec<(Rc<str>, NodeId)> = self.nodes[x].arcs.iter().map(|(k, v)| (k.clone(), *v)).collect();
-                let ya: Vec<(Rc<str>, NodeId)> = self.nodes[y].arcs.iter().map(|(k, v)| (k.clone(), *v)).collect();
+                let xa: Vec<(&'a str, NodeId)> = self.nodes[x].arcs.iter().map(|(k, v)| (*k, *v)).collect();
+                let ya: Vec<(&'a str, NodeId)> = self.nodes[y].arcs.iter().map(|(k, v)| (*k, *v)).collect();
                 let xr: Vec<_> =
                     xa.into_iter().filter(|(l, c)| label_is_regular(l) && self.is_regular_arc(*c)).collect();
                 let yr: Vec<_> =
@@ -3898,7 +3899,7 @@ impl<'a> Ev<'a> {
             }
             Val::Struct(m) => {
                 let m = self.finalize_follow(m)?;
-                let arcs: Vec<(Rc<str>, NodeId)> = self.nodes[m].arcs.iter().map(|(k, v)| (k.clone(), *v)).collect();
+                let arcs: Vec<(&'a str, NodeId)> = self.nodes[m].arcs.iter().map(|(k, v)| (*k, *v)).collect();
                 let mut s = value::Struct { fields: indexmap::IndexMap::with_capacity(arcs.len()) };
                 for (label, c) in arcs {
                     let l = path.len();

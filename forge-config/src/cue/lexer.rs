@@ -1,16 +1,14 @@
 //! Tokenizer with CUE's automatic comma insertion.
 //!
 //! Identifiers and escape-free string literals are interned (see [`Interner`]): a token holds
-//! a `u32` symbol, and the parser hands out one shared `Rc<str>` per distinct text in the
-//! file. Tokens hold no reference counts, so the token vector is dropped without a walk over
+//! a `u32` symbol, and the parser hands out one [`Name`] per distinct text in the file (and
+//! one shared `Rc<str>` per distinct string value). Tokens hold no reference counts, so the token vector is dropped without a walk over
 //! shared strings.
 
-use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::ast::Arena;
+use super::ast::{Arena, Name};
 use super::diag::DiagnosticKind;
-use super::eval::FxHasher;
 use super::source::{FileId, Span};
 use super::value::{AttrArg, Attribute};
 
@@ -53,21 +51,43 @@ pub(crate) mod kw {
     ];
 }
 
-thread_local! {
-    /// The strings of [`kw::WORDS`], in symbol order.
-    static KEYWORDS: [Rc<str>; kw::WORDS.len()] = kw::WORDS.map(Rc::from);
-}
-
-/// Deduplicates identifier and literal text: one symbol, and one `Rc<str>`, per distinct
-/// string. The keywords of [`kw`] come first.
+/// Deduplicates identifier and literal text: one symbol per distinct string, with one
+/// [`Name`] (a thin pointer to the source text: no copy, no allocation) and, only for a
+/// string used as a value, one shared `Rc<str>` made on first use. The keywords of [`kw`]
+/// come first.
 pub(crate) struct Interner<'a> {
-    map: HashMap<&'a str, Sym, std::hash::BuildHasherDefault<FxHasher>>,
-    strs: Vec<&'a Rc<str>>,
+    /// Symbols, hashed by their text (the hash is computed here, so the table holds 4-byte
+    /// symbols and compares texts through `names`).
+    table: hashbrown::HashTable<Sym>,
+    names: Vec<Name<'a>>,
+    /// The shared string of each symbol used as a string value, made on first use.
+    lits: Vec<Option<&'a Rc<str>>>,
     arena: &'a Arena,
 }
 
+/// FxHash of a short text, 8 bytes at a time, with its high bits folded in.
+#[inline]
+fn text_hash(s: &[u8]) -> u64 {
+    const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+    let mut h = s.len() as u64;
+    let mut words = s.chunks_exact(8);
+    for w in &mut words {
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w.try_into().unwrap_or([0; 8]))).wrapping_mul(K);
+    }
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        let mut buf = [0u8; 8];
+        buf[..rest.len()].copy_from_slice(rest);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(buf)).wrapping_mul(K);
+    }
+    // a product's low bits depend only on its factors' low bits, and the table indexes by
+    // the low bits: bring the well-mixed high half down (`p1234` and `p1235` differ only in
+    // a high byte of their word)
+    h ^ (h >> 32)
+}
+
 impl<'a> Interner<'a> {
-    /// An interner sized for a source of `len` bytes, holding the keywords; the strings live
+    /// An interner sized for a source of `len` bytes, holding the keywords; the names live
     /// in `arena`.
     pub fn with_capacity(len: usize, arena: &'a Arena) -> Self {
         // about one distinct string per 60 bytes of configuration: a table that fits the
@@ -75,35 +95,52 @@ impl<'a> Interner<'a> {
         // (small files have more distinct strings per byte: a floor of 64 avoids rehashing)
         let n = len / 48 + 64;
         let mut i = Interner {
-            map: HashMap::with_capacity_and_hasher(n, Default::default()),
-            strs: Vec::with_capacity(n),
+            table: hashbrown::HashTable::with_capacity(n),
+            names: Vec::with_capacity(n),
+            lits: Vec::with_capacity(n),
             arena,
         };
-        // the keywords' strings are made once per thread and shared by every file's interner
-        KEYWORDS.with(|words| {
-            for (sym, w) in words.iter().enumerate() {
-                i.map.insert(kw::WORDS[sym], sym as Sym);
-                i.strs.push(arena.str(Rc::clone(w)));
-            }
-        });
+        for w in &kw::WORDS {
+            i.intern(w);
+        }
         i
     }
 
-    /// The symbol for a slice of the source.
+    /// The symbol for a text (a slice of the source, or a keyword).
     #[inline]
     pub fn intern(&mut self, s: &'a str) -> Sym {
-        let (strs, arena) = (&mut self.strs, self.arena);
-        *self.map.entry(s).or_insert_with(|| {
-            strs.push(arena.str(Rc::from(s)));
-            // fewer distinct strings than tokens, and tokens are limited far below u32::MAX
-            (strs.len() - 1) as Sym
-        })
+        let h = text_hash(s.as_bytes());
+        let names = &self.names;
+        if let Some(&sym) = self.table.find(h, |&sym| *names[sym as usize] == s) {
+            return sym;
+        }
+        // fewer distinct strings than tokens, and tokens are limited far below u32::MAX
+        let sym = self.names.len() as Sym;
+        self.names.push(self.arena.name(s));
+        self.lits.push(None);
+        let names = &self.names;
+        self.table.insert_unique(h, sym, |&x| text_hash(names[x as usize].as_bytes()));
+        sym
     }
 
-    /// The shared string of a symbol.
+    /// The name of a symbol.
     #[inline]
-    pub fn get(&self, s: Sym) -> &'a Rc<str> {
-        self.strs[s as usize]
+    pub fn name(&self, s: Sym) -> Name<'a> {
+        self.names[s as usize]
+    }
+
+    /// The shared string of a symbol used as a string value.
+    #[inline]
+    pub fn lit(&mut self, s: Sym) -> &'a Rc<str> {
+        let i = s as usize;
+        match self.lits[i] {
+            Some(r) => r,
+            None => {
+                let r = self.arena.str(Rc::from(*self.names[i]));
+                self.lits[i] = Some(r);
+                r
+            }
+        }
     }
 }
 

@@ -269,7 +269,7 @@ impl<'a, 'i> Parser<'a, 'i> {
     }
     fn describe(&self) -> String {
         match self.tok() {
-            Tok::Ident(s) => format!("'{}'", self.interner().get(s)),
+            Tok::Ident(s) => format!("'{}'", self.interner().name(s)),
             Tok::Int(_) | Tok::BigInt(_) | Tok::Float(..) => "number".into(),
             Tok::Str(_) | Tok::Lit(_) => "string".into(),
             Tok::Bytes(_) => "bytes".into(),
@@ -295,15 +295,21 @@ impl<'a, 'i> Parser<'a, 'i> {
     fn leave(&mut self) {
         self.depth -= 1;
     }
-    /// The shared string of an interned symbol.
+    /// The name of an interned symbol.
     #[inline]
-    fn sym(&self, s: Sym) -> &'a std::rc::Rc<str> {
-        self.interner().get(s)
+    fn sym(&self, s: Sym) -> Name<'a> {
+        self.interner().name(s)
+    }
+
+    /// The shared string of a symbol used as a string value.
+    #[inline]
+    fn lit(&mut self, s: Sym) -> &'a std::rc::Rc<str> {
+        self.lex.interner.lit(s)
     }
 
     /// The string of a symbol a declaration binds (a label, alias, `let` or comprehension
     /// variable), noting a basic type's name.
-    fn bind(&mut self, s: Sym) -> &'a std::rc::Rc<str> {
+    fn bind(&mut self, s: Sym) -> Name<'a> {
         if (kw::INT..=kw::BOOL).contains(&s) {
             self.notes.bound_basic |= 1 << (s - kw::INT);
         }
@@ -351,7 +357,7 @@ impl<'a, 'i> Parser<'a, 'i> {
             self.advance(1);
             let sp = self.span();
             if let Tok::Ident(name) = self.bump() {
-                package = Some((self.interner().get(name).to_string(), sp));
+                package = Some((self.interner().name(name).to_string(), sp));
             }
             self.end_decl()?;
         }
@@ -414,14 +420,14 @@ impl<'a, 'i> Parser<'a, 'i> {
     fn import_spec(&mut self) -> LResult<Import> {
         let sp = self.span();
         let alias = if let Tok::Ident(n) = self.tok() {
-            let n = self.interner().get(n).to_string();
+            let n = self.interner().name(n).to_string();
             self.advance(1);
             Some(n)
         } else {
             None
         };
         let path = match self.bump() {
-            Tok::Lit(s) => self.interner().get(s).to_string(),
+            Tok::Lit(s) => self.interner().name(s).to_string(),
             Tok::Str(parts) => match parts {
                 [LexPart::Lit(s)] => s.to_string(),
                 _ => return self.err("invalid import path"),
@@ -556,10 +562,10 @@ impl<'a, 'i> Parser<'a, 'i> {
             }
             Tok::Str(parts) => match parts {
                 [LexPart::Lit(s)] => {
-                    let s = *s;
+                    let s: &'a str = s;
                     self.bind_str(s);
                     self.advance(1);
-                    LabelKind::Name(s)
+                    LabelKind::Name(self.arena.name(s))
                 }
                 _ => {
                     self.advance(1);
@@ -749,12 +755,12 @@ impl<'a, 'i> Parser<'a, 'i> {
         if self.depth >= self.opts.max_depth {
             return None;
         }
-        let (t, next) = (self.token(self.pos)?, self.token(self.pos + 1)?);
+        let (t, next) = (*self.token(self.pos)?, self.token(self.pos + 1)?);
         if !matches!(next.tok, Tok::Comma(_) | Tok::P(P::RBrace | P::RBrack | P::RParen) | Tok::Eof) {
             return None;
         }
         let kind = match t.tok {
-            Tok::Lit(s) => ExprKind::Lit(self.sym(s)),
+            Tok::Lit(s) => ExprKind::Lit(self.lit(s)),
             Tok::Int(i) => ExprKind::Int(i),
             Tok::Ident(n) => self.ident_expr(n),
             _ => return None,
@@ -856,13 +862,13 @@ impl<'a, 'i> Parser<'a, 'i> {
                     Tok::Ident(s) if s <= kw::LAST_RESERVED => {
                         return Err(SynErr {
                             kind: DiagnosticKind::Syntax,
-                            msg: format!("expected selector, found '{}'", self.interner().get(s)),
+                            msg: format!("expected selector, found '{}'", self.interner().name(s)),
                             span: sp,
                         });
                     }
                     Tok::Ident(s) | Tok::Lit(s) => self.sym(s),
                     Tok::Str(parts) => match parts {
-                        [LexPart::Lit(s)] => *s,
+                        [LexPart::Lit(s)] => self.arena.name(s),
                         _ => return self.err("invalid selector"),
                     },
                     _ => {
@@ -980,7 +986,7 @@ impl<'a, 'i> Parser<'a, 'i> {
                 Ok(mk(ExprKind::Bytes(b)))
             }
             Tok::Lit(s) => {
-                let kind = ExprKind::Lit(self.sym(s));
+                let kind = ExprKind::Lit(self.lit(s));
                 self.advance(1);
                 Ok(mk(kind))
             }
