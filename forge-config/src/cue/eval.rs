@@ -80,8 +80,7 @@ use std::rc::Rc;
 use super::EvalOptions;
 use super::ast::{
     self, Arena, BinOp, Clause, Comprehension, Constraint, Decl, Expr, ExprKind, Label, LabelKind, ListElem, Name,
-    StrPart,
-    UnOp,
+    StrPart, UnOp,
 };
 use super::decimal::Decimal;
 use super::diag::{Diagnostic, DiagnosticKind, Diagnostics};
@@ -1312,9 +1311,7 @@ fn literal_labels<'a>(
     if decls.len() <= LABEL_SCAN_MAX {
         return Labels::Scan(decls, filter);
     }
-    Labels::Set(
-        cache.entry(decls.as_ptr() as usize).or_insert_with(|| Rc::new(filter.names(decls).collect())).clone(),
-    )
+    Labels::Set(cache.entry(decls.as_ptr() as usize).or_insert_with(|| Rc::new(filter.names(decls).collect())).clone())
 }
 
 /// A scalar, `_`, or a basic type without bounds: values whose unification is order-independent.
@@ -1488,7 +1485,7 @@ impl<'a> Ev<'a> {
                 Decl::Let(l) => binds.push((*l.name, Bind::Let(&l.expr, id))),
                 Decl::Field(f) => {
                     if let (Some(a), LabelKind::Name(n)) = (f.label.alias, &f.label.kind) {
-                        binds.push((*a, Bind::Alias(*n)));
+                        binds.push((*a, Bind::Alias(n)));
                     }
                 }
                 _ => {}
@@ -2402,7 +2399,7 @@ impl<'a> Ev<'a> {
                         arcs.sort_by_key(|&(_, c)| self.nodes[c].arc_seq);
                         let mut items = Vec::new();
                         for (l, c) in arcs {
-                            if !label_is_regular(&l) || !self.is_regular_arc(c) {
+                            if !label_is_regular(l) || !self.is_regular_arc(c) {
                                 continue;
                             }
                             let cv = self.value_of(c)?;
@@ -2962,7 +2959,7 @@ impl<'a> Ev<'a> {
                     Bind::Val(v) => Target::Val(v),
                     Bind::Alias(label) => {
                         let node = self.envs[id].node;
-                        match self.child(node, &label, span)? {
+                        match self.child(node, label, span)? {
                             Ok(c) => Target::Node(c),
                             Err(e) => return Ok(Err(e)),
                         }
@@ -3209,7 +3206,7 @@ impl<'a> Ev<'a> {
         let arcs: Vec<(&'a str, NodeId)> = self.nodes[n].arcs.iter().map(|(k, v)| (*k, *v)).collect();
         let mut out = Vec::new();
         for (l, c) in arcs {
-            if !label_is_regular(&l) || !self.is_regular_arc(c) {
+            if !label_is_regular(l) || !self.is_regular_arc(c) {
                 continue;
             }
             let v = self.value_of(c)?;
@@ -3906,7 +3903,7 @@ impl<'a> Ev<'a> {
                     if !path.is_empty() {
                         path.push('.');
                     }
-                    path.push_str(&label);
+                    path.push_str(label);
                     let node = &self.nodes[c];
                     let optional = node.is_optional();
                     let required = node.n_required > 0;
@@ -3925,9 +3922,9 @@ impl<'a> Ev<'a> {
                     };
                     path.truncate(l);
                     s.fields.insert(
-                        String::from(&*label),
+                        String::from(label),
                         value::Field {
-                            name: String::from(&*label),
+                            name: String::from(label),
                             value,
                             span: fspan,
                             attributes: attrs,
