@@ -65,25 +65,52 @@ pub(crate) struct Interner<'a> {
     arena: &'a Arena,
 }
 
-/// FxHash of a short text, 8 bytes at a time, with its high bits folded in.
+/// The bytes of a short text as at most two words without copying: for 8..=16 bytes the
+/// first and the last eight (overlapping), for 4..=7 the first and the last four, below that
+/// the first, middle and last byte. With the length this determines texts of up to 16 bytes.
+#[inline(always)]
+fn short_words(s: &[u8]) -> (u64, u64) {
+    let n = s.len();
+    let w8 = |i: usize| s.get(i..i + 8).map_or(0, |w| u64::from_le_bytes(w.try_into().unwrap_or([0; 8])));
+    let w4 = |i: usize| s.get(i..i + 4).map_or(0, |w| u64::from(u32::from_le_bytes(w.try_into().unwrap_or([0; 4]))));
+    if n >= 8 {
+        (w8(0), w8(n - 8))
+    } else if n >= 4 {
+        (w4(0), w4(n - 4))
+    } else if n > 0 {
+        (u64::from(s[0]) | u64::from(s[n / 2]) << 8 | u64::from(s[n - 1]) << 16, 0)
+    } else {
+        (0, 0)
+    }
+}
+
+/// FxHash of a text, 8 bytes at a time, with its high bits folded in.
 #[inline]
 fn text_hash(s: &[u8]) -> u64 {
     const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-    let mut h = s.len() as u64;
-    let mut words = s.chunks_exact(8);
-    for w in &mut words {
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(w.try_into().unwrap_or([0; 8]))).wrapping_mul(K);
-    }
-    let rest = words.remainder();
-    if !rest.is_empty() {
-        let mut buf = [0u8; 8];
-        buf[..rest.len()].copy_from_slice(rest);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(buf)).wrapping_mul(K);
+    let mut h = (s.len() as u64).wrapping_mul(K);
+    if s.len() <= 16 {
+        let (a, b) = short_words(s);
+        h = (h.rotate_left(5) ^ a).wrapping_mul(K);
+        h = (h.rotate_left(5) ^ b).wrapping_mul(K);
+    } else {
+        let mut words = s.chunks_exact(8);
+        for w in &mut words {
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(w.try_into().unwrap_or([0; 8]))).wrapping_mul(K);
+        }
+        // the last eight bytes again cover the remainder (overlapping)
+        h = (h.rotate_left(5) ^ short_words(&s[s.len() - 8..]).0).wrapping_mul(K);
     }
     // a product's low bits depend only on its factors' low bits, and the table indexes by
     // the low bits: bring the well-mixed high half down (`p1234` and `p1235` differ only in
     // a high byte of their word)
     h ^ (h >> 32)
+}
+
+/// Whether two texts are equal, comparing short ones by words (no call to `memcmp`).
+#[inline(always)]
+fn same_text(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && if a.len() <= 16 { short_words(a) == short_words(b) } else { a == b }
 }
 
 impl<'a> Interner<'a> {
@@ -111,7 +138,7 @@ impl<'a> Interner<'a> {
     pub fn intern(&mut self, s: &'a str) -> Sym {
         let h = text_hash(s.as_bytes());
         let names = &self.names;
-        if let Some(&sym) = self.table.find(h, |&sym| *names[sym as usize] == s) {
+        if let Some(&sym) = self.table.find(h, |&sym| same_text(names[sym as usize].as_bytes(), s.as_bytes())) {
             return sym;
         }
         // fewer distinct strings than tokens, and tokens are limited far below u32::MAX
@@ -1080,5 +1107,28 @@ fn unquote(s: &str) -> String {
         out
     } else {
         s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{same_text, text_hash};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The word-wise comparison of short texts is byte equality, at every length around
+        /// the 4-, 8- and 16-byte cases (pairs differing in one byte included).
+        #[test]
+        fn same_text_is_byte_equality(a in proptest::collection::vec(any::<u8>(), 0..40), i in any::<usize>(), flip in any::<u8>()) {
+            let mut b = a.clone();
+            prop_assert!(same_text(&a, &b));
+            prop_assert_eq!(text_hash(&a), text_hash(&b));
+            if !b.is_empty() && flip != 0 {
+                let k = i % b.len();
+                b[k] ^= flip;
+                prop_assert!(!same_text(&a, &b));
+            }
+            prop_assert_eq!(same_text(&a, &b[..b.len().saturating_sub(1)]), a.is_empty());
+        }
     }
 }
