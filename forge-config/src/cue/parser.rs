@@ -40,6 +40,10 @@ impl ParseOptions {
 pub(crate) fn parse<'a>(src: &'a str, arena: &'a Arena, file: FileId, opts: &ParseOptions) -> LResult<File<'a>> {
     let mut interner = Interner::with_capacity(src.len(), arena);
     let mut p = Parser::new(src, arena, file, opts.clone(), 0, Lexer::new(src, file, 0, src.len(), &mut interner));
+    // a file's working stacks of nested literals start with room for typical nesting
+    // (an interpolation's sub-parser starts empty)
+    p.decl_stack.reserve(64);
+    p.elem_stack.reserve(16);
     let r = p.file();
     p.finish(r)
 }
