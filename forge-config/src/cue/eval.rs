@@ -119,8 +119,28 @@ impl std::hash::Hasher for FxHasher {
 
 type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
 
+/// The hasher of maps and sets keyed by label text: the interner's word-wise text hash.
+/// (`Hash for str` writes the bytes and then a terminator byte, which this ignores: its keys
+/// are only ever strings, so the terminator adds nothing.)
+#[derive(Default, Clone, Copy)]
+pub(crate) struct TextHasher(u64);
+
+impl std::hash::Hasher for TextHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 ^= super::lexer::text_hash(bytes);
+    }
+    #[inline]
+    fn write_u8(&mut self, _: u8) {}
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type TextBuild = std::hash::BuildHasherDefault<TextHasher>;
+
 /// A set of labels or names.
-type NameSet<'a> = HashSet<&'a str, FxBuild>;
+type NameSet<'a> = HashSet<&'a str, TextBuild>;
 
 /// Struct literals with at most this many declarations answer label lookups by scanning
 /// their declarations; larger ones build a hash set once (per literal, shared).
@@ -452,7 +472,7 @@ type Lbl<'a> = Name<'a>;
 struct Arcs<'a> {
     entries: Vec<(Lbl<'a>, NodeId)>,
     #[allow(clippy::box_collection)] // boxed: a pointer in the (common) unindexed node
-    index: Option<Box<HashMap<&'a str, usize, FxBuild>>>,
+    index: Option<Box<HashMap<&'a str, usize, TextBuild>>>,
 }
 
 /// CUE's default modes of a value left by a disjunction ([`Node::leaf_default`]).
@@ -474,6 +494,18 @@ const ARC_INDEX_MIN: usize = 16;
 impl<'a> Arcs<'a> {
     fn with_capacity(n: usize) -> Self {
         Arcs { entries: Vec::with_capacity(n), index: None }
+    }
+
+    /// Room for `n` more fields (and, for that many, an index sized for them up front).
+    fn reserve_exact(&mut self, n: usize) {
+        self.entries.reserve_exact(n);
+        if self.index.is_none() && self.entries.len() + n >= ARC_INDEX_MIN {
+            let mut ix = HashMap::with_capacity_and_hasher(self.entries.len() + n, TextBuild::default());
+            for (j, (k, _)) in self.entries.iter().enumerate() {
+                ix.insert(**k, j);
+            }
+            self.index = Some(Box::new(ix));
+        }
     }
 
     fn get_index_of(&self, label: &str) -> Option<usize> {
@@ -505,8 +537,8 @@ impl<'a> Arcs<'a> {
         if let Some(ix) = &mut self.index {
             ix.insert(label, i);
         } else if i + 1 >= ARC_INDEX_MIN {
-            let mut ix: HashMap<&'a str, usize, FxBuild> =
-                HashMap::with_capacity_and_hasher(2 * i + 2, FxBuild::default());
+            let mut ix: HashMap<&'a str, usize, TextBuild> =
+                HashMap::with_capacity_and_hasher(2 * i + 2, TextBuild::default());
             for (j, (k, _)) in self.entries.iter().enumerate() {
                 ix.insert(k, j);
             }
@@ -1246,7 +1278,7 @@ fn evaluate_root<'a>(
         ev.stream_root = OptId(root);
     }
     // package scope: union of all top-level names
-    let mut all = NameSet::default();
+    let mut all = NameSet::with_capacity_and_hasher(asts.iter().map(|a| a.decls.len()).sum(), TextBuild::default());
     for a in asts {
         all.extend(LabelFilter::Names.names(a.decls));
     }
@@ -1311,7 +1343,16 @@ fn literal_labels<'a>(
     if decls.len() <= LABEL_SCAN_MAX {
         return Labels::Scan(decls, filter);
     }
-    Labels::Set(cache.entry(decls.as_ptr() as usize).or_insert_with(|| Rc::new(filter.names(decls).collect())).clone())
+    Labels::Set(
+        cache
+            .entry(decls.as_ptr() as usize)
+            .or_insert_with(|| {
+                let mut set = NameSet::with_capacity_and_hasher(decls.len(), TextBuild::default());
+                set.extend(filter.names(decls));
+                Rc::new(set)
+            })
+            .clone(),
+    )
 }
 
 /// A scalar, `_`, or a basic type without bounds: values whose unification is order-independent.
@@ -2047,7 +2088,7 @@ impl<'a> Ev<'a> {
         let arcs_before = self.nodes[n].arcs.len();
         if arcs_before == 0 {
             // the first literal sizes the arcs exactly (most nodes get all fields from one)
-            self.nodes[n].arcs.entries.reserve_exact(decls.len());
+            self.nodes[n].arcs.reserve_exact(decls.len());
         }
         // A literal with embeddings gets an embedding scope: its own fields and everything it
         // embeds record their labels there, at every depth, and each definition it embeds is

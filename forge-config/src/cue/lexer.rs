@@ -86,7 +86,7 @@ fn short_words(s: &[u8]) -> (u64, u64) {
 
 /// FxHash of a text, 8 bytes at a time, with its high bits folded in.
 #[inline]
-fn text_hash(s: &[u8]) -> u64 {
+pub(crate) fn text_hash(s: &[u8]) -> u64 {
     const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
     let mut h = (s.len() as u64).wrapping_mul(K);
     if s.len() <= 16 {
