@@ -360,6 +360,68 @@ static IDENT_CHAR: [bool; 256] = {
     t
 };
 
+/// What a token starting with a byte is, as far as its first byte tells.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// Not a token's first byte (an error, or whitespace handled before).
+    Other,
+    /// A letter, `_`, `$`, `#` or a multi-byte UTF-8 sequence: an identifier, `_|_`, or a
+    /// `#"raw"` string.
+    Ident,
+    Digit,
+    /// `"` or `'`.
+    Quote,
+    /// Punctuation ([`punct`]), or `.` starting a number.
+    Punct,
+    /// `@`: an attribute.
+    At,
+}
+
+/// [`Start`] by first byte: one table lookup dispatches a token.
+static START: [Start; 256] = {
+    let mut t = [Start::Other; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        t[i] = if c.is_ascii_alphabetic() || c == b'_' || c == b'$' || c == b'#' || c >= 0x80 {
+            Start::Ident
+        } else if c.is_ascii_digit() {
+            Start::Digit
+        } else if c == b'"' || c == b'\'' {
+            Start::Quote
+        } else if c == b'@' {
+            Start::At
+        } else if matches!(
+            c,
+            b'.' | b'&'
+                | b'|'
+                | b'='
+                | b'!'
+                | b'<'
+                | b'>'
+                | b'+'
+                | b'-'
+                | b'*'
+                | b'/'
+                | b':'
+                | b','
+                | b'('
+                | b')'
+                | b'['
+                | b']'
+                | b'{'
+                | b'}'
+                | b'?'
+        ) {
+            Start::Punct
+        } else {
+            Start::Other
+        };
+        i += 1;
+    }
+    t
+};
+
 fn is_ident_start(c: u8) -> bool {
     c.is_ascii_alphabetic() || c == b'_' || c == b'$' || c == b'#'
 }
@@ -505,49 +567,63 @@ impl<'a, 'i> Lexer<'a, 'i> {
             });
         }
         let c = self.bytes[start];
-        if c == b'_' && self.peek(1) == b'|' && self.peek(2) == b'_' {
-            self.pos += 3;
-            self.push(Tok::Bottom, start, self.pos);
-        } else if c == b'"' || c == b'\'' || (c == b'#' && matches!(self.peek(1), b'#' | b'"' | b'\'')) {
-            let tok = self.string()?;
-            self.push(tok, start, self.pos);
-        } else if is_ident_start(c) || c >= 0x80 {
-            if c >= 0x80 {
-                let ch = self.src[start..].chars().next().unwrap_or('?');
-                if !ch.is_alphabetic() {
-                    return self.err(start, start + ch.len_utf8(), format!("illegal character {ch:?}"));
+        match START[c as usize] {
+            Start::Punct if !(c == b'.' && self.peek(1).is_ascii_digit()) => {
+                let Some((p, len)) = punct(&self.bytes[start..self.end]) else {
+                    return self.err(start, start + 1, format!("illegal character {:?}", char::from(c)));
+                };
+                self.pos += len;
+                if p == P::Comma {
+                    self.push(Tok::Comma(false), start, self.pos);
+                } else {
+                    self.push(Tok::P(p), start, self.pos);
                 }
             }
-            self.pos += 1;
-            if c == b'_' && self.peek(0) == b'#' {
+            Start::Digit | Start::Punct => {
+                let tok = self.number()?;
+                self.push(tok, start, self.pos);
+            }
+            Start::Quote => {
+                let tok = self.string()?;
+                self.push(tok, start, self.pos);
+            }
+            Start::Ident if c == b'_' && self.peek(1) == b'|' && self.peek(2) == b'_' => {
+                self.pos += 3;
+                self.push(Tok::Bottom, start, self.pos);
+            }
+            Start::Ident if c == b'#' && matches!(self.peek(1), b'#' | b'"' | b'\'') => {
+                let tok = self.string()?;
+                self.push(tok, start, self.pos);
+            }
+            Start::Ident => {
+                if c >= 0x80 {
+                    let ch = self.src[start..].chars().next().unwrap_or('?');
+                    if !ch.is_alphabetic() {
+                        return self.err(start, start + ch.len_utf8(), format!("illegal character {ch:?}"));
+                    }
+                }
                 self.pos += 1;
+                if c == b'_' && self.peek(0) == b'#' {
+                    self.pos += 1;
+                }
+                while self.pos < self.end && is_ident_char(self.bytes[self.pos]) {
+                    self.pos += 1;
+                }
+                let text = &self.src[start..self.pos];
+                if text == "#" || text == "_#" {
+                    return self.err(start, self.pos, "invalid identifier");
+                }
+                let id = self.interner.intern(text);
+                self.push(Tok::Ident(id), start, self.pos);
             }
-            while self.pos < self.end && is_ident_char(self.bytes[self.pos]) {
-                self.pos += 1;
+            Start::At => {
+                let attr = self.attribute()?;
+                let attr = self.interner.arena.attrs.alloc(attr);
+                self.push(Tok::Attr(attr), start, self.pos);
             }
-            let text = &self.src[start..self.pos];
-            if text == "#" || text == "_#" {
-                return self.err(start, self.pos, "invalid identifier");
-            }
-            let id = self.interner.intern(text);
-            self.push(Tok::Ident(id), start, self.pos);
-        } else if c.is_ascii_digit() || (c == b'.' && self.peek(1).is_ascii_digit()) {
-            let tok = self.number()?;
-            self.push(tok, start, self.pos);
-        } else if c == b'@' {
-            let attr = self.attribute()?;
-            let attr = self.interner.arena.attrs.alloc(attr);
-            self.push(Tok::Attr(attr), start, self.pos);
-        } else {
-            let Some((p, len)) = punct(&self.bytes[start..self.end]) else {
+            Start::Other => {
                 let ch = self.src[start..self.end].chars().next().unwrap_or('?');
                 return self.err(start, start + ch.len_utf8(), format!("illegal character {ch:?}"));
-            };
-            self.pos += len;
-            if p == P::Comma {
-                self.push(Tok::Comma(false), start, self.pos);
-            } else {
-                self.push(Tok::P(p), start, self.pos);
             }
         }
         Ok(())
