@@ -190,7 +190,7 @@ impl Labels<'_> {
     fn contains(&self, label: &str) -> bool {
         match self {
             Labels::None => false,
-            Labels::Scan(decls, f) => f.names(decls).any(|n| n == label),
+            Labels::Scan(decls, f) => f.names(decls).any(|n| same_label(n, label)),
             Labels::Set(s) => s.contains(label),
         }
     }
@@ -512,10 +512,7 @@ impl<'a> Arcs<'a> {
         match &self.index {
             Some(ix) => ix.get(label).copied(),
             // interned labels of one file are one string: compare addresses before bytes
-            None => self
-                .entries
-                .iter()
-                .position(|(k, _)| k.len() == label.len() && (k.as_ptr() == label.as_ptr() || ***k == *label)),
+            None => self.entries.iter().position(|(k, _)| same_label(k, label)),
         }
     }
 
@@ -1026,7 +1023,6 @@ pub(crate) struct Ev<'a> {
     names_cache: HashMap<usize, Rc<NameSet<'a>>, FxBuild>,
     /// Regular static field labels of a struct literal (keyed by its declarations' address).
     labels_cache: HashMap<usize, Rc<NameSet<'a>>, FxBuild>,
-    /// The empty name set of binding-only environments.
     /// Labels `"0"`, `"1"`, ... of list elements.
     index_labels: Vec<Lbl<'a>>,
     /// The label closedness derives list elements' groups with (`[]`).
@@ -1410,6 +1406,13 @@ fn scalar_like(v: &Val) -> bool {
 
 fn label_is_regular(l: &str) -> bool {
     !l.starts_with('#') && !l.starts_with('_')
+}
+
+/// Label equality that compares addresses before bytes: a file's occurrences of a name are
+/// one slice of its source (see [`ast::Name`]).
+#[inline]
+fn same_label(a: &str, b: &str) -> bool {
+    a.len() == b.len() && (std::ptr::eq(a.as_ptr(), b.as_ptr()) || a == b)
 }
 
 impl<'a> Ev<'a> {
@@ -2989,7 +2992,7 @@ impl<'a> Ev<'a> {
         while let Some(id) = e {
             let mut found: Option<Bind<'a>> = None;
             for (n, b) in self.envs[id].binds.iter().rev() {
-                if **n == *name {
+                if same_label(n, name) {
                     found = Some(b.clone());
                     break;
                 }
