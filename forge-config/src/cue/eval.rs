@@ -3,12 +3,15 @@
 //!
 //! # Memory layout and performance notes
 //!
-//! * **Interned labels.** Labels and identifiers are `Rc<str>`s handed out by the parser's
-//!   interner ([`super::lexer::Interner`]) and kept by the syntax-tree arena; a field label,
-//!   an arc key and a string value made from a literal share one allocation. Nodes and arcs
-//!   hold labels as plain arena references ([`Lbl`]): no reference count changes per node or
-//!   arc. Computed labels and list index labels (`"0"`, `"1"`, ..., cached per evaluation by
-//!   [`Ev::index_label`]) are put in the same arena.
+//! * **Interned labels.** Labels and identifiers are [`ast::Name`]s handed out by the
+//!   parser's interner ([`super::lexer::Interner`]): one thin pointer per distinct name in a
+//!   file, to a slice of the source (no allocation and no copy per name). Nodes and arcs hold
+//!   labels as these pointers ([`Lbl`]); equal labels of one file are one address, so label
+//!   comparisons check the address before the bytes, and sets and indexes keyed by label text
+//!   hash with the interner's word-wise hash ([`TextHasher`]). String values made from a
+//!   literal share one `Rc<str>` per distinct literal, made when the parser first uses the
+//!   text as a value. Computed labels and list index labels (`"0"`, `"1"`, ..., cached per
+//!   evaluation by [`Ev::index_label`]) are copied into the syntax-tree arena.
 //! * **Node arena.** Nodes live in fixed-size chunks ([`Nodes`]) indexed by [`NodeId`], so
 //!   creating a node never moves the existing ones (no transient doubling of the arena).
 //!   A node keeps its hot state inline; rarely used state (lists, disjunctions, patterns,

@@ -3,10 +3,10 @@
 //! Performance design (details in the notes at the top of `eval.rs`): the parser pulls tokens
 //! from the lexer on demand through a small window (a file's tokens never exist all at once),
 //! and builds the syntax tree in an [`ast::Arena`] (bump-allocated `Copy` nodes, freed in one
-//! go). The lexer interns identifiers and plain string literals into shared `Rc<str>`s, which
-//! the syntax tree, the evaluator's field labels and its string values reuse without copying;
-//! the evaluator keeps
-//! its nodes in a chunked arena with small inline field maps (hashed only for large structs),
+//! go). The lexer interns identifiers and plain string literals: names are thin pointers to
+//! the source text, which the syntax tree and the evaluator's field labels share, and each
+//! distinct string literal used as a value gets one shared `Rc<str>` the evaluator's string
+//! values reuse without copying; the evaluator keeps its nodes in a chunked arena with small inline field maps (hashed only for large structs),
 //! boxes rarely used per-node state, and resolves disjunctions of literal scalars without
 //! cloning nodes. [`export_json`] writes JSON straight from the evaluator's final nodes (no
 //! public [`Value`] tree). `cargo run --release -p forge-config --example cue_mem` measures
