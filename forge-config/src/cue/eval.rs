@@ -503,12 +503,17 @@ impl<'a> Arcs<'a> {
     fn reserve_exact(&mut self, n: usize) {
         self.entries.reserve_exact(n);
         if self.index.is_none() && self.entries.len() + n >= ARC_INDEX_MIN {
-            let mut ix = HashMap::with_capacity_and_hasher(self.entries.len() + n, TextBuild::default());
-            for (j, (k, _)) in self.entries.iter().enumerate() {
-                ix.insert(**k, j);
-            }
-            self.index = Some(Box::new(ix));
+            self.build_index(self.entries.len() + n);
         }
+    }
+
+    /// Indexes the fields so far, in a map with room for `capacity` fields.
+    fn build_index(&mut self, capacity: usize) {
+        let mut ix = HashMap::with_capacity_and_hasher(capacity, TextBuild::default());
+        for (j, (k, _)) in self.entries.iter().enumerate() {
+            ix.insert(**k, j);
+        }
+        self.index = Some(Box::new(ix));
     }
 
     fn get_index_of(&self, label: &str) -> Option<usize> {
@@ -534,16 +539,11 @@ impl<'a> Arcs<'a> {
     /// Appends a field the caller has just looked up and not found.
     fn push_new(&mut self, label: Lbl<'a>, v: NodeId) {
         let i = self.entries.len();
+        if self.index.is_none() && i + 1 >= ARC_INDEX_MIN {
+            self.build_index(2 * i + 2);
+        }
         if let Some(ix) = &mut self.index {
             ix.insert(label, i);
-        } else if i + 1 >= ARC_INDEX_MIN {
-            let mut ix: HashMap<&'a str, usize, TextBuild> =
-                HashMap::with_capacity_and_hasher(2 * i + 2, TextBuild::default());
-            for (j, (k, _)) in self.entries.iter().enumerate() {
-                ix.insert(k, j);
-            }
-            ix.insert(label, i);
-            self.index = Some(Box::new(ix));
         }
         self.entries.push((label, v));
     }

@@ -2,8 +2,8 @@
 //!
 //! Identifiers and escape-free string literals are interned (see [`Interner`]): a token holds
 //! a `u32` symbol, and the parser hands out one [`Name`] per distinct text in the file (and
-//! one shared `Rc<str>` per distinct string value). Tokens hold no reference counts, so the token vector is dropped without a walk over
-//! shared strings.
+//! one shared `Rc<str>` per distinct string value). Tokens hold no reference counts, so the
+//! token vector is dropped without a walk over shared strings.
 
 use std::rc::Rc;
 
@@ -59,6 +59,8 @@ pub(crate) struct Interner<'a> {
     /// Symbols, hashed by their text (the hash is computed here, so the table holds 4-byte
     /// symbols and compares texts through `names`).
     table: hashbrown::HashTable<Sym>,
+    /// The name of each symbol (read by every lookup: kept apart from `lits`, which only the
+    /// parser's string values read, so that lookups touch half the memory).
     names: Vec<Name<'a>>,
     /// The shared string of each symbol used as a string value, made on first use.
     lits: Vec<Option<&'a Rc<str>>>,
@@ -377,13 +379,16 @@ enum Start {
     At,
 }
 
+/// The bytes a punctuation token can start with (the first bytes [`punct`] matches).
+const PUNCT_FIRST: &[u8] = b".&|=!<>+-*/:,()[]{}?";
+
 /// [`Start`] by first byte: one table lookup dispatches a token.
 static START: [Start; 256] = {
     let mut t = [Start::Other; 256];
     let mut i = 0;
     while i < 256 {
         let c = i as u8;
-        t[i] = if c.is_ascii_alphabetic() || c == b'_' || c == b'$' || c == b'#' || c >= 0x80 {
+        t[i] = if is_ident_start(c) || c >= 0x80 {
             Start::Ident
         } else if c.is_ascii_digit() {
             Start::Digit
@@ -391,38 +396,20 @@ static START: [Start; 256] = {
             Start::Quote
         } else if c == b'@' {
             Start::At
-        } else if matches!(
-            c,
-            b'.' | b'&'
-                | b'|'
-                | b'='
-                | b'!'
-                | b'<'
-                | b'>'
-                | b'+'
-                | b'-'
-                | b'*'
-                | b'/'
-                | b':'
-                | b','
-                | b'('
-                | b')'
-                | b'['
-                | b']'
-                | b'{'
-                | b'}'
-                | b'?'
-        ) {
-            Start::Punct
         } else {
             Start::Other
         };
         i += 1;
     }
+    let mut j = 0;
+    while j < PUNCT_FIRST.len() {
+        t[PUNCT_FIRST[j] as usize] = Start::Punct;
+        j += 1;
+    }
     t
 };
 
-fn is_ident_start(c: u8) -> bool {
+const fn is_ident_start(c: u8) -> bool {
     c.is_ascii_alphabetic() || c == b'_' || c == b'$' || c == b'#'
 }
 #[inline]
@@ -1188,8 +1175,17 @@ fn unquote(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{same_text, text_hash};
+    use super::{PUNCT_FIRST, punct, same_text, text_hash};
     use proptest::prelude::*;
+
+    /// The dispatch table's punctuation bytes are exactly those a punctuation token starts
+    /// with.
+    #[test]
+    fn punct_first_bytes_match_the_punctuation_tokens() {
+        for c in 0..=255u8 {
+            assert_eq!(punct(&[c]).is_some(), PUNCT_FIRST.contains(&c), "byte {c:#04x}");
+        }
+    }
 
     proptest! {
         /// The word-wise comparison of short texts is byte equality, at every length around

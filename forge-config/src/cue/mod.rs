@@ -6,8 +6,8 @@
 //! go). The lexer interns identifiers and plain string literals: names are thin pointers to
 //! the source text, which the syntax tree and the evaluator's field labels share, and each
 //! distinct string literal used as a value gets one shared `Rc<str>` the evaluator's string
-//! values reuse without copying; the evaluator keeps its nodes in a chunked arena with small inline field maps (hashed only for large structs),
-//! boxes rarely used per-node state, and resolves disjunctions of literal scalars without
+//! values reuse without copying. The evaluator keeps its nodes in a chunked arena with small
+//! inline field maps (hashed only for large structs), boxes rarely used per-node state, and resolves disjunctions of literal scalars without
 //! cloning nodes. [`export_json`] writes JSON straight from the evaluator's final nodes (no
 //! public [`Value`] tree). `cargo run --release -p forge-config --example cue_mem` measures
 //! throughput and peak memory (as a multiple of the input size) on the benchmark corpus, and

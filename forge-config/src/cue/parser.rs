@@ -322,7 +322,7 @@ impl<'a, 'i> Parser<'a, 'i> {
 
     /// [`Parser::bind`] for a name that is not a symbol (a label string with escapes).
     fn bind_str(&mut self, s: &str) {
-        if let Some(i) = kw::WORDS[kw::INT as usize..=kw::BOOL as usize].iter().position(|w| *w == s) {
+        if let Some(i) = super::check::basic_type_names().iter().position(|w| *w == s) {
             self.notes.bound_basic |= 1 << i;
         }
     }
