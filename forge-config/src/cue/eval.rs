@@ -1026,6 +1026,10 @@ pub(crate) struct Ev<'a> {
     names_cache: HashMap<usize, Rc<NameSet<'a>>, FxBuild>,
     /// Regular static field labels of a struct literal (keyed by its declarations' address).
     labels_cache: HashMap<usize, Rc<NameSet<'a>>, FxBuild>,
+    /// The evaluated alternatives of a disjunction of literals and basic types (keyed by
+    /// its expression's address; `None`: not such a disjunction), see
+    /// [`Ev::expand_scalar_disj`].
+    or_cache: HashMap<usize, Option<Rc<ScalarOr>>, FxBuild>,
     /// Labels `"0"`, `"1"`, ... of list elements.
     index_labels: Vec<Lbl<'a>>,
     /// The label closedness derives list elements' groups with (`[]`).
@@ -1065,6 +1069,14 @@ pub(crate) struct Ev<'a> {
     derived_log: Option<Vec<(GroupId, Lbl<'a>)>>,
     /// Top-level fields whose evaluation the streaming export dropped.
     dropped: usize,
+}
+
+/// A disjunction whose alternatives are literal scalars and basic types, evaluated once
+/// (they mean the same wherever the expression is used when no declaration shadows a basic
+/// type's name): each alternative with its default mark.
+struct ScalarOr {
+    alts: Vec<(Val, bool)>,
+    has_default: bool,
 }
 
 /// What [`Ev::export_streamed`] needs to drop a top-level field's evaluation again: the
@@ -1252,6 +1264,7 @@ fn evaluate_root<'a>(
         derived: HashMap::default(),
         names_cache: HashMap::default(),
         labels_cache: HashMap::default(),
+        or_cache: HashMap::default(),
         index_labels: Vec::new(),
         elem_label: arena.name("[]"),
         arena,
@@ -1641,9 +1654,15 @@ impl<'a> Ev<'a> {
         self.nodes[n].state = St::Expanding;
         // conjuncts only ever grow: the ones present now are processed
         let len = self.nodes[n].conjs.len();
-        for i in 0..len {
-            let Some(c) = self.nodes[n].conjs.get(i).cloned() else { break };
-            self.process(n, c)?;
+        // (a cheap test first: almost no field has a disjunction)
+        let maybe_or = self.nodes[n].conjs.iter().any(
+            |c| matches!(&c.kind, CK::Expr(e, _) if matches!(e.kind, ExprKind::Binary(BinOp::Or, ..) | ExprKind::Paren(_))),
+        );
+        if !(maybe_or && self.expand_scalar_disj(n, len)?) {
+            for i in 0..len {
+                let Some(c) = self.nodes[n].conjs.get(i).cloned() else { break };
+                self.process(n, c)?;
+            }
         }
         while self.nodes[n].x.as_deref().is_some_and(|x| !x.deferred.is_empty()) {
             let d = std::mem::take(&mut self.nodes[n].cx().deferred);
@@ -1689,6 +1708,136 @@ impl<'a> Ev<'a> {
         }
         self.nodes[n].state = St::Expanded;
         Ok(())
+    }
+
+    /// Expands a scalar field whose conjuncts are one disjunction of literals and basic
+    /// types and otherwise literals and basic types (`action: "earthly" | "script"` from a
+    /// definition, unified with `action: "earthly"`; `priority: int | *0`): the other
+    /// conjuncts are unified as usual and the disjunction's alternatives, evaluated once per
+    /// expression ([`ScalarOr`]), are unified with the result at once, leaving the field's
+    /// value (one leaf, or a disjunction of the surviving leaves) in its accumulator. This is
+    /// what [`Ev::scalar_disj_leaves`] computes when the field is finalized, without the
+    /// pending-disjunction state. Returns `false` (nothing done) for any other field; when no
+    /// alternative survives, the disjunction is left pending for [`Ev::resolve_disj`], whose
+    /// general path words the error.
+    #[inline(never)]
+    fn expand_scalar_disj(&mut self, n: NodeId, len: usize) -> R<bool> {
+        let node = &self.nodes[n];
+        let is_or = |c: &Conj<'a>| match &c.kind {
+            CK::Expr(e, _) => matches!(strip_parens(e).kind, ExprKind::Binary(BinOp::Or, ..)),
+            _ => false,
+        };
+        let Some(oi) = node.conjs.iter().position(is_or) else { return Ok(false) };
+        if self.basic_bound != 0
+            || len != node.conjs.len()
+            || node.x.as_deref().is_some_and(|x| !x.is_pristine())
+            || node.struct_seen
+            || node.has_lists
+            || node.arcs.len() != 0
+        {
+            return Ok(false);
+        }
+        for (i, c) in node.conjs.iter().enumerate() {
+            let ok = match &c.kind {
+                _ if i == oi => true,
+                CK::Expr(e, env) => self.simple_expr(e, *env, false),
+                CK::Val(b) => scalar_like(&b.0),
+                CK::Decls(..) => false,
+            };
+            if !ok {
+                return Ok(false);
+            }
+        }
+        let Some(CK::Expr(e, env)) = node.conjs.get(oi).map(|c| c.kind.clone()) else { return Ok(false) };
+        let Some(or) = self.scalar_or(strip_parens(e), env)? else { return Ok(false) };
+        for i in 0..len {
+            if i == oi {
+                self.step(Some(e.span))?;
+                continue;
+            }
+            let Some(c) = self.nodes[n].conjs.get(i).cloned() else { break };
+            self.process(n, c)?;
+        }
+        let acc = self.nodes[n].acc.clone();
+        let mut leaves = Leaves::new();
+        if scalar_like(&acc) {
+            for (v, is_def) in &or.alts {
+                self.step(None)?;
+                // A failing alternative is dropped, so its message is never rendered.
+                let r = self.unify_scalar_with(acc.clone(), v.clone(), None, false)?;
+                if !matches!(r, Val::Err(_)) {
+                    leaves.push((r, *is_def || !or.has_default));
+                }
+            }
+        }
+        if leaves.is_empty() {
+            if let Some(c) = self.nodes[n].conjs.get(oi).cloned() {
+                self.process(n, c)?;
+            }
+            return Ok(true);
+        }
+        let mut uniq = Leaves::new();
+        for (v, dflt) in leaves {
+            let mut found = false;
+            for (u, ud) in uniq.iter_mut() {
+                if self.same_disjunct(u, &v)? {
+                    *ud = *ud || dflt;
+                    found = true;
+                    break;
+                }
+            }
+            if !found {
+                uniq.push((v, dflt));
+            }
+        }
+        let node = &mut self.nodes[n];
+        node.acc = match uniq.pop() {
+            Some((v, dflt)) if uniq.is_empty() => {
+                node.leaf_default = if !dflt {
+                    leaf::NOT
+                } else if or.has_default {
+                    leaf::IS
+                } else {
+                    leaf::MAYBE
+                };
+                v
+            }
+            Some(last) => {
+                uniq.push(last);
+                Val::Disj(Rc::new(uniq.into_vec()))
+            }
+            None => Val::Top,
+        };
+        Ok(true)
+    }
+
+    /// The evaluated alternatives of disjunction `e` when all are literal scalars or basic
+    /// types, cached per expression (see [`ScalarOr`]).
+    fn scalar_or(&mut self, e: &'a Expr<'a>, env: EnvId) -> R<Option<Rc<ScalarOr>>> {
+        let key = std::ptr::from_ref(e) as usize;
+        if let Some(c) = self.or_cache.get(&key) {
+            return Ok(c.clone());
+        }
+        let mut flat = Vec::new();
+        flatten_or(e, false, &mut flat);
+        let mut alts = Vec::with_capacity(flat.len());
+        let mut ok = true;
+        for &(x, is_def) in &flat {
+            if !self.simple_expr(x, env, false) {
+                ok = false;
+                break;
+            }
+            let v = self.eval(x, env)?;
+            if !scalar_like(&v) {
+                ok = false;
+                break;
+            }
+            alts.push((v, is_def));
+        }
+        let has_default = alts.iter().any(|a| a.1);
+        let r = ok.then(|| Rc::new(ScalarOr { alts, has_default }));
+        self.or_cache.insert(key, r.clone());
+        Ok(r)
     }
 
     /// Orders the fields as CUE v0.4 exports them. Each struct literal of the node contributes
@@ -4285,6 +4434,14 @@ fn hint_for(msg: &str) -> Option<&'static str> {
     } else {
         return None;
     })
+}
+
+/// The expression inside any parentheses.
+fn strip_parens<'a>(mut e: &'a Expr<'a>) -> &'a Expr<'a> {
+    while let ExprKind::Paren(x) = &e.kind {
+        e = x;
+    }
+    e
 }
 
 fn flatten_or<'a>(e: &'a Expr<'a>, _in_paren: bool, out: &mut Vec<(&'a Expr<'a>, bool)>) {
