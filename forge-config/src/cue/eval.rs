@@ -1367,6 +1367,114 @@ fn literal_labels<'a>(
     )
 }
 
+/// CUE v0.4's merge of the fronts (see [`Ev::sort_arcs`]): leaves in `sc.order` the arc
+/// indices in placement order.
+fn merge_fronts(arcs: &Arcs<'_>, prefix: usize, seqs: &Few<SeqSrc<'_>>, sc: &mut OrderScratch) {
+    let count = arcs.len();
+    let OrderScratch { items, fronts, covered, counts, order } = sc;
+    items.clear();
+    fronts.clear();
+    covered.clear();
+    covered.resize(count, false);
+    let prefix = prefix.min(count);
+    if prefix > 0 {
+        items.extend(0..prefix);
+        fronts.push((0, prefix));
+        covered[..prefix].iter_mut().for_each(|c| *c = true);
+    }
+    for src in seqs.iter() {
+        let begin = items.len();
+        src.for_each_label(|label| {
+            if let Some(i) = arcs.get_index_of(label) {
+                items.push(i);
+                covered[i] = true;
+            }
+        });
+        if items.len() > begin {
+            fronts.push((begin, items.len()));
+        }
+    }
+    let begin = items.len();
+    items.extend((0..count).filter(|&i| !covered[i]));
+    if items.len() > begin {
+        fronts.push((begin, items.len()));
+    }
+    // counts[i] > 0: fronts still waiting to place i; < 0: placed, -1 first
+    counts.clear();
+    counts.resize(count, 0);
+    for &(b, e) in fronts.iter() {
+        for &i in &items[(b + 1).min(e)..e] {
+            counts[i] += 1;
+        }
+    }
+    let mut next: i64 = -1;
+    loop {
+        let mut moved = false;
+        'fronts: for front in fronts.iter_mut() {
+            let (b, e) = *front;
+            if b >= e {
+                continue;
+            }
+            let f = items[b];
+            let c = counts[f];
+            if c > 0 {
+                continue 'fronts;
+            }
+            front.0 = b + 1;
+            if e - (b + 1) > 1 && counts[items[b + 1]] > 0 {
+                counts[items[b + 1]] -= 1;
+            }
+            if c == 0 {
+                counts[f] = next;
+                next -= 1;
+            }
+            moved = true;
+            break;
+        }
+        if moved {
+            continue;
+        }
+        match fronts.iter().find(|(b, e)| b < e) {
+            Some(&(b, _)) => counts[items[b]] = 0,
+            None => break,
+        }
+    }
+    order.clear();
+    order.extend(0..count);
+    order.sort_by_key(|&i| std::cmp::Reverse(counts[i]));
+}
+
+/// The common two-front case of [`Ev::sort_arcs`] without the general merge: the fields are a
+/// first literal's `prefix` labels followed by those a second literal added, and the second
+/// literal lists every field once, the first literal's in their order (`{a, c}` then a
+/// definition `{a, b, c, d}`, as a pattern constraint's definition meets an instance's literal).
+/// The merge then places the fields in the second literal's order (tested against
+/// [`merge_fronts`]); that order is left in `order`. `false`: not this case.
+fn superseq_order(arcs: &Arcs<'_>, prefix: usize, seqs: &Few<SeqSrc<'_>>, order: &mut Vec<usize>) -> bool {
+    let len = arcs.len();
+    if prefix == 0 || prefix >= len || seqs.len() != 1 {
+        return false;
+    }
+    let Some(front) = seqs.get(0) else { return false };
+    order.clear();
+    let (mut j, mut k, mut ok) = (0usize, prefix, true);
+    front.for_each_label(|label| {
+        if !ok {
+            return;
+        }
+        if j < prefix && arcs.entries.get(j).is_some_and(|(l, _)| same_label(l, label)) {
+            order.push(j);
+            j += 1;
+        } else if arcs.entries.get(k).is_some_and(|(l, _)| same_label(l, label)) {
+            order.push(k);
+            k += 1;
+        } else {
+            ok = false;
+        }
+    });
+    ok && j == prefix && k == len
+}
+
 /// A scalar, `_`, or a basic type without bounds: values whose unification is order-independent.
 /// Whether [`Ev::sort_arcs`] would keep the arcs in insertion order, decided without running
 /// it, in the common case that settles it: the first front lists every field exactly in
@@ -1855,86 +1963,17 @@ impl<'a> Ev<'a> {
             return;
         }
         let arcs = std::mem::take(&mut self.nodes[n].arcs);
-        let count = arcs.len();
         // Buffers reused across calls.
         let mut sc = std::mem::take(&mut self.order_scratch);
-        let OrderScratch { items, fronts, covered, counts, order } = &mut sc;
-        items.clear();
-        fronts.clear();
-        covered.clear();
-        covered.resize(count, false);
-        let prefix = prefix.min(count);
-        if prefix > 0 {
-            items.extend(0..prefix);
-            fronts.push((0, prefix));
-            covered[..prefix].iter_mut().for_each(|c| *c = true);
+        if !superseq_order(&arcs, prefix, &seqs, &mut sc.order) {
+            merge_fronts(&arcs, prefix, &seqs, &mut sc);
         }
-        for src in seqs.iter() {
-            let begin = items.len();
-            src.for_each_label(|label| {
-                if let Some(i) = arcs.get_index_of(label) {
-                    items.push(i);
-                    covered[i] = true;
-                }
-            });
-            if items.len() > begin {
-                fronts.push((begin, items.len()));
-            }
-        }
-        let begin = items.len();
-        items.extend((0..count).filter(|&i| !covered[i]));
-        if items.len() > begin {
-            fronts.push((begin, items.len()));
-        }
-        // counts[i] > 0: fronts still waiting to place i; < 0: placed, -1 first
-        counts.clear();
-        counts.resize(count, 0);
-        for &(b, e) in fronts.iter() {
-            for &i in &items[(b + 1).min(e)..e] {
-                counts[i] += 1;
-            }
-        }
-        let mut next: i64 = -1;
-        loop {
-            let mut moved = false;
-            'fronts: for front in fronts.iter_mut() {
-                let (b, e) = *front;
-                if b >= e {
-                    continue;
-                }
-                let f = items[b];
-                let c = counts[f];
-                if c > 0 {
-                    continue 'fronts;
-                }
-                front.0 = b + 1;
-                if e - (b + 1) > 1 && counts[items[b + 1]] > 0 {
-                    counts[items[b + 1]] -= 1;
-                }
-                if c == 0 {
-                    counts[f] = next;
-                    next -= 1;
-                }
-                moved = true;
-                break;
-            }
-            if moved {
-                continue;
-            }
-            match fronts.iter().find(|(b, e)| b < e) {
-                Some(&(b, _)) => counts[items[b]] = 0,
-                None => break,
-            }
-        }
-        order.clear();
-        order.extend(0..count);
-        order.sort_by_key(|&i| std::cmp::Reverse(counts[i]));
-        if order.iter().enumerate().all(|(k, &i)| k == i) {
+        if sc.order.iter().enumerate().all(|(k, &i)| k == i) {
             self.nodes[n].arcs = arcs;
         } else {
             let entries = arcs.entries;
-            let mut out = Arcs::with_capacity(count);
-            for &i in order.iter() {
+            let mut out = Arcs::with_capacity(entries.len());
+            for &i in sc.order.iter() {
                 let (k, v) = entries[i];
                 // a permutation of distinct labels: no lookup needed
                 out.push_new(k, v);
@@ -4549,6 +4588,69 @@ mod size_tests {
     #[test]
     fn basic_types_are_in_the_parsers_order() {
         assert_eq!(BASIC_TYPES.map(|(n, _)| n).as_slice(), super::super::check::basic_type_names());
+    }
+}
+
+#[cfg(test)]
+mod order_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The two-front shortcut of `sort_arcs` agrees with CUE's general merge: a first
+        /// literal's labels, then the labels a second literal adds, where the second lists
+        /// them all with the first's in the same relative order.
+        #[test]
+        fn superseq_order_agrees_with_the_general_merge(
+            (long, keep) in (2usize..12).prop_flat_map(|n| {
+                (Just((0..n).collect::<Vec<usize>>()).prop_shuffle(), proptest::collection::vec(any::<bool>(), n))
+            }),
+        ) {
+            // at least one label in each literal
+            let mut keep = keep;
+            if keep.iter().all(|k| *k) {
+                keep[long[0]] = false;
+            } else if !keep.iter().any(|k| *k) {
+                keep[long[0]] = true;
+            }
+            let texts: Vec<String> = (0..long.len()).map(|i| format!("f{i}")).collect();
+            let names: Vec<&str> = texts.iter().map(String::as_str).collect();
+            // the first literal: the kept labels, in the second literal's order
+            let first: Vec<usize> = long.iter().copied().filter(|&i| keep[i]).collect();
+            let mut arcs = Arcs::default();
+            for &i in first.iter().chain(long.iter().filter(|&&i| !keep[i])) {
+                arcs.push_new(&names[i], i as NodeId);
+            }
+            let seqs: Few<SeqSrc<'_>> = Few::One(SeqSrc::Labels(long.iter().map(|&i| &names[i]).collect()));
+            let mut fast = Vec::new();
+            prop_assert!(superseq_order(&arcs, first.len(), &seqs, &mut fast));
+            let mut sc = OrderScratch::default();
+            merge_fronts(&arcs, first.len(), &seqs, &mut sc);
+            prop_assert_eq!(fast, sc.order);
+        }
+
+        /// Whatever the two literals' orders, the shortcut either declines or agrees.
+        #[test]
+        fn superseq_order_declines_or_agrees(
+            (first, second) in (2usize..10).prop_flat_map(|n| {
+                let all: Vec<usize> = (0..n).collect();
+                (proptest::sample::subsequence(all.clone(), 1..n).prop_shuffle(), Just(all).prop_shuffle())
+            }),
+        ) {
+            let texts: Vec<String> = (0..second.len()).map(|i| format!("f{i}")).collect();
+            let names: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let mut arcs = Arcs::default();
+            for &i in first.iter().chain(second.iter().filter(|i| !first.contains(i))) {
+                arcs.push_new(&names[i], i as NodeId);
+            }
+            let seqs: Few<SeqSrc<'_>> = Few::One(SeqSrc::Labels(second.iter().map(|&i| &names[i]).collect()));
+            let mut fast = Vec::new();
+            let mut sc = OrderScratch::default();
+            merge_fronts(&arcs, first.len(), &seqs, &mut sc);
+            if superseq_order(&arcs, first.len(), &seqs, &mut fast) {
+                prop_assert_eq!(fast, sc.order);
+            }
+        }
     }
 }
 
