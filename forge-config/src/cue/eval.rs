@@ -653,6 +653,19 @@ struct Cold<'a> {
     /// Label order of every struct literal with more than one field, until the fields are
     /// sorted at the end of expansion (only nodes with several literals need it).
     seqs: Few<SeqSrc<'a>>,
+    /// Optional fields a later struct literal declared for labels the node has no field
+    /// for, not made fields unless one comes (see [`Ev::process_struct`]).
+    optional: Vec<DeferredOptional<'a>>,
+}
+
+/// An optional field kept aside by [`Ev::process_struct`]: its label, value and scope, the
+/// closedness groups to derive its own from, and where it is declared.
+struct DeferredOptional<'a> {
+    label: Lbl<'a>,
+    value: &'a Expr<'a>,
+    env: EnvId,
+    groups: Groups,
+    span: Span,
 }
 
 impl Cold<'_> {
@@ -667,6 +680,7 @@ impl Cold<'_> {
             && self.comps.is_empty()
             && self.deferred.is_empty()
             && self.seqs.is_empty()
+            && self.optional.is_empty()
     }
 
     /// Keeps only what survives a reset of the node: its attributes and chosen disjuncts.
@@ -1069,6 +1083,9 @@ pub(crate) struct Ev<'a> {
     derived_log: Option<Vec<(GroupId, Lbl<'a>)>>,
     /// Top-level fields whose evaluation the streaming export dropped.
     dropped: usize,
+    /// Whether optional fields no other declaration makes fields may be left out of the
+    /// tree (the JSON export never shows them; the public value tree lists them).
+    defer_optional: bool,
 }
 
 /// A disjunction whose alternatives are literal scalars and basic types, evaluated once
@@ -1122,7 +1139,7 @@ pub(crate) fn evaluate<'a>(
     asts: &'a [ast::File<'a>],
     opts: &'a EvalOptions,
 ) -> Result<Value, Diagnostics> {
-    let (mut ev, root) = evaluate_root(arena, files, asts, opts, false)?;
+    let (mut ev, root) = evaluate_root(arena, files, asts, opts, false, false)?;
     let mut errs = Vec::new();
     let v = match ev.build_public(root, &mut String::new(), &mut errs, 0) {
         Ok(v) => v,
@@ -1161,7 +1178,7 @@ fn export_json_with<'a>(
     opts: &'a EvalOptions,
     stream: bool,
 ) -> (Result<String, Diagnostics>, usize) {
-    let (mut ev, root) = match evaluate_root(arena, files, asts, opts, stream) {
+    let (mut ev, root) = match evaluate_root(arena, files, asts, opts, stream, true) {
         Ok(r) => r,
         Err(d) => return (Err(d), 0),
     };
@@ -1233,6 +1250,7 @@ fn evaluate_root<'a>(
     asts: &'a [ast::File<'a>],
     opts: &'a EvalOptions,
     stream: bool,
+    json_only: bool,
 ) -> Result<(Ev<'a>, NodeId), Diagnostics> {
     // package consistency
     let mut pkg: Option<&str> = None;
@@ -1284,6 +1302,7 @@ fn evaluate_root<'a>(
         stream_root: OptId::NONE,
         derived_log: None,
         dropped: 0,
+        defer_optional: json_only,
     };
     let root = ev.new_node(None, None, false).map_err(|f| fatal_diag(f, files))?;
     if stream {
@@ -1451,8 +1470,22 @@ fn merge_fronts(arcs: &Arcs<'_>, prefix: usize, seqs: &Few<SeqSrc<'_>>, sc: &mut
 /// The merge then places the fields in the second literal's order (tested against
 /// [`merge_fronts`]); that order is left in `order`. `false`: not this case.
 fn superseq_order(arcs: &Arcs<'_>, prefix: usize, seqs: &Few<SeqSrc<'_>>, order: &mut Vec<usize>) -> bool {
+    prefix < arcs.len() && covers_in_order(arcs, prefix, seqs, |_| false, order)
+}
+
+/// [`superseq_order`]'s test, also when the second literal added no field (its order is then
+/// the first's): whether the fields are a first literal's `prefix` labels and then those one
+/// more literal added, which lists them all, the first literal's in order, apart from labels
+/// kept `aside` (optional fields made no field). Leaves that literal's order in `order`.
+fn covers_in_order(
+    arcs: &Arcs<'_>,
+    prefix: usize,
+    seqs: &Few<SeqSrc<'_>>,
+    aside: impl Fn(&str) -> bool,
+    order: &mut Vec<usize>,
+) -> bool {
     let len = arcs.len();
-    if prefix == 0 || prefix >= len || seqs.len() != 1 {
+    if prefix == 0 || prefix > len || seqs.len() != 1 {
         return false;
     }
     let Some(front) = seqs.get(0) else { return false };
@@ -1468,9 +1501,11 @@ fn superseq_order(arcs: &Arcs<'_>, prefix: usize, seqs: &Few<SeqSrc<'_>>, order:
         } else if arcs.entries.get(k).is_some_and(|(l, _)| same_label(l, label)) {
             order.push(k);
             k += 1;
-        } else {
+        } else if !aside(label) {
             ok = false;
         }
+        // (an optional field kept aside: the merge with it as a field would place the others
+        // in this same order)
     });
     ok && j == prefix && k == len
 }
@@ -1536,7 +1571,9 @@ fn label_is_regular(l: &str) -> bool {
 /// one slice of its source (see [`ast::Name`]).
 #[inline]
 fn same_label(a: &str, b: &str) -> bool {
-    a.len() == b.len() && (std::ptr::eq(a.as_ptr(), b.as_ptr()) || a == b)
+    // (the first bytes first: most different labels of one length differ there)
+    a.len() == b.len()
+        && (std::ptr::eq(a.as_ptr(), b.as_ptr()) || (a.as_bytes().first() == b.as_bytes().first() && a == b))
 }
 
 impl<'a> Ev<'a> {
@@ -1705,8 +1742,76 @@ impl<'a> Ev<'a> {
             return Ok(c);
         }
         let c = self.new_node(Some(n), Some(label), is_index)?;
-        self.nodes[n].arcs.push_new(label, c);
+        let node = &mut self.nodes[n];
+        node.arcs.push_new(label, c);
+        if node.x.as_deref().is_some_and(|x| !x.optional.is_empty()) {
+            self.attach_optional(n, c, label);
+        }
         Ok(c)
+    }
+
+    /// Gives new field `c` of `n` the optional declarations of its label kept aside by
+    /// [`Ev::process_struct`], before any other: as if the field had been made for them.
+    fn attach_optional(&mut self, n: NodeId, c: NodeId, label: Lbl<'a>) {
+        let Some(x) = self.nodes[n].x.as_deref_mut() else { return };
+        if !x.optional.iter().any(|o| same_label(o.label, label)) {
+            return;
+        }
+        let (mine, rest): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut x.optional).into_iter().partition(|o| same_label(o.label, label));
+        x.optional = rest;
+        for o in mine {
+            // (a literal scalar value never consults its groups, as in `process_struct`)
+            let groups = if o.groups.is_empty() || self.simple_expr(o.value, o.env, true) {
+                self.no_groups.clone()
+            } else {
+                self.derive_all(&o.groups, label)
+            };
+            let node = &mut self.nodes[c];
+            if node.decl_span.is_none() {
+                node.decl_span = OptSpan::some(o.span);
+            }
+            node.n_optional = node.n_optional.saturating_add(1);
+            node.add_conj(Conj { kind: CK::Expr(o.value, o.env), groups });
+        }
+    }
+
+    /// When the fields of `n` (with optional ones kept aside) are a first literal's and then
+    /// those of one more literal that lists them all in order, puts them in that literal's
+    /// order now, as the merge of `sort_arcs` would with the kept-aside ones as fields
+    /// (proptested), and returns `true`; else `false`, leaving everything as it was.
+    #[inline(never)]
+    fn order_beside_optional(&mut self, n: NodeId) -> bool {
+        let node = &mut self.nodes[n];
+        let prefix = usize::from(node.seq_prefix);
+        let order = &mut self.order_scratch.order;
+        let Some(x) = node.x.as_deref_mut() else { return false };
+        let aside = |l: &str| x.optional.iter().any(|o| same_label(o.label, l));
+        if !x.patterns.is_empty() || !covers_in_order(&node.arcs, prefix, &x.seqs, aside, order) {
+            return false;
+        }
+        x.seqs = Few::None;
+        node.seq_prefix = 0;
+        if !order.iter().enumerate().all(|(k, &i)| k == i) {
+            let entries = std::mem::take(&mut node.arcs.entries);
+            let mut out = Arcs::with_capacity(entries.len());
+            for &i in order.iter() {
+                if let Some(&(k, v)) = entries.get(i) {
+                    // a permutation of distinct labels: no lookup needed
+                    out.push_new(k, v);
+                }
+            }
+            node.arcs = out;
+        }
+        true
+    }
+
+    /// Makes fields of all the optional declarations kept aside on `n`.
+    fn make_optional_fields(&mut self, n: NodeId) -> R<()> {
+        while let Some(label) = self.nodes[n].x.as_deref().and_then(|x| x.optional.first()).map(|o| o.label) {
+            self.arc(n, label, false)?;
+        }
+        Ok(())
     }
 
     /// The shared label of list index `i`.
@@ -1786,6 +1891,8 @@ impl<'a> Ev<'a> {
         }
         // pattern constraints
         if self.nodes[n].has_patterns() {
+            // (they apply to optional fields kept aside too: those become fields first)
+            self.make_optional_fields(n)?;
             let arcs: Vec<(Lbl<'a>, NodeId)> = self.nodes[n].arcs.iter().map(|(k, v)| (k, *v)).collect();
             let npat = self.nodes[n].x.as_deref().map_or(0, |x| x.patterns.len());
             for (label, child) in arcs {
@@ -1807,8 +1914,21 @@ impl<'a> Ev<'a> {
                 }
             }
         }
-        // the literals' label orders are only needed to sort the fields, here
-        let seqs = self.nodes[n].x.as_deref_mut().map(|x| std::mem::take(&mut x.seqs)).unwrap_or_default();
+        // Optional fields kept aside stay so only when the literals' order is the later
+        // literal's own (see `covers_in_order`), which they cannot change; otherwise they
+        // become fields as declared, before the fields are sorted.
+        // (the literals' label orders are only needed to sort the fields, here)
+        let (mut seqs, aside) = match self.nodes[n].x.as_deref_mut() {
+            Some(x) if !x.optional.is_empty() => (Few::None, true),
+            Some(x) => (std::mem::take(&mut x.seqs), false),
+            None => (Few::None, false),
+        };
+        if aside {
+            if !self.order_beside_optional(n) {
+                self.make_optional_fields(n)?;
+            }
+            seqs = self.nodes[n].x.as_deref_mut().map(|x| std::mem::take(&mut x.seqs)).unwrap_or_default();
+        }
         let prefix = usize::from(self.nodes[n].seq_prefix);
         // one front naming every field in insertion order (or none at all) needs no sort
         if !seqs.is_empty() || (prefix > 0 && prefix < self.nodes[n].arcs.len()) {
@@ -2397,6 +2517,32 @@ impl<'a> Ev<'a> {
                         continue;
                     }
                 };
+                // An optional field of a later literal (a definition applied after an instance's
+                // literal, as pattern constraints do) for a label the node has no field for
+                // is kept aside: it becomes a field only if another declaration makes one
+                // ([`Ev::arc`]); unmade, it is a constraint on nothing, which the JSON export
+                // never shows. Field order stays CUE's: the node is only left without it when
+                // the literals' order does not depend on it (see `expand`).
+                if fd.constraint == Constraint::Optional
+                    && pass == 0
+                    && arcs_before > 0
+                    && self.defer_optional
+                    && fd.attrs.is_empty()
+                    && self.nodes[n].arcs.get(label).is_none()
+                {
+                    if keep_seq {
+                        seq.push(*label);
+                    }
+                    nstatic += 1;
+                    self.nodes[n].cx().optional.push(DeferredOptional {
+                        label,
+                        value: &fd.value,
+                        env: f,
+                        groups: groups.clone(),
+                        span: fd.label.span,
+                    });
+                    continue;
+                }
                 // static labels are allowed through the literal's shared set (below)
                 if pass == 1 && label_is_regular(label) {
                     for g in groups.iter() {
@@ -2780,10 +2926,13 @@ impl<'a> Ev<'a> {
     fn trim_cold(&mut self, n: NodeId) {
         let node = &mut self.nodes[n];
         let Some(x) = node.x.as_deref_mut() else { return };
-        if x.attrs.is_empty() && x.choices.is_none() {
+        // (optional fields kept aside still answer references and disjunct comparisons)
+        if x.attrs.is_empty() && x.choices.is_none() && x.optional.is_empty() {
             node.x = None;
         } else if !(x.lists.is_empty() && x.disjs.is_empty() && x.patterns.is_empty() && x.comps.is_empty()) {
+            let optional = std::mem::take(&mut x.optional);
             x.keep_reset_state();
+            x.optional = optional;
         }
     }
 
@@ -3261,6 +3410,9 @@ impl<'a> Ev<'a> {
                 )));
             }
             return Ok(Ok(c));
+        }
+        if self.nodes[n].x.as_deref().is_some_and(|x| x.optional.iter().any(|o| same_label(o.label, label))) {
+            return Ok(Err(perr(DiagnosticKind::Incomplete, format!("cannot reference optional field {label}"), span)));
         }
         // pattern-constrained or missing
         Ok(Err(perr(DiagnosticKind::Incomplete, format!("undefined field: {label}"), span)))
@@ -3926,12 +4078,19 @@ impl<'a> Ev<'a> {
         let x = self.finalize_follow(*x)?;
         let y = self.finalize_follow(*y)?;
         let optional = |ev: &Self, n: NodeId| -> Vec<Lbl<'a>> {
-            ev.nodes[n]
+            let mut v: Vec<Lbl<'a>> = ev.nodes[n]
                 .arcs
                 .iter()
                 .filter(|(l, c)| label_is_regular(l) && ev.nodes[**c].is_optional())
                 .map(|(l, _)| l)
-                .collect()
+                .collect();
+            // (and those kept aside, see `process_struct`)
+            for o in ev.nodes[n].x.as_deref().map_or(&[][..], |x| &x.optional[..]) {
+                if label_is_regular(o.label) && !v.iter().any(|l| same_label(l, o.label)) {
+                    v.push(o.label);
+                }
+            }
+            v
         };
         let (ox, oy) = (optional(self, x), optional(self, y));
         Ok(ox.len() == oy.len() && ox.iter().all(|l| oy.iter().any(|m| ***m == ***l)))
@@ -4627,6 +4786,42 @@ mod order_tests {
             let mut sc = OrderScratch::default();
             merge_fronts(&arcs, first.len(), &seqs, &mut sc);
             prop_assert_eq!(fast, sc.order);
+        }
+
+        /// Optional fields kept aside (labels of the second literal without a field) do not
+        /// change the order of the others: the shortcut on the fields without them agrees
+        /// with the general merge on all of them.
+        #[test]
+        fn fields_kept_aside_do_not_change_the_order(
+            (long, which) in (3usize..12).prop_flat_map(|n| {
+                (Just((0..n).collect::<Vec<usize>>()).prop_shuffle(), proptest::collection::vec(0u8..3, n))
+            }),
+        ) {
+            // which[i]: 0 = in the first literal, 1 = added by the second, 2 = kept aside
+            let mut which = which;
+            which[long[0]] = 0;
+            let texts: Vec<String> = (0..long.len()).map(|i| format!("f{i}")).collect();
+            let names: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let first: Vec<usize> = long.iter().copied().filter(|&i| which[i] == 0).collect();
+            let seqs: Few<SeqSrc<'_>> = Few::One(SeqSrc::Labels(long.iter().map(|&i| &names[i]).collect()));
+            // all of them fields, in the order they would have been made
+            let mut full = Arcs::default();
+            for &i in first.iter().chain(long.iter().filter(|&&i| which[i] != 0)) {
+                full.push_new(&names[i], i as NodeId);
+            }
+            let mut sc = OrderScratch::default();
+            merge_fronts(&full, first.len(), &seqs, &mut sc);
+            let expected: Vec<NodeId> =
+                sc.order.iter().map(|&i| full.entries[i].1).filter(|&id| which[id as usize] != 2).collect();
+            let mut kept = Arcs::default();
+            for &i in first.iter().chain(long.iter().filter(|&&i| which[i] == 1)) {
+                kept.push_new(&names[i], i as NodeId);
+            }
+            let mut order = Vec::new();
+            let aside = |l: &str| l.strip_prefix('f').and_then(|d| d.parse::<usize>().ok()).is_some_and(|i| which[i] == 2);
+            prop_assert!(covers_in_order(&kept, first.len(), &seqs, aside, &mut order));
+            let got: Vec<NodeId> = order.iter().map(|&i| kept.entries[i].1).collect();
+            prop_assert_eq!(got, expected);
         }
 
         /// Whatever the two literals' orders, the shortcut either declines or agrees.
