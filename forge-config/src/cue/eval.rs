@@ -248,6 +248,10 @@ pub(crate) struct EvalErr {
     pub kind: DiagnosticKind,
     pub msg: String,
     pub span: Option<Span>,
+    /// A reference to a field its struct does not have, or has only as an optional field:
+    /// incomplete, yet a disjunct with it is dropped as with any other error, as official
+    /// CUE does (`x.missing | 3` is `3`).
+    pub missing: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -323,7 +327,7 @@ pub(crate) enum Val {
 
 impl Val {
     pub fn err(kind: DiagnosticKind, msg: impl Into<String>, span: Option<Span>) -> Val {
-        Val::Err(Rc::new(EvalErr { path: None, kind, msg: msg.into(), span }))
+        Val::Err(Rc::new(EvalErr { path: None, kind, msg: msg.into(), span, missing: false }))
     }
     /// An integer value.
     #[inline]
@@ -1130,6 +1134,12 @@ fn perr(kind: DiagnosticKind, msg: impl Into<String>, span: Span) -> Val {
     Val::err(kind, msg, Some(span))
 }
 
+/// The incomplete error of a reference to a field its struct does not have (see
+/// [`EvalErr::missing`]).
+fn missing_field(msg: String, span: Span) -> Val {
+    Val::Err(Rc::new(EvalErr { path: None, kind: DiagnosticKind::Incomplete, msg, span: Some(span), missing: true }))
+}
+
 const STD_PACKAGES: &[&str] =
     &["strings", "list", "math", "regexp", "strconv", "encoding/json", "encoding/yaml", "encoding/base64"];
 
@@ -1293,7 +1303,13 @@ fn evaluate_root<'a>(
         imports_used: Vec::new(),
         order_scratch: OrderScratch::default(),
         basic_types: BASIC_TYPES.iter().map(|(_, kk)| Val::Basic(*kk, Rc::new(Vec::new()))).collect(),
-        quiet_conflict: Rc::new(EvalErr { path: None, kind: DiagnosticKind::Eval, msg: String::new(), span: None }),
+        quiet_conflict: Rc::new(EvalErr {
+            path: None,
+            kind: DiagnosticKind::Eval,
+            msg: String::new(),
+            span: None,
+            missing: false,
+        }),
         basic_bound: super::check::bound_basic_types(asts),
         or_scratch: Vec::new(),
         arc_counter: 0,
@@ -1585,6 +1601,7 @@ impl<'a> Ev<'a> {
                 kind: DiagnosticKind::Limit,
                 msg: format!("evaluation too large: more than {} values", self.opts.max_nodes),
                 span: None,
+                missing: false,
             }));
         }
         self.nodes.push(Node::new(parent, label, is_index));
@@ -1599,6 +1616,7 @@ impl<'a> Ev<'a> {
                 kind: DiagnosticKind::Limit,
                 msg: format!("evaluation too expensive: more than {} steps", self.opts.max_steps),
                 span,
+                missing: false,
             }));
         }
         Ok(())
@@ -1613,6 +1631,7 @@ impl<'a> Ev<'a> {
                 kind: DiagnosticKind::Limit,
                 msg: format!("evaluation nested too deeply (limit {}); structural recursion?", self.opts.max_depth),
                 span,
+                missing: false,
             }));
         }
         Ok(())
@@ -2965,6 +2984,7 @@ impl<'a> Ev<'a> {
                     kind: DiagnosticKind::Eval,
                     msg: format!("field not allowed: {label}"),
                     span: Some(sp),
+                    missing: false,
                 }))));
             }
         }
@@ -3050,7 +3070,7 @@ impl<'a> Ev<'a> {
             self.finalize(c)?;
             let flag = *is_def || !d.has_default;
             if let Some(e) = self.subtree_error(c)? {
-                if e.kind == DiagnosticKind::Incomplete {
+                if e.kind == DiagnosticKind::Incomplete && !e.missing {
                     incomplete = true;
                 } else {
                     if first_err.is_none() {
@@ -3123,6 +3143,7 @@ impl<'a> Ev<'a> {
                     kind: e.kind,
                     msg: format!("empty disjunction: {}", e.msg),
                     span: e.span,
+                    missing: false,
                 })),
                 _ => perr(DiagnosticKind::Eval, "empty disjunction", self.nodes[n].decl_span.unwrap_or_default()),
             },
@@ -3403,19 +3424,15 @@ impl<'a> Ev<'a> {
             let c = *c;
             let node = &self.nodes[c];
             if node.is_optional() {
-                return Ok(Err(perr(
-                    DiagnosticKind::Incomplete,
-                    format!("cannot reference optional field {label}"),
-                    span,
-                )));
+                return Ok(Err(missing_field(format!("cannot reference optional field {label}"), span)));
             }
             return Ok(Ok(c));
         }
         if self.nodes[n].x.as_deref().is_some_and(|x| x.optional.iter().any(|o| same_label(o.label, label))) {
-            return Ok(Err(perr(DiagnosticKind::Incomplete, format!("cannot reference optional field {label}"), span)));
+            return Ok(Err(missing_field(format!("cannot reference optional field {label}"), span)));
         }
         // pattern-constrained or missing
-        Ok(Err(perr(DiagnosticKind::Incomplete, format!("undefined field: {label}"), span)))
+        Ok(Err(missing_field(format!("undefined field: {label}"), span)))
     }
 
     fn resolve(&mut self, e: &'a Expr<'a>, env: EnvId) -> R<Result<Target<'a>, Val>> {
@@ -4238,6 +4255,7 @@ impl<'a> Ev<'a> {
                 kind: DiagnosticKind::Limit,
                 msg: "value nested too deeply".into(),
                 span: self.nodes[n].decl_span.get(),
+                missing: false,
             }));
         }
         self.finalize(n)?;
