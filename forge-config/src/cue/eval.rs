@@ -31,10 +31,22 @@
 //!   integers are stored 8-byte aligned ([`I128`]) so that nothing holding a value is padded
 //!   to `i128`'s 16-byte alignment.
 //! * **Scalar disjunctions.** A node whose conjuncts are all literal scalars or predeclared
-//!   types, with one disjunction among them (`"earthly" | "script"`, `int | *0`), is resolved by
-//!   unifying each alternative with the accumulated value ([`Ev::scalar_disj_leaves`]) instead of
-//!   re-evaluating a cloned node per alternative; anything else, and the all-alternatives-fail
-//!   case (for its error message), takes the general path.
+//!   types, with one disjunction among them (`"earthly" | "script"`, `int | *0`), is resolved
+//!   while it is expanded ([`Ev::expand_scalar_disj`]): the disjunction's alternatives are
+//!   evaluated once per expression ([`ScalarOr`], shared by every instance of a definition) and
+//!   unified with the accumulated value, leaving no pending-disjunction state; the same when a
+//!   node reaches finalization another way ([`Ev::scalar_disj_leaves`]). Anything else, and the
+//!   all-alternatives-fail case (for its error message), takes the general path, which
+//!   re-evaluates a cloned node per alternative.
+//! * **Optional fields kept aside.** In the JSON export, an optional field that a later
+//!   struct literal of a node declares (a definition applied by a pattern constraint after the
+//!   instance's own literal) for a label the node has no field for is kept aside
+//!   ([`DeferredOptional`]) instead of becoming a node: unset, it is a constraint on nothing and
+//!   never shown. It becomes a field as soon as another declaration makes one ([`Ev::arc`]), or
+//!   when pattern constraints or the field order need it (the order is kept without it only in
+//!   the two-literal case where the merge provably places the others the same way,
+//!   `covers_in_order`, proptested). References to it and disjunct comparisons see it as
+//!   before. The public [`Value`] tree ([`evaluate`]) lists optional fields, so it keeps them all.
 //! * **Closedness groups** are only derived for a field when its value can be a struct (a literal
 //!   scalar never consults them). A group allows a literal's static labels
 //!   through one set shared by every use of the literal ([`Ev::static_labels`]): instantiating
@@ -46,7 +58,9 @@
 //!   one "front" per struct literal (its static labels, recorded by reference to its
 //!   declarations; a node's first literal is usually just a count, `Node::seq_prefix`) plus
 //!   the dynamic fields, with `cue export`'s own merge rules; the common case that needs no
-//!   reordering is recognised without running it. Comprehensions iterate in CUE's arc order
+//!   reordering is recognised without running it, and so is the common two-literal case where
+//!   the second literal lists every field (an instance's literal, then its definition's):
+//!   its order, `superseq_order`, proptested against the merge. Comprehensions iterate in CUE's arc order
 //!   instead (`Node::arc_seq`, [`Ev::number_arc`]): first regular declaration, embedded
 //!   literals before their embedding one, dynamic fields last. `scripts/cue-diff.py` compares
 //!   both (and closedness, defaults, expressions) with official CUE on random inputs.
