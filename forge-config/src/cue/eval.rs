@@ -2037,20 +2037,7 @@ impl<'a> Ev<'a> {
             }
             return Ok(true);
         }
-        let mut uniq = Leaves::new();
-        for (v, dflt) in leaves {
-            let mut found = false;
-            for (u, ud) in uniq.iter_mut() {
-                if self.same_disjunct(u, &v)? {
-                    *ud = *ud || dflt;
-                    found = true;
-                    break;
-                }
-            }
-            if !found {
-                uniq.push((v, dflt));
-            }
-        }
+        let mut uniq = self.dedupe_leaves(leaves)?;
         let node = &mut self.nodes[n];
         node.acc = match uniq.pop() {
             Some((v, dflt)) if uniq.is_empty() => {
@@ -3130,26 +3117,7 @@ impl<'a> Ev<'a> {
                 l.1 = l.1 && *e;
             }
         }
-        // dedupe (a single leaf, the usual outcome, needs no second list)
-        let mut uniq: Leaves = if leaves.len() <= 1 {
-            leaves
-        } else {
-            let mut uniq = Leaves::new();
-            for (v, dflt) in leaves {
-                let mut found = false;
-                for (u, ud) in uniq.iter_mut() {
-                    if self.same_disjunct(u, &v)? {
-                        *ud = *ud || dflt;
-                        found = true;
-                        break;
-                    }
-                }
-                if !found {
-                    uniq.push((v, dflt));
-                }
-            }
-            uniq
-        };
+        let mut uniq = self.dedupe_leaves(leaves)?;
         let value = match uniq.len() {
             0 => match first_err {
                 Some(Val::Err(e)) => Val::Err(Rc::new(EvalErr {
@@ -3183,6 +3151,29 @@ impl<'a> Ev<'a> {
         }
         self.nodes[n].value = value;
         Ok(())
+    }
+
+    /// A disjunction's leaves without repeats ([`Ev::same_disjunct`]): a repeated leaf is a
+    /// default when any of its copies is. A single leaf, the usual outcome, needs no second list.
+    fn dedupe_leaves(&mut self, leaves: Leaves) -> R<Leaves> {
+        if leaves.len() <= 1 {
+            return Ok(leaves);
+        }
+        let mut uniq = Leaves::new();
+        for (v, dflt) in leaves {
+            let mut found = false;
+            for (u, ud) in uniq.iter_mut() {
+                if self.same_disjunct(u, &v)? {
+                    *ud = *ud || dflt;
+                    found = true;
+                    break;
+                }
+            }
+            if !found {
+                uniq.push((v, dflt));
+            }
+        }
+        Ok(uniq)
     }
 
     /// Fast path of [`Self::resolve_disj`] for a scalar node whose only disjunction is over
