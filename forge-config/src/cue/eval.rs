@@ -22,7 +22,7 @@
 //!   per-node lists (copied nodes, closedness groups) are [`Few`]: zero or one element
 //!   inline, more from the second (id lists behind one thin pointer, [`Ids`]). Node,
 //!   environment and group ids are `u32`, declaration counters saturating `u8`; conjuncts are
-//!   40 bytes (a value conjunct, which is rare, sits behind one pointer): a node is 272 bytes
+//!   40 bytes (a value conjunct, which is rare, sits behind one pointer): a node is 280 bytes
 //!   (pinned by a size test). Since the export streams top-level fields (below), node size
 //!   weighs on peak memory only within one field, so two inline conjuncts were worth 48 bytes.
 //! * **Arcs.** A node's fields are an insertion-ordered vector scanned linearly; from
@@ -823,6 +823,9 @@ struct Node<'a> {
     built: bool,
     /// Whether the node has list conjuncts (mirrors `!x.lists.is_empty()`).
     has_lists: bool,
+    /// Index of the first conjunct from an optional declaration (`u8::MAX`: none): a regular
+    /// declaration's conjunct goes before it ([`Node::add_decl_conj`]).
+    first_optional: u8,
 }
 
 impl<'a> Node<'a> {
@@ -855,6 +858,7 @@ impl<'a> Node<'a> {
             seq_prefix: 0,
             x: None,
             has_lists: false,
+            first_optional: u8::MAX,
         }
     }
 
@@ -866,6 +870,25 @@ impl<'a> Node<'a> {
     /// Adds a conjunct; most nodes have exactly one, so the first allocation is exact.
     fn add_conj(&mut self, c: Conj<'a>) {
         self.conjs.push(c);
+    }
+
+    /// Adds the conjunct of a field declaration. CUE v0.4 unifies a field's regular
+    /// declarations before its optional ones, whatever their order in the source: the fields
+    /// of a struct declared optional come after the regular declaration's in the export
+    /// (`#S: {a?: {p: 1, q: 2}}` with `#S & {a: {q: 2, p: 1}}` exports `q, p`). Only a node
+    /// not being expanded is reordered (an expansion walks its conjuncts by index).
+    fn add_decl_conj(&mut self, c: Conj<'a>, optional: bool) {
+        if optional {
+            if self.first_optional == u8::MAX {
+                self.first_optional = u8::try_from(self.conjs.len()).unwrap_or(u8::MAX);
+            }
+            self.conjs.push(c);
+        } else if self.first_optional != u8::MAX && self.state == St::New {
+            self.conjs.insert(usize::from(self.first_optional), c);
+            self.first_optional += 1;
+        } else {
+            self.conjs.push(c);
+        }
     }
 
     /// The cold state, allocated on first use.
@@ -1805,7 +1828,7 @@ impl<'a> Ev<'a> {
                 node.decl_span = OptSpan::some(o.span);
             }
             node.n_optional = node.n_optional.saturating_add(1);
-            node.add_conj(Conj { kind: CK::Expr(o.value, o.env), groups });
+            node.add_decl_conj(Conj { kind: CK::Expr(o.value, o.env), groups }, true);
         }
     }
 
@@ -2595,7 +2618,10 @@ impl<'a> Ev<'a> {
                     Constraint::Optional => node.n_optional = node.n_optional.saturating_add(1),
                     Constraint::Required => node.n_required = node.n_required.saturating_add(1),
                 }
-                node.add_conj(Conj { kind: CK::Expr(&fd.value, f), groups: derived });
+                node.add_decl_conj(
+                    Conj { kind: CK::Expr(&fd.value, f), groups: derived },
+                    fd.constraint == Constraint::Optional,
+                );
                 // static fields take their place in CUE's arc order after the literal's
                 // embeddings (below), dynamic ones after every static one
                 if fd.constraint != Constraint::Optional && (pass == 1 || !has_embed) {
@@ -3059,8 +3085,10 @@ impl<'a> Ev<'a> {
                 let src_def = self.nodes[n].is_def;
                 let decl_span = self.nodes[n].decl_span;
                 let (nr, no, nq) = (self.nodes[n].n_regular, self.nodes[n].n_optional, self.nodes[n].n_required);
+                let first_optional = self.nodes[n].first_optional;
                 let node = &mut self.nodes[c];
                 node.conjs = conjs;
+                node.first_optional = first_optional;
                 node.cx().choices = Some(Rc::new(ch));
                 node.is_def = src_def;
                 node.decl_span = decl_span;
@@ -4755,10 +4783,12 @@ mod size_tests {
 
     /// Evaluator memory is dominated by nodes, conjuncts and syntax-tree nodes (the
     /// 1 MiB benchmark creates ~77 k nodes; the streamed export holds one top-level field's
-    /// at a time, the whole-tree evaluation all of them): their sizes may only shrink.
+    /// at a time, the whole-tree evaluation all of them): their sizes may only shrink. (A
+    /// node grew from 272 to 280 bytes for `Node::first_optional`, which CUE's field order
+    /// of optional declarations needs.)
     #[test]
     fn evaluator_and_syntax_tree_sizes_do_not_grow() {
-        assert!(std::mem::size_of::<Node<'static>>() <= 272, "Node: {}", std::mem::size_of::<Node<'static>>());
+        assert!(std::mem::size_of::<Node<'static>>() <= 280, "Node: {}", std::mem::size_of::<Node<'static>>());
         assert!(std::mem::size_of::<Conj<'static>>() <= 40, "Conj: {}", std::mem::size_of::<Conj<'static>>());
         assert!(std::mem::size_of::<Val>() <= 24);
         assert!(std::mem::size_of::<Expr<'static>>() <= 40, "Expr: {}", std::mem::size_of::<Expr<'static>>());
