@@ -268,6 +268,13 @@ pub(crate) struct EvalErr {
     pub missing: bool,
 }
 
+impl EvalErr {
+    /// An error of `kind` at `span`, with no path override.
+    pub(crate) fn new(kind: DiagnosticKind, msg: impl Into<String>, span: Option<Span>) -> Self {
+        EvalErr { path: None, kind, msg: msg.into(), span, missing: false }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum BoundOp {
     Lt,
@@ -341,7 +348,7 @@ pub(crate) enum Val {
 
 impl Val {
     pub fn err(kind: DiagnosticKind, msg: impl Into<String>, span: Option<Span>) -> Val {
-        Val::Err(Rc::new(EvalErr { path: None, kind, msg: msg.into(), span, missing: false }))
+        Val::Err(Rc::new(EvalErr::new(kind, msg, span)))
     }
     /// An integer value.
     #[inline]
@@ -569,6 +576,17 @@ impl<'a> Arcs<'a> {
     fn clear(&mut self) {
         self.entries.clear();
         self.index = None;
+    }
+
+    /// The same fields in `order` (arc indices, a permutation: no lookups needed).
+    fn permuted(self, order: &[usize]) -> Self {
+        let mut out = Arcs::with_capacity(self.entries.len());
+        for &i in order {
+            if let Some(&(k, v)) = self.entries.get(i) {
+                out.push_new(k, v);
+            }
+        }
+        out
     }
 
     fn len(&self) -> usize {
@@ -870,6 +888,20 @@ impl<'a> Node<'a> {
     /// Adds a conjunct; most nodes have exactly one, so the first allocation is exact.
     fn add_conj(&mut self, c: Conj<'a>) {
         self.conjs.push(c);
+    }
+
+    /// Records a declaration of this field: where it is first declared, how (regular,
+    /// optional, required), and its value.
+    fn declare(&mut self, c: Conj<'a>, constraint: Constraint, span: Span) {
+        if self.decl_span.is_none() {
+            self.decl_span = OptSpan::some(span);
+        }
+        match constraint {
+            Constraint::None => self.n_regular = self.n_regular.saturating_add(1),
+            Constraint::Optional => self.n_optional = self.n_optional.saturating_add(1),
+            Constraint::Required => self.n_required = self.n_required.saturating_add(1),
+        }
+        self.add_decl_conj(c, constraint == Constraint::Optional);
     }
 
     /// Adds the conjunct of a field declaration. CUE v0.4 unifies a field's regular
@@ -1174,7 +1206,7 @@ fn perr(kind: DiagnosticKind, msg: impl Into<String>, span: Span) -> Val {
 /// The incomplete error of a reference to a field its struct does not have (see
 /// [`EvalErr::missing`]).
 fn missing_field(msg: String, span: Span) -> Val {
-    Val::Err(Rc::new(EvalErr { path: None, kind: DiagnosticKind::Incomplete, msg, span: Some(span), missing: true }))
+    Val::Err(Rc::new(EvalErr { missing: true, ..EvalErr::new(DiagnosticKind::Incomplete, msg, Some(span)) }))
 }
 
 const STD_PACKAGES: &[&str] =
@@ -1340,13 +1372,7 @@ fn evaluate_root<'a>(
         imports_used: Vec::new(),
         order_scratch: OrderScratch::default(),
         basic_types: BASIC_TYPES.iter().map(|(_, kk)| Val::Basic(*kk, Rc::new(Vec::new()))).collect(),
-        quiet_conflict: Rc::new(EvalErr {
-            path: None,
-            kind: DiagnosticKind::Eval,
-            msg: String::new(),
-            span: None,
-            missing: false,
-        }),
+        quiet_conflict: Rc::new(EvalErr::new(DiagnosticKind::Eval, String::new(), None)),
         basic_bound: super::check::bound_basic_types(asts),
         or_scratch: Vec::new(),
         arc_counter: 0,
@@ -1563,7 +1589,11 @@ fn covers_in_order(
     ok && j == prefix && k == len
 }
 
-/// A scalar, `_`, or a basic type without bounds: values whose unification is order-independent.
+/// Whether an order of arc indices keeps every arc in place.
+fn is_identity(order: &[usize]) -> bool {
+    order.iter().enumerate().all(|(k, &i)| k == i)
+}
+
 /// Whether [`Ev::sort_arcs`] would keep the arcs in insertion order, decided without running
 /// it, in the common case that settles it: the first front lists every field exactly in
 /// insertion order (a chain through all arcs) and every other front lists its fields in
@@ -1608,6 +1638,7 @@ fn keeps_insertion_order(arcs: &Arcs<'_>, prefix: usize, seqs: &Few<SeqSrc<'_>>)
     !first
 }
 
+/// A scalar, `_`, or a basic type without bounds: values whose unification is order-independent.
 fn scalar_like(v: &Val) -> bool {
     match v {
         Val::Null | Val::Bool(_) | Val::Int(_) | Val::Float(_) | Val::Str(_) | Val::Bytes(_) | Val::Top => true,
@@ -1633,13 +1664,11 @@ impl<'a> Ev<'a> {
     fn new_node(&mut self, parent: Option<NodeId>, label: Option<Lbl<'a>>, is_index: bool) -> R<NodeId> {
         // node ids are `u32`: the limit also keeps them in range
         if self.nodes.len() >= self.opts.max_nodes.min(u32::MAX as usize) {
-            return Err(Fatal(EvalErr {
-                path: None,
-                kind: DiagnosticKind::Limit,
-                msg: format!("evaluation too large: more than {} values", self.opts.max_nodes),
-                span: None,
-                missing: false,
-            }));
+            return Err(Fatal(EvalErr::new(
+                DiagnosticKind::Limit,
+                format!("evaluation too large: more than {} values", self.opts.max_nodes),
+                None,
+            )));
         }
         self.nodes.push(Node::new(parent, label, is_index));
         Ok((self.nodes.len() - 1) as NodeId)
@@ -1648,13 +1677,11 @@ impl<'a> Ev<'a> {
     fn step(&mut self, span: Option<Span>) -> R<()> {
         self.steps += 1;
         if self.steps > self.opts.max_steps {
-            return Err(Fatal(EvalErr {
-                path: None,
-                kind: DiagnosticKind::Limit,
-                msg: format!("evaluation too expensive: more than {} steps", self.opts.max_steps),
+            return Err(Fatal(EvalErr::new(
+                DiagnosticKind::Limit,
+                format!("evaluation too expensive: more than {} steps", self.opts.max_steps),
                 span,
-                missing: false,
-            }));
+            )));
         }
         Ok(())
     }
@@ -1663,13 +1690,11 @@ impl<'a> Ev<'a> {
         self.depth += 1;
         if self.depth > self.opts.max_depth {
             self.depth -= 1;
-            return Err(Fatal(EvalErr {
-                path: None,
-                kind: DiagnosticKind::Limit,
-                msg: format!("evaluation nested too deeply (limit {}); structural recursion?", self.opts.max_depth),
+            return Err(Fatal(EvalErr::new(
+                DiagnosticKind::Limit,
+                format!("evaluation nested too deeply (limit {}); structural recursion?", self.opts.max_depth),
                 span,
-                missing: false,
-            }));
+            )));
         }
         Ok(())
     }
@@ -1817,18 +1842,18 @@ impl<'a> Ev<'a> {
             std::mem::take(&mut x.optional).into_iter().partition(|o| same_label(o.label, label));
         x.optional = rest;
         for o in mine {
-            // (a literal scalar value never consults its groups, as in `process_struct`)
-            let groups = if o.groups.is_empty() || self.simple_expr(o.value, o.env, true) {
-                self.no_groups.clone()
-            } else {
-                self.derive_all(&o.groups, label)
-            };
-            let node = &mut self.nodes[c];
-            if node.decl_span.is_none() {
-                node.decl_span = OptSpan::some(o.span);
-            }
-            node.n_optional = node.n_optional.saturating_add(1);
-            node.add_decl_conj(Conj { kind: CK::Expr(o.value, o.env), groups }, true);
+            let groups = self.field_groups(&o.groups, o.value, o.env, label);
+            self.nodes[c].declare(Conj { kind: CK::Expr(o.value, o.env), groups }, Constraint::Optional, o.span);
+        }
+    }
+
+    /// The closedness groups of field `label` declared with `value` in a literal of
+    /// `groups`. A literal scalar value never consults them: deriving them is skipped.
+    fn field_groups(&mut self, groups: &Groups, value: &Expr<'_>, env: EnvId, label: Lbl<'a>) -> Groups {
+        if groups.is_empty() || self.simple_expr(value, env, true) {
+            self.no_groups.clone()
+        } else {
+            self.derive_all(groups, label)
         }
     }
 
@@ -1848,16 +1873,8 @@ impl<'a> Ev<'a> {
         }
         x.seqs = Few::None;
         node.seq_prefix = 0;
-        if !order.iter().enumerate().all(|(k, &i)| k == i) {
-            let entries = std::mem::take(&mut node.arcs.entries);
-            let mut out = Arcs::with_capacity(entries.len());
-            for &i in order.iter() {
-                if let Some(&(k, v)) = entries.get(i) {
-                    // a permutation of distinct labels: no lookup needed
-                    out.push_new(k, v);
-                }
-            }
-            node.arcs = out;
+        if !is_identity(order) {
+            node.arcs = std::mem::take(&mut node.arcs).permuted(order);
         }
         true
     }
@@ -2043,42 +2060,19 @@ impl<'a> Ev<'a> {
             self.process(n, c)?;
         }
         let acc = self.nodes[n].acc.clone();
-        let mut leaves = Leaves::new();
-        if scalar_like(&acc) {
-            for (v, is_def) in &or.alts {
-                self.step(None)?;
-                // A failing alternative is dropped, so its message is never rendered.
-                let r = self.unify_scalar_with(acc.clone(), v.clone(), None, false)?;
-                if !matches!(r, Val::Err(_)) {
-                    leaves.push((r, *is_def || !or.has_default));
-                }
-            }
-        }
+        let leaves = if scalar_like(&acc) {
+            self.unify_alternatives(&acc, or.alts.iter().cloned(), or.has_default)?
+        } else {
+            Leaves::new()
+        };
         if leaves.is_empty() {
             if let Some(c) = self.nodes[n].conjs.get(oi).cloned() {
                 self.process(n, c)?;
             }
             return Ok(true);
         }
-        let mut uniq = self.dedupe_leaves(leaves)?;
-        let node = &mut self.nodes[n];
-        node.acc = match uniq.pop() {
-            Some((v, dflt)) if uniq.is_empty() => {
-                node.leaf_default = if !dflt {
-                    leaf::NOT
-                } else if or.has_default {
-                    leaf::IS
-                } else {
-                    leaf::MAYBE
-                };
-                v
-            }
-            Some(last) => {
-                uniq.push(last);
-                Val::Disj(Rc::new(uniq.into_vec()))
-            }
-            None => Val::Top,
-        };
+        let uniq = self.dedupe_leaves(leaves)?;
+        self.nodes[n].acc = self.leaves_value(n, uniq, or.has_default);
         Ok(true)
     }
 
@@ -2131,18 +2125,7 @@ impl<'a> Ev<'a> {
         if !superseq_order(&arcs, prefix, &seqs, &mut sc.order) {
             merge_fronts(&arcs, prefix, &seqs, &mut sc);
         }
-        if sc.order.iter().enumerate().all(|(k, &i)| k == i) {
-            self.nodes[n].arcs = arcs;
-        } else {
-            let entries = arcs.entries;
-            let mut out = Arcs::with_capacity(entries.len());
-            for &i in sc.order.iter() {
-                let (k, v) = entries[i];
-                // a permutation of distinct labels: no lookup needed
-                out.push_new(k, v);
-            }
-            self.nodes[n].arcs = out;
-        }
+        self.nodes[n].arcs = if is_identity(&sc.order) { arcs } else { arcs.permuted(&sc.order) };
         self.order_scratch = sc;
     }
 
@@ -2597,31 +2580,15 @@ impl<'a> Ev<'a> {
                     seq.push(*label);
                 }
                 nstatic += usize::from(pass == 0);
-                // a literal scalar value never consults its closedness groups: skip deriving them
-                let derived = if groups.is_empty() || self.simple_expr(&fd.value, f, true) {
-                    self.no_groups.clone()
-                } else {
-                    self.derive_all(groups, label)
-                };
+                let derived = self.field_groups(groups, &fd.value, f, label);
                 let node = &mut self.nodes[child];
-                if node.decl_span.is_none() {
-                    node.decl_span = OptSpan::some(fd.label.span);
-                }
                 for a in fd.attrs {
                     let attrs = &mut node.cx().attrs;
                     if !attrs.iter().any(|x| x.span == a.span) {
                         attrs.push(a.clone());
                     }
                 }
-                match fd.constraint {
-                    Constraint::None => node.n_regular = node.n_regular.saturating_add(1),
-                    Constraint::Optional => node.n_optional = node.n_optional.saturating_add(1),
-                    Constraint::Required => node.n_required = node.n_required.saturating_add(1),
-                }
-                node.add_decl_conj(
-                    Conj { kind: CK::Expr(&fd.value, f), groups: derived },
-                    fd.constraint == Constraint::Optional,
-                );
+                node.declare(Conj { kind: CK::Expr(&fd.value, f), groups: derived }, fd.constraint, fd.label.span);
                 // static fields take their place in CUE's arc order after the literal's
                 // embeddings (below), dynamic ones after every static one
                 if fd.constraint != Constraint::Optional && (pass == 1 || !has_embed) {
@@ -3008,10 +2975,7 @@ impl<'a> Ev<'a> {
                 path.push_str(label);
                 return Ok(Some(Val::Err(Rc::new(EvalErr {
                     path: Some(path),
-                    kind: DiagnosticKind::Eval,
-                    msg: format!("field not allowed: {label}"),
-                    span: Some(sp),
-                    missing: false,
+                    ..EvalErr::new(DiagnosticKind::Eval, format!("field not allowed: {label}"), Some(sp))
                 }))));
             }
         }
@@ -3145,40 +3109,63 @@ impl<'a> Ev<'a> {
                 l.1 = l.1 && *e;
             }
         }
-        let mut uniq = self.dedupe_leaves(leaves)?;
+        let uniq = self.dedupe_leaves(leaves)?;
         let value = match uniq.len() {
             0 => match first_err {
                 Some(Val::Err(e)) => Val::Err(Rc::new(EvalErr {
                     path: e.path.clone(),
-                    kind: e.kind,
-                    msg: format!("empty disjunction: {}", e.msg),
-                    span: e.span,
-                    missing: false,
+                    ..EvalErr::new(e.kind, format!("empty disjunction: {}", e.msg), e.span)
                 })),
                 _ => perr(DiagnosticKind::Eval, "empty disjunction", self.nodes[n].decl_span.unwrap_or_default()),
             },
-            1 => match uniq.pop() {
-                Some((v, dflt)) => {
-                    // a default that survives from a marked disjunction stays one ("is"); a leaf
-                    // left after the defaults were eliminated is an unmarked value ("maybe")
-                    self.nodes[n].leaf_default = if !dflt {
-                        leaf::NOT
-                    } else if d.has_default || any_explicit {
-                        leaf::IS
-                    } else {
-                        leaf::MAYBE
-                    };
-                    v
-                }
-                None => Val::Top,
-            },
-            _ => Val::Disj(Rc::new(uniq.into_vec())),
+            _ => self.leaves_value(n, uniq, d.has_default || any_explicit),
         };
         if let Val::Struct(m) | Val::List(m) = &value {
             self.nodes[n].redirect = OptId(*m);
         }
         self.nodes[n].value = value;
         Ok(())
+    }
+
+    /// The value a disjunction leaves on node `n` from its surviving leaves (at least one):
+    /// several make a disjunction; one is the value itself, and its default mode is noted. A
+    /// default that survives from a marked disjunction (`marked`: it, or one inside it, marks
+    /// defaults) stays one ("is"); a leaf left after the defaults were eliminated is an
+    /// unmarked value ("maybe").
+    fn leaves_value(&mut self, n: NodeId, mut uniq: Leaves, marked: bool) -> Val {
+        if uniq.len() == 1
+            && let Some((v, dflt)) = uniq.pop()
+        {
+            self.nodes[n].leaf_default = if !dflt {
+                leaf::NOT
+            } else if marked {
+                leaf::IS
+            } else {
+                leaf::MAYBE
+            };
+            return v;
+        }
+        Val::Disj(Rc::new(uniq.into_vec()))
+    }
+
+    /// The alternatives of a scalar disjunction that unify with `acc`, each unified, with its
+    /// default mark (every alternative is a default when none is marked). A failing one is
+    /// dropped, so its message is never rendered.
+    fn unify_alternatives(
+        &mut self,
+        acc: &Val,
+        alts: impl IntoIterator<Item = (Val, bool)>,
+        has_default: bool,
+    ) -> R<Leaves> {
+        let mut leaves = Leaves::new();
+        for (v, is_def) in alts {
+            self.step(None)?;
+            let r = self.unify_scalar_with(acc.clone(), v, None, false)?;
+            if !matches!(r, Val::Err(_)) {
+                leaves.push((r, is_def || !has_default));
+            }
+        }
+        Ok(leaves)
     }
 
     /// A disjunction's leaves without repeats ([`Ev::same_disjunct`]): a repeated leaf is a
@@ -3233,7 +3220,7 @@ impl<'a> Ev<'a> {
             }
         }
         let acc = node.acc.clone();
-        let mut leaves = Leaves::new();
+        let mut alts: smallvec::SmallVec<[(Val, bool); 4]> = smallvec::SmallVec::new();
         for (conj, is_def) in &d.alts {
             let v = match &conj.kind {
                 CK::Val(b) => b.0.clone(),
@@ -3243,14 +3230,9 @@ impl<'a> Ev<'a> {
             if !scalar_like(&v) {
                 return Ok(None);
             }
-            self.step(None)?;
-            // A failing alternative is dropped, so its message is never rendered.
-            let r = self.unify_scalar_with(acc.clone(), v, None, false)?;
-            if matches!(r, Val::Err(_)) {
-                continue;
-            }
-            leaves.push((r, *is_def || !d.has_default));
+            alts.push((v, *is_def));
         }
+        let leaves = self.unify_alternatives(&acc, alts, d.has_default)?;
         if leaves.is_empty() {
             return Ok(None);
         }
@@ -4283,13 +4265,11 @@ impl<'a> Ev<'a> {
     /// the tree into output; `depth` guards against values nested beyond the limit.
     fn final_value(&mut self, n: NodeId, depth: usize) -> R<(Val, Option<Span>)> {
         if depth > self.opts.max_depth * 2 {
-            return Err(Fatal(EvalErr {
-                path: None,
-                kind: DiagnosticKind::Limit,
-                msg: "value nested too deeply".into(),
-                span: self.nodes[n].decl_span.get(),
-                missing: false,
-            }));
+            return Err(Fatal(EvalErr::new(
+                DiagnosticKind::Limit,
+                "value nested too deeply",
+                self.nodes[n].decl_span.get(),
+            )));
         }
         self.finalize(n)?;
         let span = self.nodes[n].decl_span.get();
