@@ -19,10 +19,9 @@ Kinds:
   exprs   arithmetic, interpolation, selectors, indexes and standard-library calls
 
 Needs node and the oracle; CI does not run it. What it finds becomes a conformance case.
-Known differences (see the evaluator's docs): nested disjunction defaults such as
-`(*1 | 2) | 3`, ambiguity of disjunctions of definitions whose alternatives differ only in
-optional fields or openness, `list.Sort` (not supported), string repetition `"a" * 2`
-(removed in modern CUE).
+Known differences (see `forge_config::cue`'s docs): a default nested twice such as
+`*((*1 | 2) | 3) | 4`, `list.Sort` (not supported), string and list repetition `"a" * 2`,
+`[1] * 2` (removed in modern CUE), negative zero (`-3 * 0` is `-0` in CUE v0.4).
 """
 import json
 import os

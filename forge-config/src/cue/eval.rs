@@ -1117,6 +1117,15 @@ pub(crate) struct Ev<'a> {
     /// its expression's address; `None`: not such a disjunction), see
     /// [`Ev::expand_scalar_disj`].
     or_cache: HashMap<usize, Option<Rc<ScalarOr>>, FxBuild>,
+    /// The struct literals with constraints (optional fields, pattern constraints, a typed
+    /// `...T`) and the nodes they were unified into, in processing order, and (`None`) the
+    /// nodes that got a list literal with a typed tail (`[...T]`, which CUE v0.4 makes a new
+    /// struct literal of at each evaluation): two disjuncts unified from different ones, or
+    /// with a typed list tail, are distinct values ([`Ev::same_disjunct`]). Entries of
+    /// nodes a streamed field dropped (and of the field, reset) are dropped with them; a node
+    /// reset for a late conjunct keeps its entries (conjuncts only grow, so its
+    /// re-evaluation unifies the same literals again, and more).
+    constraint_lits: Vec<(NodeId, Option<&'a [Decl<'a>]>)>,
     /// Labels `"0"`, `"1"`, ... of list elements.
     index_labels: Vec<Lbl<'a>>,
     /// The label closedness derives list elements' groups with (`[]`).
@@ -1362,6 +1371,7 @@ fn evaluate_root<'a>(
         names_cache: HashMap::default(),
         labels_cache: HashMap::default(),
         or_cache: HashMap::default(),
+        constraint_lits: Vec::new(),
         index_labels: Vec::new(),
         elem_label: arena.name("[]"),
         arena,
@@ -2460,6 +2470,8 @@ impl<'a> Ev<'a> {
         let mut nstatic = 0usize;
         let mut pats: Vec<Val> = Vec::new();
         let mut open = false;
+        // whether the literal declares constraints (see `constraint_lits`)
+        let mut constrains = false;
         if !groups.is_empty() {
             let set = self.static_labels(decls);
             if !set.is_empty() {
@@ -2486,7 +2498,10 @@ impl<'a> Ev<'a> {
             for d in decls {
                 let Decl::Field(fd) = d else {
                     match d {
-                        Decl::Ellipsis(..) if pass == 0 => open = true,
+                        Decl::Ellipsis(ty, _) if pass == 0 => {
+                            open = true;
+                            constrains |= ty.is_some();
+                        }
                         Decl::Embed(e) if pass == 1 => {
                             // definitions copied while embedding are linked to the scope
                             let saved = std::mem::replace(&mut self.embedding_scope, scope);
@@ -2527,6 +2542,7 @@ impl<'a> Ev<'a> {
                         }
                     }
                     LabelKind::Pattern(pe) => {
+                        constrains = true;
                         let (p, alias) = &**pe;
                         let pv = self.eval(p, f)?;
                         for g in groups.iter() {
@@ -2549,25 +2565,27 @@ impl<'a> Ev<'a> {
                 // ([`Ev::arc`]); unmade, it is a constraint on nothing, which the JSON export
                 // never shows. Field order stays CUE's: the node is only left without it when
                 // the literals' order does not depend on it (see `expand`).
-                if fd.constraint == Constraint::Optional
-                    && pass == 0
-                    && arcs_before > 0
-                    && self.defer_optional
-                    && fd.attrs.is_empty()
-                    && self.nodes[n].arcs.get(label).is_none()
-                {
-                    if keep_seq {
-                        seq.push(*label);
+                if fd.constraint == Constraint::Optional {
+                    constrains = true;
+                    if pass == 0
+                        && arcs_before > 0
+                        && self.defer_optional
+                        && fd.attrs.is_empty()
+                        && self.nodes[n].arcs.get(label).is_none()
+                    {
+                        if keep_seq {
+                            seq.push(*label);
+                        }
+                        nstatic += 1;
+                        self.nodes[n].cx().optional.push(DeferredOptional {
+                            label,
+                            value: &fd.value,
+                            env: f,
+                            groups: groups.clone(),
+                            span: fd.label.span,
+                        });
+                        continue;
                     }
-                    nstatic += 1;
-                    self.nodes[n].cx().optional.push(DeferredOptional {
-                        label,
-                        value: &fd.value,
-                        env: f,
-                        groups: groups.clone(),
-                        span: fd.label.span,
-                    });
-                    continue;
                 }
                 // static labels are allowed through the literal's shared set (below)
                 if pass == 1 && label_is_regular(label) {
@@ -2635,6 +2653,9 @@ impl<'a> Ev<'a> {
             if let Decl::Comprehension(c) = d {
                 self.nodes[n].cx().comps.push((c, f, all.clone()));
             }
+        }
+        if constrains {
+            self.constraint_lits.push((n, Some(decls)));
         }
         Ok(new_groups)
     }
@@ -2745,6 +2766,9 @@ impl<'a> Ev<'a> {
             }
         }
         let _ = span;
+        if matches!(tail, Some(Some(_))) {
+            self.constraint_lits.push((n, None));
+        }
         self.nodes[n].push_list(ListLen { len: idx, tail });
         Ok(())
     }
@@ -4096,40 +4120,63 @@ impl<'a> Ev<'a> {
         }
     }
 
-    /// Whether two disjuncts are one: [`Ev::equal`], and as CUE's structural comparison also
-    /// the same optional fields at the top (`#A` and `#A & #B` stay two disjuncts, and an
-    /// ambiguous disjunction, when `#B` adds optional fields).
+    /// Whether two disjuncts are one: [`Ev::equal`] with CUE v0.4's structural check, at
+    /// every level, that both were unified from the same struct literals with constraints
+    /// (optional fields, pattern constraints, typed `...T`): `#A: {b?: int}` and
+    /// `#B: {b?: int, ...}` make `(#A | #B) & {b: 3}` ambiguous, while `#B: {#A, ...}` (the
+    /// same literal) does not, nor do literals without constraints (`{b: int}` and
+    /// `{b: int, ...}`).
     fn same_disjunct(&mut self, a: &Val, b: &Val) -> R<bool> {
-        if !self.equal(a, b)? {
-            return Ok(false);
-        }
-        let (Val::Struct(x), Val::Struct(y)) = (a, b) else { return Ok(true) };
-        if x == y {
-            return Ok(true);
-        }
-        let x = self.finalize_follow(*x)?;
-        let y = self.finalize_follow(*y)?;
-        let optional = |ev: &Self, n: NodeId| -> Vec<Lbl<'a>> {
-            let mut v: Vec<Lbl<'a>> = ev.nodes[n]
-                .arcs
-                .iter()
-                .filter(|(l, c)| label_is_regular(l) && ev.nodes[**c].is_optional())
-                .map(|(l, _)| l)
-                .collect();
-            // (and those kept aside, see `process_struct`)
-            for o in ev.nodes[n].x.as_deref().map_or(&[][..], |x| &x.optional[..]) {
-                if label_is_regular(o.label) && !v.iter().any(|l| same_label(l, o.label)) {
-                    v.push(o.label);
-                }
-            }
-            v
-        };
-        let (ox, oy) = (optional(self, x), optional(self, y));
-        Ok(ox.len() == oy.len() && ox.iter().all(|l| oy.iter().any(|m| ***m == ***l)))
+        self.equal_with(a, b, true)
     }
 
-    /// Structural equality of final values (for disjunction deduplication).
+    /// The struct literals with constraints unified into node `n`: its own, and those of the
+    /// built values copied into it, at any depth (in no particular order); `None` when one of
+    /// them got a list literal with a typed tail, which makes `n` distinct from any other node.
+    fn constraint_literals(&self, n: NodeId) -> Option<Vec<&'a [Decl<'a>]>> {
+        let mut out: Vec<&'a [Decl<'a>]> = Vec::new();
+        let mut todo = vec![n];
+        let mut seen: Vec<NodeId> = Vec::new();
+        while let Some(m) = todo.pop() {
+            if seen.contains(&m) {
+                continue;
+            }
+            seen.push(m);
+            let node = &self.nodes[m];
+            todo.extend(node.copied.iter().copied());
+            todo.extend(node.redirect.get());
+        }
+        for (m, lit) in &self.constraint_lits {
+            if !seen.contains(m) {
+                continue;
+            }
+            let lit = (*lit)?;
+            if !out.iter().any(|l| std::ptr::eq(l.as_ptr(), lit.as_ptr())) {
+                out.push(lit);
+            }
+        }
+        Some(out)
+    }
+
+    /// Whether distinct nodes `x` and `y` were unified from the same struct literals with
+    /// constraints (and neither got a typed list tail).
+    fn same_constraint_literals(&self, x: NodeId, y: NodeId) -> bool {
+        match (self.constraint_literals(x), self.constraint_literals(y)) {
+            (Some(lx), Some(ly)) => {
+                lx.len() == ly.len() && lx.iter().all(|l| ly.iter().any(|m| std::ptr::eq(l.as_ptr(), m.as_ptr())))
+            }
+            _ => false,
+        }
+    }
+
+    /// Equality of final values (`==` on lists).
     fn equal(&mut self, a: &Val, b: &Val) -> R<bool> {
+        self.equal_with(a, b, false)
+    }
+
+    /// Equality of final values; `structural` adds CUE's check for disjunction deduplication
+    /// ([`Ev::same_disjunct`]) at every level.
+    fn equal_with(&mut self, a: &Val, b: &Val, structural: bool) -> R<bool> {
         Ok(match (a, b) {
             (Val::Struct(x), Val::Struct(y)) | (Val::List(x), Val::List(y)) => {
                 if x == y {
@@ -4137,6 +4184,9 @@ impl<'a> Ev<'a> {
                 }
                 let x = self.finalize_follow(*x)?;
                 let y = self.finalize_follow(*y)?;
+                if structural && x != y && !self.same_constraint_literals(x, y) {
+                    return Ok(false);
+                }
                 let xa: Vec<(&'a str, NodeId)> = self.nodes[x].arcs.iter().map(|(k, v)| (*k, *v)).collect();
                 let ya: Vec<(&'a str, NodeId)> = self.nodes[y].arcs.iter().map(|(k, v)| (*k, *v)).collect();
                 let xr: Vec<_> =
@@ -4154,14 +4204,14 @@ impl<'a> Ev<'a> {
                         };
                         let vx = self.value_of(*cx)?;
                         let vy = self.value_of(cy2)?;
-                        if !self.equal(&vx, &vy)? {
+                        if !self.equal_with(&vx, &vy, structural)? {
                             return Ok(false);
                         }
                         continue;
                     }
                     let vx = self.value_of(*cx)?;
                     let vy = self.value_of(*cy)?;
-                    if !self.equal(&vx, &vy)? {
+                    if !self.equal_with(&vx, &vy, structural)? {
                         return Ok(false);
                     }
                 }
@@ -4181,7 +4231,7 @@ impl<'a> Ev<'a> {
                     return Ok(false);
                 }
                 for ((vx, dx), (vy, dy)) in x.iter().zip(y.iter()) {
-                    if dx != dy || !self.equal(vx, vy)? {
+                    if dx != dy || !self.equal_with(vx, vy, structural)? {
                         return Ok(false);
                     }
                 }
@@ -4411,6 +4461,7 @@ impl<'a> Ev<'a> {
                 }
             }
             self.nodes.truncate(cp.nodes);
+            self.constraint_lits.retain(|(m, _)| (*m as usize) < cp.nodes && *m != c);
             self.envs.truncate(cp.envs);
             self.groups.truncate(cp.groups);
             self.reset(c);
@@ -4936,6 +4987,26 @@ mod stream_tests {
             // the first field is dropped after its export, then evaluated again for a later one
             assert!(both(text) >= 1, "{text}");
         }
+    }
+
+    #[test]
+    fn literals_with_constraints_of_a_dropped_field_are_forgotten_with_it() {
+        // `a`'s nodes unify literals with optional fields and patterns; after `a` is dropped,
+        // `c`'s disjuncts reuse their ids and, unified from literals without constraints,
+        // must still be one value (a stale record would make the disjunction ambiguous)
+        let text = "a: {p: {b?: int, x: 1}, q: {[string]: int}, r: {s?: 1}, t: {u?: 2}}\n\
+                    c: {x: 1} | {x: 1}\nd: {y: 2, z?: 3} | {y: 2, z?: 3}\n";
+        let files = [SourceFile::new("t.cue", text)];
+        let opts = EvalOptions::strict();
+        let arena = Arena::new();
+        let asts = super::super::parse_all(&arena, &files, &opts).unwrap_or_else(|d| panic!("{d}"));
+        let (r, dropped) = export_json_with(&arena, &files, &asts, &opts, true);
+        assert!(dropped >= 1);
+        // `d`'s two literals differ (both declare `z?`), so it stays ambiguous, as in CUE
+        let err = r.err().map(|d| d.to_string()).unwrap_or_default();
+        assert!(err.contains("d: incomplete value"), "{err}");
+        assert!(!err.contains("c:"), "{err}");
+        assert!(both("a: {p: {b?: int, x: 1}, q: {[string]: int}}\nc: {x: 1} | {x: 1}\n") >= 1);
     }
 
     #[test]

@@ -13,6 +13,17 @@
 //! throughput and peak memory (as a multiple of the input size) on the benchmark corpus, and
 //! `scripts/cue-bench-oracle.sh` times official CUE on the same files.
 //!
+//! Conformance: official CUE (v0.4, run by `scripts/cue-corpus-expect.sh` and
+//! `scripts/cue-diff.py`) is the judge, down to its quirks where configurations meet them:
+//! two disjuncts are one value only when unified from the same struct literals with
+//! constraints (optional fields, patterns, typed `...T`), and a list with a typed tail
+//! (`[...string]`) counts as a new such literal at every evaluation, so `#A | #A` with a
+//! `[...string]` field in `#A` is ambiguous without a default, as in CUE. Known differences,
+//! kept on purpose: string and list repetition (`"a" * 2`, `[1] * 2`, removed in modern CUE)
+//! and `list.Sort` are "not supported" errors; a product with a negative factor and a zero
+//! result exports `0` where CUE v0.4 prints `-0`; a default nested twice
+//! (`*((*1 | 2) | 3) | 4`) is `1` where CUE v0.4 reports an incomplete value.
+//!
 //! ```
 //! use forge_config::cue::{evaluate_files, EvalOptions, SourceFile};
 //!
