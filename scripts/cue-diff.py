@@ -17,11 +17,15 @@ Kinds:
           disjunctions of definitions, lists and maps of definitions: closedness and defaults
   comp    definitions with optional fields and defaults, iterated by comprehensions
   exprs   arithmetic, interpolation, selectors, indexes and standard-library calls
+  lists   list literals with open and typed tails, unified, indexed, iterated and concatenated
+  patterns  pattern constraints, optional fields and openness in definitions and plain structs
+  builtins  standard-library calls on edge inputs (negative counts, empty strings, bad JSON)
 
 Needs node and the oracle; CI does not run it. What it finds becomes a conformance case.
 Known differences (see `forge_config::cue`'s docs): a default nested twice such as
 `*((*1 | 2) | 3) | 4`, `list.Sort` (not supported), string and list repetition `"a" * 2`,
-`[1] * 2` (removed in modern CUE), negative zero (`-3 * 0` is `-0` in CUE v0.4).
+`[1] * 2` (removed in modern CUE), negative zero (`-3 * 0` is `-0` in CUE v0.4), `math`
+functions computed in binary floating point (`Sqrt`, `Exp`, `Log`, non-integral powers).
 """
 import json
 import os
@@ -152,7 +156,108 @@ def exprs_case(r):
     return lines
 
 
-KINDS = {"order": order_case, "defs": defs_case, "comp": comp_case, "exprs": exprs_case}
+def lists_case(r):
+    def lst():
+        elems = [r.choice(["1", "2", '"s"', "{a: 1}", "[]", "x"]) for _ in range(r.randint(0, 3))]
+        tail = r.choice(["", "", "...", "...int", "...string", "...{a: int}", "...#E"])
+        return "[" + ", ".join(elems + ([tail] if tail else [])) + "]"
+
+    lines = ["x: 3", "#E: {a: int, b?: int}"]
+    for f in "abcd":
+        parts = [lst() for _ in range(r.randint(1, 3))]
+        lines.append("%s: %s" % (f, " & ".join(parts)))
+    lines.append(r.choice([
+        "e: [for i, v in a {i}]",
+        "e: len(b)",
+        "e: c[0]",
+        "e: list.Concat([a, b])",
+        "e: list.Contains(a, 1)",
+        "e: [...(#E | int)] & d",
+        "e: *a | b",
+        "e: a | b",
+        'e: list.Take(b, 1)',
+        "e: {l: a} & {l: b}",
+    ]))
+    return ['import "list"'] + lines
+
+
+def patterns_case(r):
+    def struct(depth):
+        parts = []
+        for _ in range(r.randint(1, 4)):
+            x = r.random()
+            if x < 0.2:
+                parts.append("[%s]: %s" % (r.choice(["string", '=~"^a"', '!~"^b"', 'Name=string', '"a" | "c"']),
+                                          r.choice(["int", "{n: 1}", "{...}", "string | *\"d\"", "{name: Name}"
+                                                    if "Name" in parts[-1:] else "{k: 2}"])))
+            elif x < 0.35:
+                parts.append("%s?: %s" % (r.choice("abc"), r.choice(["int", "{n: int}", "string"])))
+            elif x < 0.45 and depth > 0:
+                parts.append("%s: %s" % (r.choice("abc"), struct(depth - 1)))
+            else:
+                parts.append("%s: %s" % (r.choice("abcd"), r.choice(["1", '"a"', "{n: 1}", "{}", "int"])))
+        if r.random() < 0.15:
+            parts.append("...")
+        return "{" + ", ".join(parts) + "}"
+
+    lines = []
+    for f in ["#P", "q"]:
+        lines.append("%s: %s" % (f, struct(1)))
+    for f in ["v", "w"]:
+        lines.append("%s: %s & %s" % (f, r.choice(["#P", "q", "#P & q"]), struct(1)))
+    if r.random() < 0.3:
+        lines.append("n: [for k, _ in v {k}]")
+    return lines
+
+
+def builtins_case(r):
+    s = lambda: r.choice(['"a,b,c"', '"Hello"', '""', '" x "', '"a-b"', "t"])
+    n = lambda: r.choice(["0", "2", "-1", "3", "k"])
+    calls = [
+        lambda: "strings.Split(%s, \",\")" % s(),
+        lambda: "strings.SplitN(%s, \"-\", %s)" % (s(), n()),
+        lambda: "strings.Replace(%s, \"a\", \"z\", %s)" % (s(), n()),
+        lambda: "strings.Index(%s, \"b\")" % s(),
+        lambda: "strings.TrimSpace(%s)" % s(),
+        lambda: "strings.Repeat(%s, %s)" % (s(), n()),
+        lambda: "strings.Fields(%s)" % s(),
+        lambda: "strings.ToTitle(%s)" % s(),
+        lambda: "strings.Runes(%s)" % s(),
+        lambda: "strconv.Itoa(%s)" % n(),
+        lambda: "strconv.Atoi(%s)" % r.choice(['"12"', '"-3"', '"x"']),
+        lambda: "strconv.FormatInt(%s, 2)" % n(),
+        lambda: "strconv.Quote(%s)" % s(),
+        lambda: "math.Abs(%s)" % n(),
+        lambda: "math.Floor(%s)" % r.choice(["1.5", "-1.5", "2"]),
+        lambda: "math.Pow(%s, 2)" % n(),
+        lambda: "list.Range(0, %s, 1)" % n(),
+        lambda: "list.Sum([1, 2, %s])" % n(),
+        lambda: "list.Max([1, %s])" % n(),
+        lambda: "list.Slice([1, 2, 3], 0, %s)" % n(),
+        lambda: "list.Repeat([1], %s)" % n(),
+        lambda: "list.FlattenN([[1, [2]], 3], %s)" % n(),
+        lambda: "list.SortStrings([\"b\", %s])" % s(),
+        lambda: "list.UniqueItems([1, %s])" % n(),
+        lambda: "regexp.Find(\"[a-c]+\", %s)" % s(),
+        lambda: "regexp.ReplaceAll(\"a\", %s, \"<$0>\")" % s(),
+        lambda: "json.Marshal({a: %s, b: [%s]})" % (n(), s()),
+        lambda: "yaml.Marshal({a: %s})" % s(),
+        lambda: "json.Unmarshal(%s)" % r.choice(["'{\"a\": 1}'", "\"[1, 2.5, null]\"", "\"{\""]),
+        lambda: "len(%s)" % s(),
+        lambda: "%s & strings.MinRunes(2)" % s(),
+        lambda: "%s & =~\"^[a-z]\"" % s(),
+        lambda: "div(%s, 2) + mod(%s, 3)" % (n(), n()),
+        lambda: "quo(%s, -2) + rem(%s, -2)" % (n(), n()),
+    ]
+    lines = ['import ("strings", "strconv", "math", "list", "regexp", "encoding/json", "encoding/yaml")',
+             't: "tx"', "k: 2"]
+    for f in "abcd":
+        lines.append("%s: %s" % (f, r.choice(calls)()))
+    return lines
+
+
+KINDS = {"order": order_case, "defs": defs_case, "comp": comp_case, "exprs": exprs_case, "lists": lists_case,
+         "patterns": patterns_case, "builtins": builtins_case}
 
 
 def main():

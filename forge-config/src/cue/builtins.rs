@@ -18,6 +18,7 @@ const FUNCS: &[&str] = &[
     "strings.ToUpper",
     "strings.ToLower",
     "strings.ToTitle",
+    "strings.ToCamel",
     "strings.TrimSpace",
     "strings.Trim",
     "strings.TrimLeft",
@@ -186,6 +187,16 @@ pub(crate) fn call(ev: &mut Ev<'_>, name: &str, args: Vec<Val>, sp: Span) -> R<V
             }
         };
     }
+    // a string or bytes argument, as its bytes (the encoding packages take either)
+    macro_rules! data {
+        ($i:expr) => {
+            match &args[$i] {
+                Val::Str(s) => s.as_bytes().to_vec(),
+                Val::Bytes(b) => b.to_vec(),
+                _ => return Ok(err(format!("{name}: argument {} must be bytes or a string", $i + 1), sp)),
+            }
+        };
+    }
     macro_rules! int {
         ($i:expr) => {
             match &args[$i] {
@@ -334,9 +345,25 @@ pub(crate) fn call(ev: &mut Ev<'_>, name: &str, args: Vec<Val>, sp: Span) -> R<V
             check!(1);
             Val::str(&s!(0).to_lowercase())
         }
-        "strings.ToTitle" => {
+        "strings.ToTitle" | "strings.ToCamel" => {
+            // CUE's own: the letter that begins each word (after white space, or first) is
+            // upper-cased (`ToTitle`) or lower-cased (`ToCamel`), the rest kept
             check!(1);
-            Val::str(&s!(0).to_uppercase())
+            let mut prev = ' ';
+            let mut out = String::new();
+            for c in s!(0).chars() {
+                if prev.is_whitespace() {
+                    if name == "strings.ToTitle" {
+                        out.extend(c.to_uppercase());
+                    } else {
+                        out.extend(c.to_lowercase());
+                    }
+                } else {
+                    out.push(c);
+                }
+                prev = c;
+            }
+            Val::str(&out)
         }
         "strings.TrimSpace" => {
             check!(1);
@@ -432,9 +459,19 @@ pub(crate) fn call(ev: &mut Ev<'_>, name: &str, args: Vec<Val>, sp: Span) -> R<V
             let items = list!(0);
             let mut found = false;
             for it in items {
-                if ev.unify_scalar(it.clone(), args[1].clone(), None).is_ok_and(|v| !matches!(v, Val::Err(_)))
-                    && it.is_concrete_scalar()
-                {
+                let same = match (&it, &args[1]) {
+                    // structs and lists compare by value, as `==` does for lists
+                    (Val::Struct(_), Val::Struct(_)) | (Val::List(_), Val::List(_)) => {
+                        ev.equal_values(&it, &args[1])?
+                    }
+                    _ => {
+                        it.is_concrete_scalar()
+                            && ev
+                                .unify_scalar(it.clone(), args[1].clone(), None)
+                                .is_ok_and(|v| !matches!(v, Val::Err(_)))
+                    }
+                };
+                if same {
                     found = true;
                     break;
                 }
@@ -472,15 +509,22 @@ pub(crate) fn call(ev: &mut Ev<'_>, name: &str, args: Vec<Val>, sp: Span) -> R<V
             if st.is_zero() {
                 return Ok(err("list.Range: step must be non zero", sp));
             }
-            let all_int = args.iter().all(|a| matches!(a, Val::Int(_)));
+            let up = st.cmp(Decimal::from_int(0)).is_gt();
+            if up && a.cmp(b).is_gt() {
+                return Ok(err("list.Range: end must be greater than start when step is positive", sp));
+            }
+            if !up && a.cmp(b).is_lt() {
+                return Ok(err("list.Range: end must be less than start when step is negative", sp));
+            }
             let mut out = Vec::new();
             let mut cur = a;
-            let up = st.cmp(Decimal::from_int(0)).is_gt();
             while (up && cur.cmp(b).is_lt()) || (!up && cur.cmp(b).is_gt()) {
                 if out.len() > 1_000_000 {
                     return Ok(err("list.Range: too many elements", sp));
                 }
-                out.push(if all_int { cur.to_int().map(Val::int).unwrap_or(Val::float(cur)) } else { Val::float(cur) });
+                // CUE's decimal sums: a value with no fractional digits is an int (`0`, then
+                // `0.5`, `1.0`, `1.5` for a step of 0.5)
+                out.push(if cur.exp == 0 { Val::int(cur.mant) } else { Val::float(cur) });
                 cur = match cur.add(st) {
                     Some(c) => c,
                     None => break,
@@ -605,6 +649,15 @@ pub(crate) fn call(ev: &mut Ev<'_>, name: &str, args: Vec<Val>, sp: Span) -> R<V
                 _ => err("math.Abs: argument must be a number", sp),
             }
         }
+        "math.Log" | "math.Exp"
+            if args.len() == 1 && num(&args[0]).and_then(Decimal::to_int) == Some(i128::from(name == "math.Log")) =>
+        {
+            // the exact results, which CUE's decimal arithmetic makes integers: `Exp(0)` is
+            // `1`, `Log(1)` is `0` (other values are computed in binary floating point: 17
+            // significant digits where CUE v0.4 prints 24)
+            check!(1);
+            Val::int(i128::from(name == "math.Exp"))
+        }
         "math.Sqrt" | "math.Log" | "math.Exp" => {
             check!(1);
             let f = number!(0).to_f64();
@@ -616,12 +669,34 @@ pub(crate) fn call(ev: &mut Ev<'_>, name: &str, args: Vec<Val>, sp: Span) -> R<V
             float_val(r, sp)
         }
         "math.Pow" => {
+            // An integral exponent is an exact power in CUE's decimal arithmetic
+            // (`Decimal::powi`); an integral result with no fractional digits is an int.
+            // Other exponents (and powers too large for the exact computation) are computed
+            // in binary floating point: 17 significant digits where CUE v0.4 prints 24.
             check!(2);
-            float_val(number!(0).to_f64().powf(number!(1).to_f64()), sp)
+            let (x, y) = (number!(0), number!(1));
+            match y.to_int() {
+                Some(n) if x.is_zero() && n <= 0 => {
+                    err("math.Pow: invalid operation: zero to a power that is not positive", sp)
+                }
+                Some(n) => match x.powi(n) {
+                    Some(p) if p.exp == 0 => Val::int(p.mant),
+                    Some(p) => Val::float(p),
+                    None => float_val(x.to_f64().powf(y.to_f64()), sp),
+                },
+                None => float_val(x.to_f64().powf(y.to_f64()), sp),
+            }
         }
         "math.Pow10" => {
+            // `1E+n` as CUE's decimal: an int's value, printed as CUE prints it (`1E+3`,
+            // `1`, `0.001`)
             check!(1);
-            float_val(10f64.powi(int!(0).clamp(-400, 400) as i32), sp)
+            let n = int!(0);
+            match i32::try_from(n) {
+                Ok(0) => Val::int(1),
+                Ok(e) if e.unsigned_abs() <= 400 => Val::float(Decimal::new(1, e)),
+                _ => err("math.Pow10: exponent out of range", sp),
+            }
         }
         "regexp.Match" | "regexp.Valid" => {
             if name == "regexp.Valid" {
@@ -696,14 +771,47 @@ pub(crate) fn call(ev: &mut Ev<'_>, name: &str, args: Vec<Val>, sp: Span) -> R<V
         }
         "strconv.ParseInt" => {
             check!(3);
-            let (t, base) = (s!(0), int!(1));
-            let base = if base == 0 { 10 } else { base };
+            let (t, base, bits) = (s!(0), int!(1), int!(2));
+            let bits = if bits == 0 { 64 } else { bits };
+            if !(1..=64).contains(&bits) {
+                return Ok(err(format!("strconv.ParseInt: invalid bit size {bits}"), sp));
+            }
+            // base 0 takes it from the prefix (`0x`, `0o`, `0b`, a leading `0` for octal) and
+            // allows underscores, as Go's strconv.ParseInt
+            let (neg, body) = match t.strip_prefix('-') {
+                Some(b) => (true, b),
+                None => (false, t.strip_prefix('+').unwrap_or(&t)),
+            };
+            let (base, digits) = if base == 0 {
+                let lower = body.to_ascii_lowercase();
+                let (b, skip) = if lower.starts_with("0x") {
+                    (16, 2)
+                } else if lower.starts_with("0b") {
+                    (2, 2)
+                } else if lower.starts_with("0o") {
+                    (8, 2)
+                } else if body.len() > 1 && body.starts_with('0') {
+                    (8, 1)
+                } else {
+                    (10, 0)
+                };
+                (b, body[skip..].replace('_', ""))
+            } else {
+                (base, body.to_string())
+            };
             if !(2..=36).contains(&base) {
                 return Ok(err("strconv.ParseInt: invalid base", sp));
             }
-            match i64::from_str_radix(&t, base as u32) {
-                Ok(i) => Val::int(i as i128),
-                Err(e) => err(format!("strconv.ParseInt: {e}"), sp),
+            let limit = 1i128 << (bits - 1);
+            match i128::from_str_radix(&digits, base as u32) {
+                _ if digits.starts_with(['+', '-']) => {
+                    err(format!("strconv.ParseInt: parsing {t:?}: invalid syntax"), sp)
+                }
+                Ok(i) if (neg && i > limit) || (!neg && i >= limit) => {
+                    err(format!("strconv.ParseInt: parsing {t:?}: value out of range"), sp)
+                }
+                Ok(i) => Val::int(if neg { -i } else { i }),
+                Err(_) => err(format!("strconv.ParseInt: parsing {t:?}: invalid syntax"), sp),
             }
         }
         "strconv.Itoa" => {
@@ -762,11 +870,11 @@ pub(crate) fn call(ev: &mut Ev<'_>, name: &str, args: Vec<Val>, sp: Span) -> R<V
         }
         "json.Valid" => {
             check!(1);
-            Val::Bool(serde_json::from_str::<serde_json::Value>(&s!(0)).is_ok())
+            Val::Bool(serde_json::from_slice::<serde_json::Value>(&data!(0)).is_ok())
         }
         "json.Unmarshal" => {
             check!(1);
-            match serde_json::from_str::<serde_json::Value>(&s!(0)) {
+            match serde_json::from_slice::<serde_json::Value>(&data!(0)) {
                 Ok(j) => from_json(ev, &j, 0, sp)?,
                 Err(e) => err(format!("json.Unmarshal: {e}"), sp),
             }
@@ -790,7 +898,7 @@ pub(crate) fn call(ev: &mut Ev<'_>, name: &str, args: Vec<Val>, sp: Span) -> R<V
         }
         "yaml.Unmarshal" => {
             check!(1);
-            match serde_yaml::from_str::<serde_json::Value>(&s!(0)) {
+            match serde_yaml::from_slice::<serde_json::Value>(&data!(0)) {
                 Ok(j) => from_json(ev, &j, 0, sp)?,
                 Err(e) => err(format!("yaml.Unmarshal: {e}"), sp),
             }

@@ -106,6 +106,12 @@ impl Decimal {
 
     /// Division with CUE's precision; None on division by zero or overflow.
     pub fn div(self, o: Self) -> Option<Self> {
+        self.div_rounding(o, true)
+    }
+
+    /// Division to [`DIV_DIGITS`] significant digits, the last one rounded half to even
+    /// (`/`) or half away from zero (`math.Pow`'s context).
+    fn div_rounding(self, o: Self, half_even: bool) -> Option<Self> {
         if o.mant == 0 {
             return None;
         }
@@ -127,7 +133,7 @@ impl Decimal {
         if r != 0 {
             // round half even
             let twice = r.checked_mul(2)?;
-            if twice > b || (twice == b && q % 2 == 1) {
+            if twice > b || (twice == b && (!half_even || q % 2 == 1)) {
                 q += 1;
             }
         } else {
@@ -142,6 +148,38 @@ impl Decimal {
             exp += 1;
         }
         Some(Decimal::new(if neg { -q } else { q }, exp))
+    }
+
+    /// `self` to the integer power `n`, as `math.Pow` computes it in CUE v0.4 (apd with 24
+    /// significant digits, half away from zero): the exact power, its coefficient rounded to
+    /// [`DIV_DIGITS`] digits when longer (`2^80` is `1.20892581961462917470618E+24`), and for
+    /// a negative `n` the quotient `1 / self^-n` of the exact power, rounded the same way. The exponent is not reduced: `2.0^3` is
+    /// `8.000`. None when the exact power overflows (the caller falls back to binary floating
+    /// point) or for zero to a power that is not positive.
+    pub fn powi(self, n: i128) -> Option<Self> {
+        if self.mant == 0 {
+            return (n > 0).then_some(Decimal::new(0, 0));
+        }
+        let k = u32::try_from(n.unsigned_abs()).ok()?;
+        let mant = self.mant.checked_pow(k)?;
+        let exp = self.exp.checked_mul(i32::try_from(k).ok()?)?;
+        let p = Decimal::new(mant, exp);
+        if n >= 0 { p.round_digits(DIV_DIGITS) } else { Decimal::from_int(1).div_rounding(p, false) }
+    }
+
+    /// The coefficient rounded (half away from zero) to at most `max` significant digits.
+    fn round_digits(self, max: u32) -> Option<Self> {
+        let n = digits(self.mant);
+        if n <= max {
+            return Some(self);
+        }
+        let cut = pow10(n - max)?;
+        let (q, r) = (self.mant / cut, (self.mant % cut).abs());
+        let up = r.checked_mul(2)? >= cut;
+        let q = if up { q + self.mant.signum() } else { q };
+        let exp = self.exp.checked_add(i32::try_from(n - max).ok()?)?;
+        // a carry to one more digit (999.. rounded up) is one more exponent step
+        if digits(q) > max { Some(Decimal::new(q / 10, exp.checked_add(1)?)) } else { Some(Decimal::new(q, exp)) }
     }
 
     pub fn cmp(self, o: Self) -> Ordering {

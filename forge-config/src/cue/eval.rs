@@ -4174,6 +4174,11 @@ impl<'a> Ev<'a> {
         self.equal_with(a, b, false)
     }
 
+    /// Equality of final values, for builtins (`list.Contains` on structs and lists).
+    pub(crate) fn equal_values(&mut self, a: &Val, b: &Val) -> R<bool> {
+        self.equal(a, b)
+    }
+
     /// Equality of final values; `structural` adds CUE's check for disjunction deduplication
     /// ([`Ev::same_disjunct`]) at every level.
     fn equal_with(&mut self, a: &Val, b: &Val, structural: bool) -> R<bool> {

@@ -22,7 +22,12 @@
 //! kept on purpose: string and list repetition (`"a" * 2`, `[1] * 2`, removed in modern CUE)
 //! and `list.Sort` are "not supported" errors; a product with a negative factor and a zero
 //! result exports `0` where CUE v0.4 prints `-0`; a default nested twice
-//! (`*((*1 | 2) | 3) | 4`) is `1` where CUE v0.4 reports an incomplete value.
+//! (`*((*1 | 2) | 3) | 4`) is `1` where CUE v0.4 reports an incomplete value. In `math`,
+//! integral powers are exact decimals as in CUE (`math.Pow(2, 80)` is
+//! `1.20892581961462917470618E+24`), but `Sqrt`, `Exp`, `Log` and non-integral powers are
+//! computed in binary floating point (17 significant digits where CUE v0.4 prints 24), and a
+//! decimal result with fractional zeros or an exponent (`math.Pow(2.0, 3)` is `8.000`,
+//! `math.Pow10(3)` is `1E+3`) prints as in CUE but is a float, where CUE makes it an int.
 //!
 //! ```
 //! use forge_config::cue::{evaluate_files, EvalOptions, SourceFile};
