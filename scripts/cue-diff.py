@@ -157,54 +157,58 @@ def exprs_case(r):
 
 
 def lists_case(r):
-    def lst():
-        elems = [r.choice(["1", "2", '"s"', "{a: 1}", "[]", "x"]) for _ in range(r.randint(0, 3))]
-        tail = r.choice(["", "", "...", "...int", "...string", "...{a: int}", "...#E"])
-        return "[" + ", ".join(elems + ([tail] if tail else [])) + "]"
+    structs = r.random() < 0.5
+    elem = (lambda: r.choice(["{a: 1}", "{a: 2, b: 1}", "{}", "{b: 3}"])) if structs else (lambda: r.choice(["1", "2", "3"]))
+    tails = ["", "", "...", "...#E", "...{a: int | *0}", "...{...}"] if structs else ["", "", "...", "...int", "...>0", "...(1 | 2 | 3)"]
 
-    lines = ["x: 3", "#E: {a: int, b?: int}"]
+    def lst(n=None):
+        n = r.randint(0, 3) if n is None else n
+        tail = r.choice(tails)
+        return "[" + ", ".join([elem() for _ in range(n)] + ([tail] if tail else [])) + "]"
+
+    lines = ["#E: {a: int | *0, b?: int}"]
     for f in "abcd":
-        parts = [lst() for _ in range(r.randint(1, 3))]
+        n = r.randint(0, 3)
+        parts = [lst(n if r.random() < 0.8 else None) for _ in range(r.randint(1, 3))]
         lines.append("%s: %s" % (f, " & ".join(parts)))
     lines.append(r.choice([
         "e: [for i, v in a {i}]",
         "e: len(b)",
         "e: c[0]",
         "e: list.Concat([a, b])",
-        "e: list.Contains(a, 1)",
-        "e: [...(#E | int)] & d",
+        "e: list.Contains(a, a[0])",
         "e: *a | b",
         "e: a | b",
-        'e: list.Take(b, 1)',
+        "e: list.Take(b, 1)",
         "e: {l: a} & {l: b}",
+        "e: [for x in a if len(c) > 0 {x}]",
     ]))
     return ['import "list"'] + lines
 
 
 def patterns_case(r):
-    def struct(depth):
-        parts = []
-        for _ in range(r.randint(1, 4)):
-            x = r.random()
-            if x < 0.2:
-                parts.append("[%s]: %s" % (r.choice(["string", '=~"^a"', '!~"^b"', 'Name=string', '"a" | "c"']),
-                                          r.choice(["int", "{n: 1}", "{...}", "string | *\"d\"", "{name: Name}"
-                                                    if "Name" in parts[-1:] else "{k: 2}"])))
-            elif x < 0.35:
-                parts.append("%s?: %s" % (r.choice("abc"), r.choice(["int", "{n: int}", "string"])))
-            elif x < 0.45 and depth > 0:
-                parts.append("%s: %s" % (r.choice("abc"), struct(depth - 1)))
-            else:
-                parts.append("%s: %s" % (r.choice("abcd"), r.choice(["1", '"a"', "{n: 1}", "{}", "int"])))
-        if r.random() < 0.15:
+    def pattern():
+        return r.choice([
+            '[=~"^x"]: int', '[=~"^x"]: >0', '[!~"^x"]: {n: int | *1, ...}', '[!~"^x"]: {...}',
+            '[N=!~"^x"]: {name: N, ...}', '[!~"^x"]: {n?: int}', '["a" | "b"]: {m: 2, ...}'])
+
+    def field(label):
+        opt = "?" if r.random() < 0.2 else ""
+        if label.startswith("x"):
+            return "%s%s: %s" % (label, opt, r.choice(["1", "2", "int", ">0"]))
+        return "%s%s: %s" % (label, opt, r.choice(["{}", "{n: 2}", "{m: 2}", "{k: 1}", "{n: 2, m: 2}"]))
+
+    def struct(pats):
+        parts = [pattern() for _ in range(pats)]
+        parts += [field(l) for l in r.sample(["a", "b", "c", "xa", "xb"], r.randint(1, 3))]
+        r.shuffle(parts)
+        if r.random() < 0.2:
             parts.append("...")
         return "{" + ", ".join(parts) + "}"
 
-    lines = []
-    for f in ["#P", "q"]:
-        lines.append("%s: %s" % (f, struct(1)))
+    lines = ["#P: " + struct(r.randint(1, 2)), "q: " + struct(r.randint(1, 2))]
     for f in ["v", "w"]:
-        lines.append("%s: %s & %s" % (f, r.choice(["#P", "q", "#P & q"]), struct(1)))
+        lines.append("%s: %s & %s" % (f, r.choice(["#P", "q", "#P & q"]), struct(r.choice([0, 0, 1]))))
     if r.random() < 0.3:
         lines.append("n: [for k, _ in v {k}]")
     return lines

@@ -476,6 +476,11 @@ struct Pattern<'a> {
     value: &'a Expr<'a>,
     env: EnvId,
     groups: Groups,
+    /// The fields the node had before the declaring literal, with their conjunct counts then:
+    /// CUE v0.4 unifies the constraint into such a field after those conjuncts (and before
+    /// later literals' declarations), and into a later field right after the declaration that
+    /// creates it (see [`Ev::pattern_snapshot`]).
+    before: smallvec::SmallVec<[(NodeId, u32); 4]>,
 }
 
 struct DisjInfo<'a> {
@@ -1978,21 +1983,40 @@ impl<'a> Ev<'a> {
             self.make_optional_fields(n)?;
             let arcs: Vec<(Lbl<'a>, NodeId)> = self.nodes[n].arcs.iter().map(|(k, v)| (k, *v)).collect();
             let npat = self.nodes[n].x.as_deref().map_or(0, |x| x.patterns.len());
+            let mut found: smallvec::SmallVec<[(usize, usize, Conj<'a>); 2]> = smallvec::SmallVec::new();
             for (label, child) in arcs {
                 if !label_is_regular(label) {
                     continue;
                 }
+                found.clear();
+                let later = if self.nodes[child].first_optional == u8::MAX { 1 } else { usize::MAX };
                 for pi in 0..npat {
                     let pat = self.nodes[n].cx().patterns[pi].pat.clone();
                     if self.label_matches(label, &pat)? {
                         let p = &self.nodes[n].cx().patterns[pi];
                         let (alias, value, env, groups) = (p.alias, p.value, p.env, p.groups.clone());
+                        // CUE's place for the constraint among the field's conjuncts: after
+                        // those it had when the constraint was declared, or after the one
+                        // that created it (and after optional declarations, which CUE
+                        // unifies like constraints, before the patterns of their literal)
+                        let at = p.before.iter().find(|(c, _)| *c == child).map_or(later, |(_, k)| *k as usize);
                         let env = match alias {
                             Some(a) => self.bind_env(env, vec![(*a, Bind::Val(Val::Str(Rc::from(*label))))]),
                             None => env,
                         };
                         let groups = self.derive_all(&groups, label);
-                        self.nodes[child].add_conj(Conj { kind: CK::Expr(value, env), groups });
+                        found.push((at, pi, Conj { kind: CK::Expr(value, env), groups }));
+                    }
+                }
+                // inserted from the last place back, so that the places stay right and
+                // constraints at one place keep their declaration order
+                found.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+                let node = &mut self.nodes[child];
+                for (at, _, c) in found.drain(..) {
+                    let at = at.min(node.conjs.len());
+                    node.conjs.insert(at, c);
+                    if node.first_optional != u8::MAX && at <= usize::from(node.first_optional) {
+                        node.first_optional = node.first_optional.saturating_add(1);
                     }
                 }
             }
@@ -2549,12 +2573,14 @@ impl<'a> Ev<'a> {
                             self.groups[*g].more().patterns.push((pv.clone(), true));
                         }
                         pats.push(pv.clone());
+                        let before = self.pattern_snapshot(n, decls, d, arcs_before);
                         self.nodes[n].cx().patterns.push(Pattern {
                             pat: pv,
                             alias: *alias,
                             value: &fd.value,
                             env: f,
                             groups: groups.clone(),
+                            before,
                         });
                         continue;
                     }
@@ -2658,6 +2684,31 @@ impl<'a> Ev<'a> {
             self.constraint_lits.push((n, Some(decls)));
         }
         Ok(new_groups)
+    }
+
+    /// The fields node `n` had before struct literal `decls` (its first `arcs_before` arcs),
+    /// each with the number of conjuncts it had then: its conjunct count now, less the
+    /// declarations of the literal before `upto` (a pattern constraint of the literal).
+    #[cold]
+    #[inline(never)]
+    fn pattern_snapshot(
+        &self,
+        n: NodeId,
+        decls: &'a [Decl<'a>],
+        upto: &Decl<'a>,
+        arcs_before: usize,
+    ) -> smallvec::SmallVec<[(NodeId, u32); 4]> {
+        let upto = decls.iter().position(|d| std::ptr::eq(d, upto)).unwrap_or(decls.len());
+        let mut out = smallvec::SmallVec::new();
+        for &(label, c) in self.nodes[n].arcs.entries.iter().take(arcs_before) {
+            let own = decls[..upto]
+                .iter()
+                .filter(|d| matches!(d, Decl::Field(fd) if matches!(fd.label.kind, LabelKind::Name(l) if same_label(l, label))))
+                .count();
+            let count = self.nodes[c].conjs.len().saturating_sub(own);
+            out.push((c, u32::try_from(count).unwrap_or(u32::MAX)));
+        }
+        out
     }
 
     /// Whether `span` lies inside the source of one of node `c`'s expression conjuncts.
