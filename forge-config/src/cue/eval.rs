@@ -2010,7 +2010,7 @@ impl<'a> Ev<'a> {
                 }
                 // inserted from the last place back, so that the places stay right and
                 // constraints at one place keep their declaration order
-                found.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+                found.sort_by_key(|f| std::cmp::Reverse((f.0, f.1)));
                 let node = &mut self.nodes[child];
                 for (at, _, c) in found.drain(..) {
                     let at = at.min(node.conjs.len());
