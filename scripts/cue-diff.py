@@ -20,6 +20,8 @@ Kinds:
   lists   list literals with open and typed tails, unified, indexed, iterated and concatenated
   patterns  pattern constraints, optional fields and openness in definitions and plain structs
   builtins  standard-library calls on edge inputs (negative counts, empty strings, bad JSON)
+  literals  number and string literal forms: bases, underscores, multipliers, escapes, raw,
+          multi-line and bytes literals
 
 Needs node and the oracle; CI does not run it. What it finds becomes a conformance case.
 Known differences (see `forge_config::cue`'s docs): a default nested twice such as
@@ -260,8 +262,37 @@ def builtins_case(r):
     return lines
 
 
+def literals_case(r):
+    nums = ["0x1F", "0o17", "0b101", "1_000", "1e3", "1.5e-3", "1K", "1Ki", "1.5M", "2Gi", ".5", "1.", "0.0",
+            "-0.5", "+3", "07", "1e+2", "1E2", "0X1f", "1_0.5"]
+    strs = [r'"a\tb"', r'"\u00e9"', r'"\U0001F600"', r'"q\"q"', r'#"raw\n"#', r'##"x"#"##', r'"\(1 + 1)"',
+            r'#"a\#(2)"#', r"'bytes'", r"'\x41'", r'"\/"', r'"tab\there"', '"""\n    multi\n    line\n    """',
+            "'''\n    b\n    '''", '"é"', r'"\a\b\f\v"', r'"\101"', '"a\\\nb"']
+    lines = []
+    for f in "abcdef":
+        x = r.random()
+        if x < 0.45:
+            lines.append("%s: %s" % (f, r.choice(nums)))
+        elif x < 0.9:
+            lines.append("%s: %s" % (f, r.choice(strs)))
+        else:
+            lines.append("%s: %s + %s" % (f, r.choice(nums), r.choice(nums)))
+    return lines
+
+
 KINDS = {"order": order_case, "defs": defs_case, "comp": comp_case, "exprs": exprs_case, "lists": lists_case,
-         "patterns": patterns_case, "builtins": builtins_case}
+         "patterns": patterns_case, "builtins": builtins_case, "literals": literals_case}
+
+
+def same_numbers(a, b):
+    """Whether two JSON texts are equal with numbers compared by value (`1031.0` is `1031`),
+    keys in order."""
+    from decimal import Decimal
+    try:
+        load = lambda t: json.loads(t, parse_float=Decimal, parse_int=Decimal, object_pairs_hook=list)
+        return load(a) == load(b)
+    except ValueError:
+        return False
 
 
 def main():
@@ -279,17 +310,24 @@ def main():
                 f.write("\n".join(kind(random.Random(seed * 1_000_003 + i))) + "\n")
             files.append(path)
         out = subprocess.run([ORACLE, "batch-export", *files], capture_output=True, text=True, check=True)
-        differ = accepted = 0
+        differ = accepted = modern = 0
         for line in out.stdout.splitlines():
             ref = json.loads(line)
             ours = subprocess.run([EVAL, "export", ref["file"]], capture_output=True, text=True)
             accepted += ref["code"] == 0
+            if ref["code"] == 0 and ours.returncode == 0 and ours.stdout != ref["stdout"] \
+                    and same_numbers(ours.stdout, ref["stdout"]):
+                # only float rendering differs: modern CUE prints an integral float as `2.0`
+                # where v0.4 prints `2` (the evaluator follows modern CUE here)
+                modern += 1
+                continue
             if ours.returncode != ref["code"] or (ref["code"] == 0 and ours.stdout != ref["stdout"]):
                 differ += 1
                 with open(ref["file"]) as f:
                     verdict = "CUE accepts" if ref["code"] == 0 else "CUE rejects"
                     print("--- differs (%s, we %s):\n%s" % (verdict, "accept" if ours.returncode == 0 else "reject", f.read()))
-        print("%d cases (%d accepted by CUE), %d differ" % (count, accepted, differ))
+        print("%d cases (%d accepted by CUE), %d differ%s" % (
+            count, accepted, differ, ", %d only in modern float rendering" % modern if modern else ""))
         sys.exit(1 if differ else 0)
 
 
