@@ -21,7 +21,36 @@ fn uses_decls<'a>(decls: &'a [Decl<'a>], name: &str) -> bool {
     found
 }
 
+/// The names a declaration binds in its struct's scope: a `let`, a field's alias, a pattern
+/// constraint's alias (`[N=string]: ...`).
+fn scope_names<'a>(d: &'a Decl<'a>) -> impl Iterator<Item = (&'a str, Span)> {
+    let (first, second) = match d {
+        Decl::Let(l) => (Some((&**l.name, l.span)), None),
+        Decl::Field(f) => (
+            f.label.alias.map(|a| (&**a, f.label.span)),
+            match &f.label.kind {
+                LabelKind::Pattern(p) => p.1.map(|a| (&**a, f.label.span)),
+                _ => None,
+            },
+        ),
+        _ => (None, None),
+    };
+    first.into_iter().chain(second)
+}
+
 fn check_decls(decls: &[Decl<'_>], scope: &[&[Decl<'_>]], files: &[SourceFile]) -> Option<Diagnostic> {
+    // one name per scope: `let`s and aliases may not repeat one (CUE: "alias redeclared")
+    let mut bound: Vec<&str> = Vec::new();
+    for (name, span) in decls.iter().flat_map(scope_names) {
+        if bound.contains(&name) {
+            return Some(
+                Diagnostic::new(DiagnosticKind::Eval, format!("alias \"{name}\" redeclared in same scope"))
+                    .with_span(span, files)
+                    .with_hint("rename one of them: a struct binds each alias or let name once"),
+            );
+        }
+        bound.push(name);
+    }
     for d in decls {
         let (name, span) = match d {
             Decl::Let(l) => (Some(&**l.name), l.span),

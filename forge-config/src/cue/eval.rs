@@ -846,9 +846,15 @@ struct Node<'a> {
     built: bool,
     /// Whether the node has list conjuncts (mirrors `!x.lists.is_empty()`).
     has_lists: bool,
-    /// Index of the first conjunct from an optional declaration (`u8::MAX`: none): a regular
-    /// declaration's conjunct goes before it ([`Node::add_decl_conj`]).
+    /// While the field has only optional declarations (which CUE v0.4 keeps as constraints,
+    /// not a field), the index of the first one's conjunct (`u8::MAX`: none): the first
+    /// regular declaration, which makes the field in CUE, goes before it
+    /// ([`Node::add_decl_conj`]).
     first_optional: u8,
+    /// How many conjuncts the field had once its first regular declaration made it, with the
+    /// optional declarations CUE then unifies into it (`0`: not yet): where pattern
+    /// constraints declared before the field join it (see [`Ev::expand`]).
+    created_end: u8,
 }
 
 impl<'a> Node<'a> {
@@ -882,6 +888,7 @@ impl<'a> Node<'a> {
             x: None,
             has_lists: false,
             first_optional: u8::MAX,
+            created_end: 0,
         }
     }
 
@@ -909,22 +916,31 @@ impl<'a> Node<'a> {
         self.add_decl_conj(c, constraint == Constraint::Optional);
     }
 
-    /// Adds the conjunct of a field declaration. CUE v0.4 unifies a field's regular
-    /// declarations before its optional ones, whatever their order in the source: the fields
-    /// of a struct declared optional come after the regular declaration's in the export
-    /// (`#S: {a?: {p: 1, q: 2}}` with `#S & {a: {q: 2, p: 1}}` exports `q, p`). Only a node
-    /// not being expanded is reordered (an expansion walks its conjuncts by index).
+    /// Adds the conjunct of a field declaration in CUE v0.4's order. CUE keeps optional
+    /// declarations as constraints of their struct and unifies them into the field when a
+    /// regular declaration makes it (right after that one), or at once when the field
+    /// already exists: so the first regular declaration goes before the optional ones met
+    /// so far (`#S: {a?: {p: 1, q: 2}}` with `#S & {a: {q: 2, p: 1}}` exports `q, p`), and
+    /// every later declaration, regular or optional, comes after
+    /// (`{a: {q: 1}} & {a?: {p: 1}} & {a: {r: 1}}` exports `q, p, r`). Only a node not being
+    /// expanded is reordered (an expansion walks its conjuncts by index).
     fn add_decl_conj(&mut self, c: Conj<'a>, optional: bool) {
+        let made = self.created_end != 0;
         if optional {
-            if self.first_optional == u8::MAX {
+            if !made && self.first_optional == u8::MAX {
                 self.first_optional = u8::try_from(self.conjs.len()).unwrap_or(u8::MAX);
             }
             self.conjs.push(c);
-        } else if self.first_optional != u8::MAX && self.state == St::New {
+            return;
+        }
+        if self.first_optional != u8::MAX && self.state == St::New {
             self.conjs.insert(usize::from(self.first_optional), c);
-            self.first_optional += 1;
         } else {
             self.conjs.push(c);
+        }
+        self.first_optional = u8::MAX;
+        if !made {
+            self.created_end = u8::try_from(self.conjs.len()).unwrap_or(u8::MAX);
         }
     }
 
@@ -1989,7 +2005,12 @@ impl<'a> Ev<'a> {
                     continue;
                 }
                 found.clear();
-                let later = if self.nodes[child].first_optional == u8::MAX { 1 } else { usize::MAX };
+                // (a field made by a regular declaration: after it and the optional ones
+                // unified then; a field of optional declarations only: after them)
+                let later = match self.nodes[child].created_end {
+                    0 => usize::MAX,
+                    k => usize::from(k),
+                };
                 for pi in 0..npat {
                     let pat = self.nodes[n].cx().patterns[pi].pat.clone();
                     if self.label_matches(label, &pat)? {
@@ -2017,6 +2038,9 @@ impl<'a> Ev<'a> {
                     node.conjs.insert(at, c);
                     if node.first_optional != u8::MAX && at <= usize::from(node.first_optional) {
                         node.first_optional = node.first_optional.saturating_add(1);
+                    }
+                    if node.created_end != 0 && at < usize::from(node.created_end) {
+                        node.created_end = node.created_end.saturating_add(1);
                     }
                 }
             }
@@ -2686,9 +2710,10 @@ impl<'a> Ev<'a> {
         Ok(new_groups)
     }
 
-    /// The fields node `n` had before struct literal `decls` (its first `arcs_before` arcs),
-    /// each with the number of conjuncts it had then: its conjunct count now, less the
-    /// declarations of the literal before `upto` (a pattern constraint of the literal).
+    /// The fields node `n` had before struct literal `decls` (its first `arcs_before` arcs,
+    /// those with a regular declaration then), each with the number of conjuncts it had then:
+    /// its conjunct count now, less the declarations of the literal before `upto` (a pattern
+    /// constraint of the literal).
     #[cold]
     #[inline(never)]
     fn pattern_snapshot(
@@ -2701,10 +2726,21 @@ impl<'a> Ev<'a> {
         let upto = decls.iter().position(|d| std::ptr::eq(d, upto)).unwrap_or(decls.len());
         let mut out = smallvec::SmallVec::new();
         for &(label, c) in self.nodes[n].arcs.entries.iter().take(arcs_before) {
-            let own = decls[..upto]
-                .iter()
-                .filter(|d| matches!(d, Decl::Field(fd) if matches!(fd.label.kind, LabelKind::Name(l) if same_label(l, label))))
-                .count();
+            let (mut own, mut own_regular) = (0, 0);
+            for d in &decls[..upto] {
+                if let Decl::Field(fd) = d
+                    && let LabelKind::Name(l) = fd.label.kind
+                    && same_label(l, label)
+                {
+                    own += 1;
+                    own_regular += usize::from(fd.constraint == Constraint::None);
+                }
+            }
+            // a field with only optional declarations before the literal is no field in CUE:
+            // the constraint joins it when a regular declaration makes it
+            if usize::from(self.nodes[c].n_regular) <= own_regular {
+                continue;
+            }
             let count = self.nodes[c].conjs.len().saturating_sub(own);
             out.push((c, u32::try_from(count).unwrap_or(u32::MAX)));
         }
@@ -3124,10 +3160,11 @@ impl<'a> Ev<'a> {
                 let src_def = self.nodes[n].is_def;
                 let decl_span = self.nodes[n].decl_span;
                 let (nr, no, nq) = (self.nodes[n].n_regular, self.nodes[n].n_optional, self.nodes[n].n_required);
-                let first_optional = self.nodes[n].first_optional;
+                let (first_optional, created_end) = (self.nodes[n].first_optional, self.nodes[n].created_end);
                 let node = &mut self.nodes[c];
                 node.conjs = conjs;
                 node.first_optional = first_optional;
+                node.created_end = created_end;
                 node.cx().choices = Some(Rc::new(ch));
                 node.is_def = src_def;
                 node.decl_span = decl_span;
