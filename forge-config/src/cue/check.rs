@@ -38,18 +38,28 @@ fn scope_names<'a>(d: &'a Decl<'a>) -> impl Iterator<Item = (&'a str, Span)> {
     first.into_iter().chain(second)
 }
 
-fn check_decls(decls: &[Decl<'_>], scope: &[&[Decl<'_>]], files: &[SourceFile]) -> Option<Diagnostic> {
-    // one name per scope: `let`s and aliases may not repeat one (CUE: "alias redeclared")
+/// CUE's error for a name bound twice in one struct.
+pub(crate) fn rebound_diag(name: &str, span: Span, files: &[SourceFile]) -> Diagnostic {
+    Diagnostic::new(DiagnosticKind::Eval, format!("alias \"{name}\" redeclared in same scope"))
+        .with_span(span, files)
+        .with_hint("rename one of them: a struct binds each alias or let name once")
+}
+
+/// The first name that a struct's declarations bind a second time, with where.
+pub(crate) fn rebound_name<'a>(decls: &'a [Decl<'a>]) -> Option<(&'a str, Span)> {
     let mut bound: Vec<&str> = Vec::new();
     for (name, span) in decls.iter().flat_map(scope_names) {
         if bound.contains(&name) {
-            return Some(
-                Diagnostic::new(DiagnosticKind::Eval, format!("alias \"{name}\" redeclared in same scope"))
-                    .with_span(span, files)
-                    .with_hint("rename one of them: a struct binds each alias or let name once"),
-            );
+            return Some((name, span));
         }
         bound.push(name);
+    }
+    None
+}
+
+fn check_decls(decls: &[Decl<'_>], scope: &[&[Decl<'_>]], files: &[SourceFile]) -> Option<Diagnostic> {
+    if let Some((name, span)) = rebound_name(decls) {
+        return Some(rebound_diag(name, span, files));
     }
     for d in decls {
         let (name, span) = match d {

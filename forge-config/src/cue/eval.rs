@@ -2592,6 +2592,14 @@ impl<'a> Ev<'a> {
                     LabelKind::Pattern(pe) => {
                         constrains = true;
                         let (p, alias) = &**pe;
+                        // (a file with `let`s or field aliases had its names checked before
+                        // evaluation: see `check::unused_lets`)
+                        if alias.is_some()
+                            && let Some((name, span)) = super::check::rebound_name(decls)
+                        {
+                            let msg = format!("alias \"{name}\" redeclared in same scope");
+                            return Err(Fatal(EvalErr::new(DiagnosticKind::Eval, msg, Some(span))));
+                        }
                         let pv = self.eval(p, f)?;
                         for g in groups.iter() {
                             self.groups[*g].more().patterns.push((pv.clone(), true));

@@ -599,7 +599,6 @@ impl<'a, 'i> Parser<'a, 'i> {
                 let mut palias = None;
                 if let (Tok::Ident(a), Tok::P(P::Eq)) = (self.tok(), self.tok_at(1)) {
                     palias = Some(self.bind(a));
-                    self.notes.has_lets = true;
                     self.advance(2);
                 }
                 let e = match self.expr() {
