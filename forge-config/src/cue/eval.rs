@@ -481,6 +481,9 @@ struct Pattern<'a> {
     /// later literals' declarations), and into a later field right after the declaration that
     /// creates it (see [`Ev::pattern_snapshot`]).
     before: smallvec::SmallVec<[(NodeId, u32); 4]>,
+    /// The declaring literal: its optional declaration of a field joins the field before the
+    /// constraint.
+    lit: &'a [Decl<'a>],
 }
 
 struct DisjInfo<'a> {
@@ -2015,12 +2018,27 @@ impl<'a> Ev<'a> {
                     let pat = self.nodes[n].cx().patterns[pi].pat.clone();
                     if self.label_matches(label, &pat)? {
                         let p = &self.nodes[n].cx().patterns[pi];
-                        let (alias, value, env, groups) = (p.alias, p.value, p.env, p.groups.clone());
+                        let (alias, value, env, groups, lit) = (p.alias, p.value, p.env, p.groups.clone(), p.lit);
                         // CUE's place for the constraint among the field's conjuncts: after
                         // those it had when the constraint was declared, or after the one
                         // that created it (and after optional declarations, which CUE
                         // unifies like constraints, before the patterns of their literal)
-                        let at = p.before.iter().find(|(c, _)| *c == child).map_or(later, |(_, k)| *k as usize);
+                        let mut at = p.before.iter().find(|(c, _)| *c == child).map_or(later, |(_, k)| *k as usize);
+                        // (the declaring literal's own optional declaration of the field goes
+                        // first: CUE unifies a struct's optional fields before its patterns)
+                        let conjs = &self.nodes[child].conjs;
+                        at = at.min(conjs.len());
+                        let own_optional = |c: &Conj<'a>| {
+                            match c.kind {
+                            CK::Expr(x, e) if e == env => lit.iter().any(|d| {
+                                matches!(d, Decl::Field(fd) if fd.constraint == Constraint::Optional && std::ptr::eq(&fd.value, x))
+                            }),
+                            _ => false,
+                        }
+                        };
+                        while conjs.get(at).is_some_and(own_optional) {
+                            at += 1;
+                        }
                         let env = match alias {
                             Some(a) => self.bind_env(env, vec![(*a, Bind::Val(Val::Str(Rc::from(*label))))]),
                             None => env,
@@ -2613,6 +2631,7 @@ impl<'a> Ev<'a> {
                             env: f,
                             groups: groups.clone(),
                             before,
+                            lit: decls,
                         });
                         continue;
                     }
