@@ -2023,10 +2023,21 @@ impl<'a> Ev<'a> {
                         // those it had when the constraint was declared, or after the one
                         // that created it (and after optional declarations, which CUE
                         // unifies like constraints, before the patterns of their literal)
-                        let mut at = p.before.iter().find(|(c, _)| *c == child).map_or(later, |(_, k)| *k as usize);
+                        let snapshot = p.before.iter().find(|(c, _)| *c == child).map(|(_, k)| *k as usize);
+                        let conjs = &self.nodes[child].conjs;
+                        let mut at = match snapshot {
+                            Some(k) => k,
+                            // a field made after the constraint: CUE unifies each earlier
+                            // literal's optional declaration and patterns in literal order
+                            // after the declaration that made it (literals' environments are
+                            // numbered in the order they were met)
+                            None if later != usize::MAX => (1..later.min(conjs.len()))
+                                .find(|&i| matches!(conjs[i].kind, CK::Expr(_, e) if e > env))
+                                .unwrap_or(later),
+                            None => later,
+                        };
                         // (the declaring literal's own optional declaration of the field goes
                         // first: CUE unifies a struct's optional fields before its patterns)
-                        let conjs = &self.nodes[child].conjs;
                         at = at.min(conjs.len());
                         let own_optional = |c: &Conj<'a>| {
                             match c.kind {
