@@ -1,4 +1,5 @@
-//! Static checks CUE performs before evaluation (unreferenced `let` clauses and aliases).
+//! Static checks CUE performs before evaluation: unreferenced `let` clauses and aliases, and a
+//! name bound twice in one struct.
 
 use super::ast::{BinOp, Clause, Comprehension, Decl, Expr, ExprKind, File, LabelKind, ListElem, StrPart, UnOp};
 use super::diag::{Diagnostic, DiagnosticKind};
@@ -39,7 +40,7 @@ fn scope_names<'a>(d: &'a Decl<'a>) -> impl Iterator<Item = (&'a str, Span)> {
 }
 
 /// CUE's error for a name bound twice in one struct.
-pub(crate) fn rebound_diag(name: &str, span: Span, files: &[SourceFile]) -> Diagnostic {
+fn rebound_diag(name: &str, span: Span, files: &[SourceFile]) -> Diagnostic {
     Diagnostic::new(DiagnosticKind::Eval, format!("alias \"{name}\" redeclared in same scope"))
         .with_span(span, files)
         .with_hint("rename one of them: a struct binds each alias or let name once")
