@@ -461,9 +461,7 @@ pub(crate) fn call(ev: &mut Ev<'_>, name: &str, args: Vec<Val>, sp: Span) -> R<V
             for it in items {
                 let same = match (&it, &args[1]) {
                     // structs and lists compare by value, as `==` does for lists
-                    (Val::Struct(_), Val::Struct(_)) | (Val::List(_), Val::List(_)) => {
-                        ev.equal_values(&it, &args[1])?
-                    }
+                    (Val::Struct(_), Val::Struct(_)) | (Val::List(_), Val::List(_)) => ev.equal(&it, &args[1])?,
                     _ => {
                         it.is_concrete_scalar()
                             && ev

@@ -4295,14 +4295,9 @@ impl<'a> Ev<'a> {
         }
     }
 
-    /// Equality of final values (`==` on lists).
-    fn equal(&mut self, a: &Val, b: &Val) -> R<bool> {
+    /// Equality of final values (`==` on lists, `list.Contains` on structs and lists).
+    pub(crate) fn equal(&mut self, a: &Val, b: &Val) -> R<bool> {
         self.equal_with(a, b, false)
-    }
-
-    /// Equality of final values, for builtins (`list.Contains` on structs and lists).
-    pub(crate) fn equal_values(&mut self, a: &Val, b: &Val) -> R<bool> {
-        self.equal(a, b)
     }
 
     /// Equality of final values; `structural` adds CUE's check for disjunction deduplication
